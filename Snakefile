@@ -1,0 +1,29 @@
+# maskflow: annotated photos -> trained, compared and explained image classifiers.
+#
+#   snakemake --cores 8 all                                   # the default experiment
+#   snakemake --cores 2 all --configfile tests/config/tiny.yaml
+#   snakemake --cores 1 results/masks/figures/cnn_baseline/learning_curves.png
+#
+# This file is a table of contents: the stages live in workflow/rules/, their logic in the
+# maskflow package (workflow/maskflow/), the settings in config.yaml.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/compare.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

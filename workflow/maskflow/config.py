@@ -1,0 +1,322 @@
+"""Configuration: schema validation with readable errors, defaults, and model resolution.
+
+The Snakefile calls `load_and_check(config, schema_path)` once at start. It validates the raw
+config against `workflow/schemas/config.schema.yaml`, fills the defaults below (the one place
+they live), and expands `base:` inheritance, `seeds:` replicates and `sweeps:` into a flat
+mapping of resolved models. Each train rule then receives only its own resolved model as
+params, so editing one model reruns that model alone.
+
+    python -m maskflow.config config.yaml     # prints the resolved models as YAML
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from maskflow.errors import ConfigError
+
+DEFAULT_SEED = 1
+
+DATASET_DEFAULTS: dict[str, Any] = {
+    "split": {"val_fraction": 0.1, "test_fraction": 0.2, "seed": 1},
+    "preprocess": {"size": 32, "channels": "rgb", "margin": 0.0, "square": False},
+    "annotations": {"box_order": "xyxy", "rename": {}, "label_case": "normalize"},
+}
+
+TRAIN_DEFAULTS: dict[str, Any] = {
+    "optimizer": "adam",
+    "lr": 0.001,
+    "momentum": 0.9,
+    "nesterov": False,
+    "weight_decay": 0.0,
+    "schedule": {"type": "none", "every": 10, "factor": 0.1},
+    "batch_size": 64,
+    "epochs": 20,
+    "early_stopping": None,
+    "init": {"weights": "default", "bias": "default", "std": 0.01},
+    "label_smoothing": 0.0,
+    "augment": {
+        "hflip": False,
+        "vflip": False,
+        "rotate": 0.0,
+        "translate": 0.0,
+        "brightness": 0.0,
+        "contrast": 0.0,
+    },
+    "imbalance": {"method": "none", "weights": None},
+    "latent_epochs": [],
+    "mixed_precision": True,
+}
+
+EARLY_STOPPING_DEFAULTS: dict[str, Any] = {"monitor": "val_loss", "patience": 5, "restore_best": True}
+
+FIGURE_DEFAULTS: dict[str, Any] = {
+    "misclassified": 36,
+    "overlays": 4,
+    "saliency_per_class": 3,
+    "tsne_perplexity": 30.0,
+}
+
+THREAD_DEFAULTS: dict[str, int] = {"cache": 2, "train": 2, "evaluate": 1}
+
+# The splits every dataset ends up with. Fixed, so the DAG is known before any data is read.
+SPLITS = ("train", "val", "test")
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """Return `base` updated recursively by `override` (neither is modified)."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _key_path(parts) -> str:
+    return ".".join(str(p) for p in parts) or "<top level>"
+
+
+def validate_schema(config: dict, schema_path: str | Path) -> None:
+    """Validate against the JSON schema; raise ConfigError naming the key and what is allowed."""
+    import jsonschema
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if not errors:
+        return
+    lines = []
+    for error in errors[:10]:
+        # Descend into oneOf/anyOf/if-then so the message is about the innermost key.
+        best = jsonschema.exceptions.best_match([error])
+        where = _key_path(best.absolute_path)
+        if best.validator == "additionalProperties":
+            allowed = sorted(best.schema.get("properties", {}))
+            message = f"{best.message}" + (f"; allowed keys: {', '.join(allowed)}" if allowed else "")
+        elif best.validator == "enum":
+            message = f"{best.instance!r} is not allowed; allowed values: {', '.join(map(repr, best.validator_value))}"
+        elif best.validator == "propertyNames":
+            message = f"{best.message} (names may use letters, digits and _ only)"
+        else:
+            message = best.message
+        lines.append(f"  {where}: {message}")
+    more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
+    raise ConfigError("invalid config:\n" + "\n".join(lines) + more)
+
+
+def resolve_dataset(name: str, dataset: dict) -> dict:
+    """A dataset entry with every default filled in."""
+    resolved = deep_merge({k: v for k, v in DATASET_DEFAULTS.items()}, dataset)
+    resolved["name"] = name
+    return resolved
+
+
+def _resolve_base(name: str, models: dict, seen: tuple[str, ...] = ()) -> dict:
+    if name in seen:
+        raise ConfigError(f"models.{name}.base: inheritance cycle {' -> '.join(seen + (name,))}")
+    entry = models[name]
+    base = entry.get("base")
+    if base is None:
+        return copy.deepcopy(entry)
+    if base not in models:
+        raise ConfigError(
+            f"models.{seen[0] if seen else name}.base: unknown model {base!r}; defined models: {', '.join(sorted(models))}"
+        )
+    parent = _resolve_base(base, models, seen + (name,))
+    own = {k: v for k, v in entry.items() if k != "base"}
+    merged = deep_merge(parent, own)
+    merged.pop("base", None)
+    # `seeds` expands replicates of the model that names it, not of its variants.
+    if "seeds" not in own:
+        merged.pop("seeds", None)
+    return merged
+
+
+def _fill_model_defaults(name: str, entry: dict, config: dict) -> dict:
+    datasets = config["datasets"]
+    dataset = entry.get("dataset")
+    if dataset is None:
+        if len(datasets) == 1:
+            dataset = next(iter(datasets))
+        else:
+            raise ConfigError(f"models.{name}.dataset: required when several datasets are defined ({', '.join(datasets)})")
+    if dataset not in datasets:
+        raise ConfigError(f"models.{name}.dataset: unknown dataset {dataset!r}; defined datasets: {', '.join(sorted(datasets))}")
+    if "type" not in entry.get("arch", {}):
+        raise ConfigError(f"models.{name}.arch.type: required (directly or through base)")
+    train = deep_merge(TRAIN_DEFAULTS, entry.get("train", {}))
+    if train["early_stopping"] is not None:
+        train["early_stopping"] = deep_merge(EARLY_STOPPING_DEFAULTS, train["early_stopping"])
+    return {
+        "name": name,
+        "kind": "model",
+        "dataset": dataset,
+        "description": entry.get("description", ""),
+        "seed": entry.get("seed", config.get("seed", DEFAULT_SEED)),
+        "device": entry.get("device", config.get("device", "auto")),
+        "arch": copy.deepcopy(entry["arch"]),
+        "train": train,
+        "figures": deep_merge(FIGURE_DEFAULTS, entry.get("figures", {})),
+        "group": entry.get("group", name),
+        "sweep": entry.get("sweep"),
+    }
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, list):
+        return "x".join(_format_value(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return "-".join(f"{k}{_format_value(v)}" for k, v in sorted(value.items()))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _set_dotted(entry: dict, dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = entry
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"sweep grid key {dotted!r}: {part!r} is not a mapping")
+    node[parts[-1]] = value
+
+
+def expand_sweeps(config: dict) -> dict[str, dict]:
+    """Raw model entries generated by `sweeps:`, named `{sweep}-{key}{value}[_...]`."""
+    models = config["models"]
+    generated: dict[str, dict] = {}
+    for sweep_name, sweep in (config.get("sweeps") or {}).items():
+        if sweep["base"] not in models:
+            raise ConfigError(
+                f"sweeps.{sweep_name}.base: unknown model {sweep['base']!r}; defined models: {', '.join(sorted(models))}"
+            )
+        keys = list(sweep["grid"])
+        for values in itertools.product(*(sweep["grid"][k] for k in keys)):
+            suffix = "_".join(f"{k.split('.')[-1]}{_format_value(v)}" for k, v in zip(keys, values))
+            entry: dict = {"base": sweep["base"]}
+            for key, value in zip(keys, values):
+                _set_dotted(entry, key, value)
+            entry["sweep"] = sweep_name
+            entry["sweep_values"] = dict(zip(keys, values))
+            generated[f"{sweep_name}-{suffix}"] = entry
+    return generated
+
+
+def resolve_models(config: dict) -> dict[str, dict]:
+    """Every trainable model, fully resolved, keyed by the name used in result paths."""
+    raw = dict(config["models"])
+    sweep_entries = expand_sweeps(config)
+    clash = set(raw) & set(sweep_entries)
+    if clash:
+        raise ConfigError(f"sweep model names clash with models: {', '.join(sorted(clash))}")
+    raw_all = {**raw, **sweep_entries}
+    resolved: dict[str, dict] = {}
+    for name, entry in raw_all.items():
+        merged = _resolve_base(name, {**raw_all, name: {k: v for k, v in entry.items() if k not in ("sweep", "sweep_values")}})
+        model = _fill_model_defaults(name, merged, config)
+        if "sweep" in entry:
+            model["sweep"] = entry["sweep"]
+            model["sweep_values"] = entry["sweep_values"]
+        seeds = merged.get("seeds")
+        if seeds:
+            for seed in seeds:
+                replicate = copy.deepcopy(model)
+                replicate["name"] = f"{name}-s{seed}"
+                replicate["seed"] = seed
+                replicate["group"] = name
+                resolved[replicate["name"]] = replicate
+        else:
+            resolved[name] = model
+    return resolved
+
+
+def resolve_ensembles(config: dict, models: dict[str, dict]) -> dict[str, dict]:
+    """Ensembles whose members are resolved models (or replicate groups, which expand to all seeds)."""
+    ensembles: dict[str, dict] = {}
+    for name, entry in (config.get("ensembles") or {}).items():
+        if name in models:
+            raise ConfigError(f"ensembles.{name}: the name is already used by a model")
+        members: list[str] = []
+        for member in entry["members"]:
+            expanded = [m for m, spec in models.items() if m == member or spec["group"] == member]
+            if not expanded:
+                raise ConfigError(f"ensembles.{name}.members: unknown model {member!r}; defined models: {', '.join(sorted(models))}")
+            members.extend(expanded)
+        datasets = {models[m]["dataset"] for m in members}
+        if len(datasets) != 1:
+            raise ConfigError(f"ensembles.{name}.members: members use different datasets ({', '.join(sorted(datasets))})")
+        ensembles[name] = {
+            "name": name,
+            "kind": "ensemble",
+            "dataset": datasets.pop(),
+            "members": members,
+            "description": entry.get("description", ""),
+            "group": name,
+            "figures": copy.deepcopy(FIGURE_DEFAULTS),
+        }
+    return ensembles
+
+
+def check_architectures(models: dict[str, dict]) -> None:
+    """Ask the model registry whether every arch is buildable; errors name the model and key."""
+    try:
+        from maskflow.models import check_arch
+    except ImportError:  # the registry arrives with training; nothing to check before it exists
+        return
+    for name, model in models.items():
+        try:
+            check_arch(model["arch"])
+        except ConfigError as error:
+            raise ConfigError(f"models.{name}.arch: {error}") from None
+
+
+def load_and_check(config: dict, schema_path: str | Path) -> dict:
+    """Validate `config` and return {'datasets', 'models', 'ensembles', 'threads'} fully resolved."""
+    validate_schema(config, schema_path)
+    datasets = {name: resolve_dataset(name, ds) for name, ds in config["datasets"].items()}
+    models = resolve_models(config)
+    check_architectures(models)
+    ensembles = resolve_ensembles(config, models)
+    for name, ds in datasets.items():
+        baseline = ds.get("baseline")
+        if baseline and not any(m == baseline or spec["group"] == baseline for m, spec in models.items()):
+            raise ConfigError(f"datasets.{name}.baseline: unknown model {baseline!r}")
+    return {
+        "seed": config.get("seed", DEFAULT_SEED),
+        "device": config.get("device", "auto"),
+        "threads": {**THREAD_DEFAULTS, **(config.get("threads") or {})},
+        "datasets": datasets,
+        "models": models,
+        "ensembles": ensembles,
+        "report": config.get("report") or {},
+    }
+
+
+def fingerprint(value: Any) -> str:
+    """A short stable hash of a JSON-serialisable value (config hashes in checkpoints, report)."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    path = Path(argv[0] if argv else "config.yaml")
+    schema = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+    resolved = load_and_check(yaml.safe_load(path.read_text()), schema)
+    yaml.safe_dump(resolved, sys.stdout, sort_keys=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+# compare stage: arrives with issue 4 (evaluate, explain and compare).

@@ -1,0 +1,96 @@
+# The data stage: raw files -> validated, split annotations -> cached uint8 arrays -> statistics.
+
+
+rule fetch:
+    output:
+        raw=directory("resources/{dataset}/raw"),
+        manifest="resources/{dataset}/manifest.json",
+    params:
+        source=dataset_slice("source"),
+    log:
+        "results/{dataset}/logs/fetch.log",
+    shell:
+        "maskflow fetch --dataset {wildcards.dataset} --spec {params.source:q}"
+        " --raw-dir {output.raw:q} --manifest {output.manifest:q} 2> {log:q}"
+
+
+rule validate:
+    input:
+        raw="resources/{dataset}/raw",
+        manifest="resources/{dataset}/manifest.json",
+    output:
+        rows="results/{dataset}/data/validated.csv",
+        quality=report("results/{dataset}/data/quality.json", category="Data", caption="../report/quality.rst"),
+    params:
+        spec=dataset_slice("annotations", "classes"),
+    log:
+        "results/{dataset}/logs/validate.log",
+    shell:
+        "maskflow validate --raw-dir {input.raw:q} --spec {params.spec:q}"
+        " --out {output.rows:q} --quality {output.quality:q} 2> {log:q}"
+
+
+rule split:
+    input:
+        rows="results/{dataset}/data/validated.csv",
+    output:
+        "results/{dataset}/data/annotations.csv",
+    params:
+        spec=dataset_slice("split", "classes"),
+    log:
+        "results/{dataset}/logs/split.log",
+    shell:
+        "maskflow split --rows {input.rows:q} --spec {params.spec:q} --out {output:q} 2> {log:q}"
+
+
+rule cache:
+    input:
+        raw="resources/{dataset}/raw",
+        annotations="results/{dataset}/data/annotations.csv",
+    output:
+        cache_files("{dataset}"),
+    params:
+        spec=dataset_slice("preprocess", "annotations", "classes"),
+        out_dir="results/{dataset}/cache",
+    threads: THREADS["cache"]
+    log:
+        "results/{dataset}/logs/cache.log",
+    benchmark:
+        "results/{dataset}/benchmarks/cache.tsv"
+    shell:
+        "maskflow cache --raw-dir {input.raw:q} --annotations {input.annotations:q}"
+        " --spec {params.spec:q} --out-dir {params.out_dir:q} --threads {threads} 2> {log:q}"
+
+
+rule class_stats:
+    input:
+        cache_files("{dataset}"),
+    output:
+        counts=report("results/{dataset}/stats/class_counts.csv", category="Data", caption="../report/class_counts.rst"),
+        normalization="results/{dataset}/stats/normalization.json",
+    params:
+        spec=dataset_slice("classes"),
+        cache_dir="results/{dataset}/cache",
+    log:
+        "results/{dataset}/logs/class_stats.log",
+    shell:
+        "maskflow stats --cache-dir {params.cache_dir:q} --spec {params.spec:q}"
+        " --counts {output.counts:q} --normalization {output.normalization:q} 2> {log:q}"
+
+
+rule stats_figure:
+    input:
+        cache_files("{dataset}"),
+        counts="results/{dataset}/stats/class_counts.csv",
+    output:
+        report("results/{dataset}/stats/{figure}.png", category="Data", caption="../report/stats_figure.rst"),
+    wildcard_constraints:
+        figure="|".join(STATS_FIGURES),
+    params:
+        spec=dataset_slice("classes"),
+        cache_dir="results/{dataset}/cache",
+    log:
+        "results/{dataset}/logs/stats_{figure}.log",
+    shell:
+        "maskflow stats --cache-dir {params.cache_dir:q} --spec {params.spec:q}"
+        " --counts {input.counts:q} --figure {wildcards.figure} --out {output:q} 2> {log:q}"

@@ -1,0 +1,1 @@
+# figures stage: arrives with issue 4 (evaluate, explain and compare).
