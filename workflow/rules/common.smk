@@ -2,21 +2,32 @@
 # once, here (maskflow.config), so rules only look things up.
 import json
 import os
+import shlex
 import sys
 
 from snakemake.exceptions import WorkflowError
 
-# Rules call `maskflow ...`: put the Python environment that runs Snakemake first on PATH, so
-# the command resolves even when the venv is not activated (`.venv/bin/snakemake ...`). Jobs on
-# a cluster inherit it; a conda env activated for a job still comes before it.
-os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
-sys.path.insert(0, os.path.join(workflow.basedir, "workflow"))
+# Put the Python environment that runs Snakemake first on PATH, so jobs find its `python` even
+# when the venv is not activated (`.venv/bin/snakemake ...`). Jobs on a cluster inherit it; a
+# conda env activated for a job still comes before it.
+os.environ["PATH"] = (
+    os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+)
+PACKAGE_DIR = os.path.join(workflow.basedir, "workflow")
+sys.path.insert(0, PACKAGE_DIR)
+
+# How rules call the package: `python -m maskflow` with workflow/ on PYTHONPATH, so the same
+# command works in the venv that runs Snakemake, in the per-rule conda env and on cluster nodes.
+MASKFLOW = f"PYTHONPATH={shlex.quote(PACKAGE_DIR)}${{PYTHONPATH:+:$PYTHONPATH}} python -m maskflow"
+CONDA_ENV = "../../envs/maskflow.yaml"
 
 from maskflow.config import SPLITS, load_and_check  # noqa: E402
 from maskflow.errors import MaskflowError  # noqa: E402
 
 try:
-    MF = load_and_check(config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"))
+    MF = load_and_check(
+        config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
+    )
 except MaskflowError as error:
     raise WorkflowError(f"config: {error}") from None
 
@@ -61,15 +72,29 @@ def model_spec(wildcards):
 
 
 def models_of(dataset, kinds=("model", "ensemble")):
-    return [name for name, spec in EVALUATED.items() if spec["dataset"] == dataset and spec["kind"] in kinds]
+    return [
+        name
+        for name, spec in EVALUATED.items()
+        if spec["dataset"] == dataset and spec["kind"] in kinds
+    ]
 
 
 def sweeps_of(dataset):
-    return sorted({spec["sweep"] for spec in MODELS.values() if spec.get("sweep") and spec["dataset"] == dataset})
+    return sorted(
+        {
+            spec["sweep"]
+            for spec in MODELS.values()
+            if spec.get("sweep") and spec["dataset"] == dataset
+        }
+    )
 
 
 def cache_files(dataset, splits=SPLITS):
-    return [f"results/{dataset}/cache/{split}_{part}" for split in splits for part in ("x.npy", "y.npy", "index.csv")]
+    return [
+        f"results/{dataset}/cache/{split}_{part}"
+        for split in splits
+        for part in ("x.npy", "y.npy", "index.csv")
+    ]
 
 
 def figures_for(name):
@@ -125,5 +150,3 @@ def dataset_targets(dataset):
     targets += cache_files(dataset)
     targets += [f"results/{dataset}/stats/{figure}.png" for figure in STATS_FIGURES]
     return targets
-
-

@@ -5,12 +5,14 @@ rule fetch:
     output:
         raw=directory("resources/{dataset}/raw"),
         manifest="resources/{dataset}/manifest.json",
-    params:
-        source=dataset_slice("source"),
+    conda:
+        CONDA_ENV
     log:
         "results/{dataset}/logs/fetch.log",
+    params:
+        source=dataset_slice("source"),
     shell:
-        "maskflow fetch --dataset {wildcards.dataset} --spec {params.source:q}"
+        "{MASKFLOW} fetch --dataset {wildcards.dataset} --spec {params.source:q}"
         " --raw-dir {output.raw:q} --manifest {output.manifest:q} 2> {log:q}"
 
 
@@ -20,13 +22,19 @@ rule validate:
         manifest="resources/{dataset}/manifest.json",
     output:
         rows="results/{dataset}/data/validated.csv",
-        quality=report("results/{dataset}/data/quality.json", category="Data", caption="../report/quality.rst"),
-    params:
-        spec=dataset_slice("annotations", "classes"),
+        quality=report(
+            "results/{dataset}/data/quality.json",
+            category="Data",
+            caption="../report/quality.rst",
+        ),
+    conda:
+        CONDA_ENV
     log:
         "results/{dataset}/logs/validate.log",
+    params:
+        spec=dataset_slice("annotations", "classes"),
     shell:
-        "maskflow validate --raw-dir {input.raw:q} --spec {params.spec:q}"
+        "{MASKFLOW} validate --raw-dir {input.raw:q} --spec {params.spec:q}"
         " --out {output.rows:q} --quality {output.quality:q} 2> {log:q}"
 
 
@@ -35,12 +43,14 @@ rule split:
         rows="results/{dataset}/data/validated.csv",
     output:
         "results/{dataset}/data/annotations.csv",
-    params:
-        spec=dataset_slice("split", "classes"),
+    conda:
+        CONDA_ENV
     log:
         "results/{dataset}/logs/split.log",
+    params:
+        spec=dataset_slice("split", "classes"),
     shell:
-        "maskflow split --rows {input.rows:q} --spec {params.spec:q} --out {output:q} 2> {log:q}"
+        "{MASKFLOW} split --rows {input.rows:q} --spec {params.spec:q} --out {output:q} 2> {log:q}"
 
 
 rule cache:
@@ -49,16 +59,18 @@ rule cache:
         annotations="results/{dataset}/data/annotations.csv",
     output:
         cache_files("{dataset}"),
-    params:
-        spec=dataset_slice("preprocess", "annotations", "classes"),
-        out_dir="results/{dataset}/cache",
-    threads: THREADS["cache"]
+    conda:
+        CONDA_ENV
     log:
         "results/{dataset}/logs/cache.log",
     benchmark:
         "results/{dataset}/benchmarks/cache.tsv"
+    threads: THREADS["cache"]
+    params:
+        spec=dataset_slice("preprocess", "annotations", "classes"),
+        out_dir="results/{dataset}/cache",
     shell:
-        "maskflow cache --raw-dir {input.raw:q} --annotations {input.annotations:q}"
+        "{MASKFLOW} cache --raw-dir {input.raw:q} --annotations {input.annotations:q}"
         " --spec {params.spec:q} --out-dir {params.out_dir:q} --threads {threads} 2> {log:q}"
 
 
@@ -66,15 +78,21 @@ rule class_stats:
     input:
         cache_files("{dataset}"),
     output:
-        counts=report("results/{dataset}/stats/class_counts.csv", category="Data", caption="../report/class_counts.rst"),
+        counts=report(
+            "results/{dataset}/stats/class_counts.csv",
+            category="Data",
+            caption="../report/class_counts.rst",
+        ),
         normalization="results/{dataset}/stats/normalization.json",
+    conda:
+        CONDA_ENV
+    log:
+        "results/{dataset}/logs/class_stats.log",
     params:
         spec=dataset_slice("classes"),
         cache_dir="results/{dataset}/cache",
-    log:
-        "results/{dataset}/logs/class_stats.log",
     shell:
-        "maskflow stats --cache-dir {params.cache_dir:q} --spec {params.spec:q}"
+        "{MASKFLOW} stats --cache-dir {params.cache_dir:q} --spec {params.spec:q}"
         " --counts {output.counts:q} --normalization {output.normalization:q} 2> {log:q}"
 
 
@@ -83,14 +101,20 @@ rule stats_figure:
         cache_files("{dataset}"),
         counts="results/{dataset}/stats/class_counts.csv",
     output:
-        report("results/{dataset}/stats/{figure}.png", category="Data", caption="../report/stats_figure.rst"),
+        report(
+            "results/{dataset}/stats/{figure}.png",
+            category="Data",
+            caption="../report/stats_figure.rst",
+        ),
+    conda:
+        CONDA_ENV
+    log:
+        "results/{dataset}/logs/stats_{figure}.log",
     wildcard_constraints:
         figure="|".join(STATS_FIGURES),
     params:
         spec=dataset_slice("classes"),
         cache_dir="results/{dataset}/cache",
-    log:
-        "results/{dataset}/logs/stats_{figure}.log",
     shell:
-        "maskflow stats --cache-dir {params.cache_dir:q} --spec {params.spec:q}"
+        "{MASKFLOW} stats --cache-dir {params.cache_dir:q} --spec {params.spec:q}"
         " --counts {input.counts:q} --figure {wildcards.figure} --out {output:q} 2> {log:q}"
