@@ -1,0 +1,1 @@
+"""Data sources: where a dataset's raw files come from (synthetic, url, path, sklearn)."""
