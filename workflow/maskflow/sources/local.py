@@ -1,0 +1,126 @@
+"""Putting local files into a raw folder: folders copied (hard-linked where possible), archives
+unpacked safely, single files placed under their name.
+
+Used by the `path` source for the user's own files and by the `url` source for what it
+downloaded. Unpacking refuses any member that would land outside the raw folder (an absolute
+path or a `..` component: "zip slip"), and for tar archives also links pointing outside it and
+device files (Python's `data` extraction filter), naming the archive and the member.
+
+    python -m maskflow.sources.local SOURCE DEST    # place a folder, archive or file into DEST
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import tarfile
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Callable
+
+from maskflow.errors import DataError
+
+
+def link_or_copy(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Hard-link `src` to `dst` (instant, no extra space); copy when linking is not possible
+    (another filesystem, or a filesystem without hard links)."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def copy_folder(src: Path, dest: Path) -> None:
+    """Copy the tree under `src` into `dest`, following symlinks to their contents."""
+    try:
+        shutil.copytree(src, dest, copy_function=link_or_copy, dirs_exist_ok=True)
+    except shutil.Error as error:
+        problems = "; ".join(f"{a}: {why}" for a, _b, why in error.args[0][:5])
+        raise DataError(f"{src}: cannot copy the folder: {problems}") from None
+
+
+def _check_member(archive: Path, name: str) -> None:
+    posix = name.replace("\\", "/")
+    if posix.startswith("/") or re.match(r"^[A-Za-z]:", posix) or ".." in PurePosixPath(posix).parts:
+        raise DataError(
+            f"{archive}: member {name!r} would be written outside the raw folder "
+            "(absolute path or '..' component); refusing to unpack this archive"
+        )
+
+
+def _unpack_zip(archive: Path, dest: Path) -> None:
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            for name in zf.namelist():
+                _check_member(archive, name)
+            zf.extractall(dest)
+    except zipfile.BadZipFile as error:
+        raise DataError(f"{archive}: not a valid zip archive ({error})") from None
+
+
+def _unpack_tar(archive: Path, dest: Path) -> None:
+    try:
+        with tarfile.open(archive) as tf:
+            for member in tf.getmembers():
+                _check_member(archive, member.name)
+            tf.extractall(dest, filter="data")
+    except tarfile.FilterError as error:
+        raise DataError(f"{archive}: member {error.tarinfo.name!r} refused: {error}") from None
+    except (tarfile.ReadError, tarfile.CompressionError, EOFError) as error:
+        raise DataError(f"{archive}: not a valid tar archive ({error})") from None
+
+
+# Archive name endings -> unpacker (tarfile detects the compression itself).
+ARCHIVES: dict[str, Callable[[Path, Path], None]] = {
+    ".zip": _unpack_zip,
+    ".tar": _unpack_tar,
+    ".tar.gz": _unpack_tar,
+    ".tgz": _unpack_tar,
+    ".tar.bz2": _unpack_tar,
+    ".tbz2": _unpack_tar,
+    ".tar.xz": _unpack_tar,
+    ".txz": _unpack_tar,
+}
+
+
+def archive_unpacker(name: str) -> Callable[[Path, Path], None] | None:
+    """The unpacker for a file called `name`, or None when the name is not an archive's."""
+    lower = name.lower()
+    return next((unpack for ending, unpack in ARCHIVES.items() if lower.endswith(ending)), None)
+
+
+def place(src: Path, dest: Path, name: str | None = None) -> None:
+    """Put `src` into the folder `dest`: a folder's contents copied, an archive unpacked, any
+    other file linked or copied as `dest/name` (default: its own name)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    if src.is_dir():
+        copy_folder(src, dest)
+        return
+    name = name or src.name
+    unpack = archive_unpacker(name)
+    if unpack is not None:
+        unpack(src, dest)
+    else:
+        link_or_copy(src, dest / name)
+
+
+def place_path(path: str, dest: Path) -> None:
+    """The `path` source: `path` (relative to the working directory) placed into `dest`."""
+    src = Path(path).expanduser()
+    if not src.exists():
+        raise DataError(
+            f"source path {path!r} not found (looked for {src.absolute()}; "
+            f"a relative path is relative to the working directory {Path.cwd()})"
+        )
+    place(src, dest)
+
+
+def main(argv: list[str] | None = None) -> None:
+    src, dest = sys.argv[1:] if argv is None else argv
+    place_path(src, Path(dest))
+
+
+if __name__ == "__main__":
+    main()
