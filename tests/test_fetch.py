@@ -219,7 +219,7 @@ def test_sklearn_digits_bytes_are_reproducible(tmp_path):
 def test_synthetic_kind_dispatches_to_the_generator(out):
     pytest.importorskip("maskflow.sources.synthetic")
     raw, manifest = out
-    spec = {"kind": "synthetic", "photos": 3, "seed": 5, "min_width": 128, "max_width": 160, "faces": [1, 2]}
+    spec = {"kind": "synthetic", "photos": 3, "seed": 5, "min_width": 320, "max_width": 400, "faces": [1, 2]}
     content = fetch("d", spec, raw, manifest)
     assert content["source"] == spec
     assert any(e["path"].endswith(".csv") for e in content["files"])
