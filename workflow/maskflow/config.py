@@ -1,10 +1,11 @@
 """Configuration: schema validation with readable errors, defaults, and model resolution.
 
 The Snakefile calls `load_and_check(config, schema_path)` once at start. It validates the raw
-config against `workflow/schemas/config.schema.yaml`, fills the dataset, model and figure defaults below (the one
-place they live; download retries and timeouts are defaults of maskflow.sources.download), and expands `base:` inheritance, `seeds:` replicates and `sweeps:` into a flat
-mapping of resolved models. Each train rule then receives only its own resolved model as
-params, so editing one model reruns that model alone.
+config against `workflow/schemas/config.schema.yaml`, fills the dataset, model and figure
+defaults below (the one place they live; download retries and timeouts are defaults of
+maskflow.sources.download), and expands `base:` inheritance, `seeds:` replicates and `sweeps:`
+into a flat mapping of resolved models. Each train rule then receives only its own resolved
+model as params, so editing one model reruns that model alone.
 
     python -m maskflow.config config.yaml     # prints the resolved models as YAML
 """
