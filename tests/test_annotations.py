@@ -259,7 +259,7 @@ def test_kaggle_layout_box_order_given_and_auto(tmp_path, truth, cells):
     for order in (truth, "auto"):
         table, report = run_validate(raw, KAGGLE_SPEC, box_order=order, rename=rename)
         assert [tuple(r) for r in table[["xmin", "ymin", "xmax", "ymax"]].itertuples(index=False)] == TRUE_BOXES
-        assert report["box_order"]["train.csv"]["chosen"] == truth
+    assert report["box_order"]["train.csv"]["chosen"] == truth  # auto says what it chose, and why
     assert report["box_order"]["train.csv"]["boxes_inside_photo"][truth] == 3
     wrong = "x1x2y1y2" if truth == "xyxy" else "xyxy"
     with pytest.raises(DataError, match="inverted_box 3"):  # the wrong reading is caught, not guessed

@@ -26,7 +26,9 @@ def boxes(n_photos=200, seed=0, given=None):
             label = main_label if rng.random() < 0.9 else rng.choice(CLASSES)
             row_id = f"t.csv:{len(rows) + 2}"
             split = given(p) if given else ""
-            rows.append({"row_id": row_id, "photo": f"images/{p}.jpg", "array_index": "", "label": label, "given_split": split})
+            rows.append(
+                {"row_id": row_id, "photo": f"images/{p}.jpg", "array_index": "", "label": label, "given_split": split}
+            )
     return pd.DataFrame(rows)
 
 
@@ -76,7 +78,7 @@ def test_a_single_example_class_goes_to_train_and_absent_classes_are_warned(capl
         split = assign_splits(rows, CLASSES, 0.2, 0.2, seed=1)
         log_summary(rows, split, CLASSES)
     assert split[rows.photo == "images/lonely.jpg"].tolist() == ["train"]
-    assert "classes with a single photo stay in train: none" in caplog.text
+    assert "is a single photo keep it in train: none" in caplog.text
     assert "class 'none' is absent from val and test" in caplog.text
 
 

@@ -15,13 +15,15 @@ The output is validated.csv, row for row in the same order, plus a `split` colum
 4. A split the data does not provide at all (train and test given, no val) is carved from
    train: round(fraction x all photos) photos.
 
-Random choices are stratified by each photo's majority label (a tie goes to the label rarer in
-the whole data, so rare classes are counted): each class's photos are shuffled with the seed and
-every split takes the class's proportional share, rounded so the total is exact (largest
-remainder). Every class keeps at least one photo in train, so a class with a single photo goes
-to train (logged); a class missing from val or test is logged as a warning. Same input and seed,
-same output, whatever the row order. This is a small allocation rather than scikit-learn's
-StratifiedGroupKFold (fractions of 1/k only) or train_test_split (refuses one-member classes).
+Random choices are stratified by each photo's rarest label (the one with the fewest rows in the
+whole data). Not its majority label: a photo with five `good` faces and one `none` face would
+count as `good`, and the rare `none` faces would land wherever chance puts them, possibly all
+outside train. Each stratum's photos are shuffled with the seed and every split takes its
+proportional share, rounded so the total is exact (largest remainder). Every stratum keeps at
+least one photo in train, so a class with a single photo goes to train (logged); a class
+missing from a split is logged as a warning. Same input and seed, same output, whatever the
+row order. This is a small allocation rather than scikit-learn's StratifiedGroupKFold
+(fractions of 1/k only) or train_test_split (refuses one-member classes).
 """
 
 from __future__ import annotations
@@ -75,13 +77,13 @@ def photo_groups(rows: pd.DataFrame) -> pd.Series:
     return rows["photo"].astype(str) + "\x1f" + rows["array_index"].astype(str)
 
 
-def majority_labels(rows: pd.DataFrame, groups: pd.Series, classes: list[str]) -> pd.Series:
-    """group -> the label of most of its rows; ties go to the rarer label, then class order."""
-    counts = pd.DataFrame({"group": groups, "label": rows["label"]}).value_counts().rename("n").reset_index()
-    counts["rarity"] = counts["label"].map(rows["label"].value_counts())
-    counts["order"] = counts["label"].map({c: i for i, c in enumerate(classes)}).fillna(len(classes))
-    counts = counts.sort_values(["group", "n", "rarity", "order", "label"], ascending=[True, False, True, True, True])
-    return counts.drop_duplicates("group").set_index("group")["label"]
+def photo_strata(rows: pd.DataFrame, groups: pd.Series, classes: list[str]) -> pd.Series:
+    """group -> its rarest label (fewest rows in the whole data; ties by class order)."""
+    labels = pd.DataFrame({"group": groups, "label": rows["label"]}).drop_duplicates()
+    labels["rarity"] = labels["label"].map(rows["label"].value_counts())
+    labels["order"] = labels["label"].map({c: i for i, c in enumerate(classes)}).fillna(len(classes))
+    labels = labels.sort_values(["group", "rarity", "order", "label"])
+    return labels.drop_duplicates("group").set_index("group")["label"]
 
 
 def given_splits(rows: pd.DataFrame, groups: pd.Series) -> pd.Series:
@@ -133,7 +135,7 @@ def assign_splits(
     """The split of every row (a Series aligned with `rows`)."""
     groups = photo_groups(rows)
     split = given_splits(rows, groups)
-    strata = majority_labels(rows, groups, classes)
+    strata = photo_strata(rows, groups, classes)
     order = [c for c in classes if c in set(strata)] + sorted(set(strata) - set(classes))
     rng = np.random.default_rng(seed)
     pool = split.index[split == ""]
@@ -152,7 +154,7 @@ def assign_splits(
             log.info("the data gives no %s split: %d of %d train photos carved into it", name, len(carved), len(train))
     singles = [label for label in order if (strata == label).sum() == 1]
     if singles:
-        log.info("classes with a single photo stay in train: %s", ", ".join(singles))
+        log.info("classes whose rarest-label stratum is a single photo keep it in train: %s", ", ".join(singles))
     return groups.map(split)
 
 

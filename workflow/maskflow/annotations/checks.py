@@ -109,7 +109,8 @@ def check_photos(frame: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     for file, row, (_, reason, detail) in zip(frame.source_file[failed], frame.source_row[failed], outcome[failed]):
         ctx.quality.add(file, row, reason, detail)
     frame, outcome = frame[~failed], outcome[~failed]
-    log.info("%d photos probed, %d unusable", len(probed), sum(o[0] is None for o in probed.values()))
+    if probed:
+        log.info("%d photos probed, %d unusable", len(probed), sum(o[0] is None for o in probed.values()))
     # Photo rows take the probed path and size; array rows keep the size their reader gave.
     probed_rows = outcome[outcome.notna()]
     found = pd.DataFrame(
@@ -202,23 +203,27 @@ def _fits(box: pd.DataFrame, frame: pd.DataFrame) -> int:
 
 @boxes_only
 def choose_box_order(frame: pd.DataFrame, ctx: Context) -> pd.DataFrame:
-    boxes = pd.DataFrame({name: pd.Series(np.nan, index=frame.index) for name in BOX})
-    chosen = ctx.notes.setdefault("box_order", {})
-    for file, rows in frame.groupby("source_file", sort=False):
-        order = ctx.box_order
-        if order == "auto":
-            fits = {candidate: _fits(_read_box(rows, candidate), rows) for candidate in BOX_ORDERS}
-            order = max(BOX_ORDERS, key=lambda candidate: fits[candidate])  # first (xyxy) on a tie
-            chosen[file] = {"chosen": order, "boxes_inside_photo": fits, "rows": len(rows)}
-            tie = len(set(fits.values())) == 1
-            (log.warning if tie else log.info)(
-                "%s: box_order auto chose %s (%s of %d boxes inside their photo)%s", file, order,
-                ", ".join(f"{k}: {v}" for k, v in fits.items()), len(rows), "; a tie, set box_order" if tie else "",
-            )  # fmt: skip
-        else:
-            chosen[file] = {"chosen": order}
-        boxes.loc[rows.index] = _read_box(rows, order)
+    if ctx.box_order != "auto":
+        boxes = _read_box(frame, ctx.box_order)
+    else:
+        boxes = pd.concat(
+            [_read_box(rows, _auto_order(file, rows, ctx)) for file, rows in frame.groupby("source_file")]
+        )
     return frame.drop(columns=[f"cell{k}" for k in range(4)]).assign(**boxes)
+
+
+def _auto_order(file: str, rows: pd.DataFrame, ctx: Context) -> str:
+    """The box order under which more of a table's boxes fit their photos (xyxy on a tie); noted in
+    quality.json under `box_order` and logged, as a warning on a tie."""
+    fits = {candidate: _fits(_read_box(rows, candidate), rows) for candidate in BOX_ORDERS}
+    order = max(BOX_ORDERS, key=lambda candidate: fits[candidate])  # max() keeps the first on a tie
+    ctx.notes.setdefault("box_order", {})[file] = {"chosen": order, "boxes_inside_photo": fits, "rows": len(rows)}
+    tie = len(set(fits.values())) == 1
+    (log.warning if tie else log.info)(
+        "%s: box_order auto chose %s (%s of %d boxes inside their photo)%s", file, order,
+        ", ".join(f"{k}: {v}" for k, v in fits.items()), len(rows), "; a tie: set box_order" if tie else "",
+    )  # fmt: skip
+    return order
 
 
 def _describe(rows: pd.DataFrame, problems: str | list[str]) -> list[str]:
