@@ -24,6 +24,9 @@ from maskflow.errors import ConfigError
 READERS: dict[str, str] = {
     "bbox_csv": "maskflow.annotations.bbox_csv",
     "voc_xml": "maskflow.annotations.voc_xml",
+    "pixel_csv": "maskflow.annotations.pixel_csv",
+    "npz": "maskflow.annotations.npz",
+    "image_folder": "maskflow.annotations.image_folder",
 }
 
 
