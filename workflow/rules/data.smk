@@ -34,7 +34,7 @@ rule validate:
     params:
         spec=dataset_slice("annotations", "classes"),
     shell:
-        "{MASKFLOW} validate --raw-dir {input.raw:q} --spec {params.spec:q}"
+        "{MASKFLOW} validate --dataset {wildcards.dataset} --raw-dir {input.raw:q} --spec {params.spec:q}"
         " --out {output.rows:q} --quality {output.quality:q} 2> {log:q}"
 
 
