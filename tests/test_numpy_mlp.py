@@ -2,13 +2,18 @@
 autograd, accuracy on scikit-learn's real digits, the zero-initialisation symmetry, and the
 torch twin used for evaluation."""
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from maskflow import numpy_mlp
+from maskflow import checkpoint, models, numpy_mlp, train
+from maskflow.atomic import save_npy, sha256_file
+from maskflow.config import TRAIN_DEFAULTS, deep_merge
 from maskflow.errors import ConfigError
 
 SGD = {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "batch_size": 32, "epochs": 30}
@@ -115,7 +120,7 @@ def test_torch_twin_gives_the_same_probabilities_and_features(digits):
         np.testing.assert_allclose(torch_features, numpy_mlp.features(fit.state, x_test.astype(np.float32), arch), atol=tolerance)
         assert torch_features.shape == (len(x_test), 2)
         # a fresh twin built from the arch accepts the trained twin's state_dict (checkpoint reload)
-        rebuilt = numpy_mlp.build_torch(arch, 64, 10)
+        rebuilt = numpy_mlp.build(arch, channels=1, size=8, num_classes=10)
         rebuilt.load_state_dict(module.state_dict())
 
 
@@ -144,3 +149,41 @@ def test_early_stopping_restores_the_best_epoch(digits):
 def test_unsupported_settings_are_refused_naming_the_key(arch, train, key):
     with pytest.raises(ConfigError, match=key):
         numpy_mlp.check_spec(arch, train)
+
+
+def test_train_stage_writes_outputs_that_reload_to_the_logged_metrics(digits, tmp_path, monkeypatch):
+    # the registration the lead adds (idempotent once it is there)
+    monkeypatch.setitem(models.REGISTRY, "numpy_mlp", models.ArchType("maskflow.numpy_mlp", numpy_mlp.check_arch))
+    x_train, x_val, y_train, y_val = digits
+    cache = tmp_path / "cache"
+    for split, x, y in (("train", x_train, y_train), ("val", x_val, y_val)):
+        # the cache holds uint8 N x H x W x C
+        save_npy(cache / f"{split}_x.npy", np.rint(x.transpose(0, 2, 3, 1) * 255).astype(np.uint8))
+        save_npy(cache / f"{split}_y.npy", y.astype(np.int64))
+    train_x = np.load(cache / "train_x.npy") / 255.0
+    normalization = tmp_path / "normalization.json"
+    normalization.write_text(json.dumps({
+        "mean": [float(train_x.mean())], "std": [float(train_x.std())], "scale": 255, "channels": 1, "size": 8,
+        "computed_on": "train", "train_sha256": sha256_file(cache / "train_x.npy"),
+    }))  # fmt: skip
+    classes = [str(d) for d in range(10)]
+    data = train.load_data(cache, normalization, classes, torch.device("cpu"))
+    paths = train.Paths(*(tmp_path / name for name in ("checkpoint.pt", "history.csv", "latent.npz", "resume.pt")))
+    arch = models.check_arch({"type": "numpy_mlp", "hidden": [32, 2], "activation": "tanh", "dtype": "float64"})
+    spec = {"name": "np", "seed": 3, "arch": arch, "train": deep_merge(TRAIN_DEFAULTS, {**SGD, "epochs": 8, "latent_epochs": [1, 8]})}
+
+    saved = numpy_mlp.train_cached(spec, data, paths)
+
+    history = pd.read_csv(paths.history)
+    assert history.columns.tolist() == train.HISTORY_COLUMNS and history["epoch"].tolist() == list(range(1, 9))
+    model, ckpt = checkpoint.load_model(paths.checkpoint)
+    assert ckpt["best_epoch"] == 8 and ckpt["param_count"] == 64 * 32 + 32 + 32 * 2 + 2 + 2 * 10 + 10
+    proba = checkpoint.predict_proba(model, ckpt, np.load(cache / "val_x.npy"))
+    # exact: the logged metrics came through the same inference path
+    assert checkpoint.proba_metrics(proba, y_val) == ckpt["val_metrics"] == saved["val_metrics"]
+    assert ckpt["val_metrics"] == {"loss": history["val_loss"].iloc[-1], "accuracy": history["val_acc"].iloc[-1]}
+    assert ckpt["val_metrics"]["accuracy"] > 0.5  # two hidden units after 8 epochs: learning, not chance
+    latent = np.load(paths.latent)
+    assert latent["epochs"].tolist() == [1, 8] and latent["features_e8"].shape == (len(y_val), 2)
+    assert not np.allclose(latent["features_e1"], latent["features_e8"])
+    assert not paths.resume.exists()

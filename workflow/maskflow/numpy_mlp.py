@@ -10,7 +10,10 @@ models:
   trainer: it returns the weights and one history row per epoch with the columns of
   history.csv (`epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds`);
 - `to_torch(state, arch)` builds the equivalent torch module (`forward`, `features`), so
-  checkpoints, evaluation and saliency go through the one torch inference path.
+  checkpoints, evaluation and saliency go through the one torch inference path; `build` is
+  its untrained form for the model registry (maskflow.models), which reloads checkpoints;
+- `train_cached(spec, data, paths)` is the train stage for this type: cached arrays in;
+  checkpoint, history.csv and latent.npz out, as maskflow.train writes them.
 
 Inputs are float arrays laid out as the torch models receive them (N x C x H x W, already
 normalised); they are flattened in C order, exactly like `nn.Flatten`, so the numpy and the
@@ -28,15 +31,19 @@ methods and mixed precision are torch-trainer features: `check_spec` refuses the
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import time
+from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
 import numpy as np
 
 from maskflow.errors import ConfigError
 
-ARCH_KEYS = {"type", "hidden", "activation", "dtype"}
+log = logging.getLogger("maskflow.numpy_mlp")
+
+ARCH_DEFAULTS = {"hidden": [64], "activation": "relu", "dtype": "float32"}
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
@@ -231,18 +238,20 @@ _BETTER = {"val_loss": lambda new, best: new < best, "val_acc": lambda new, best
 
 
 # --- checking a spec before any work --------------------------------------------------------------
-def check_arch(arch: dict) -> None:
-    """Raise ConfigError naming the key when `arch` cannot be built (the model registry calls this)."""
-    unknown = set(arch) - ARCH_KEYS
+def check_arch(arch: dict) -> dict:
+    """`arch` with its defaults filled in, or ConfigError naming the key (the model registry's
+    check for this type; it imports no torch, so checking a config stays fast)."""
+    unknown = sorted(set(arch) - set(ARCH_DEFAULTS) - {"type"})
     if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(sorted(unknown))} for numpy_mlp; allowed: {', '.join(sorted(ARCH_KEYS))}")
-    hidden = arch.get("hidden", [64])
-    if not isinstance(hidden, list) or not all(isinstance(h, int) and h >= 1 for h in hidden):
-        raise ConfigError(f"hidden: {hidden!r} must be a list of positive integers")
-    if arch.get("activation", "relu") not in ACTIVATIONS:
-        raise ConfigError(f"activation: {arch['activation']!r}; allowed: {', '.join(ACTIVATIONS)}")
-    if arch.get("dtype", "float32") not in DTYPES:
-        raise ConfigError(f"dtype: {arch['dtype']!r}; allowed: {', '.join(DTYPES)}")
+        raise ConfigError(f"{unknown[0]}: unknown key; allowed keys: {', '.join(sorted(ARCH_DEFAULTS))}, type")
+    filled = {"type": arch.get("type", "numpy_mlp"), **ARCH_DEFAULTS, **arch}
+    hidden = filled["hidden"]
+    if not isinstance(hidden, list) or not all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden):
+        raise ConfigError(f"hidden: must be a list of integers >= 1, got {hidden!r}")
+    for key, allowed in (("activation", ACTIVATIONS), ("dtype", DTYPES)):
+        if filled[key] not in allowed:
+            raise ConfigError(f"{key}: {filled[key]!r} is not allowed; allowed values: {', '.join(map(repr, allowed))}")
+    return filled
 
 
 def check_spec(arch: dict, train_spec: dict) -> None:
@@ -290,12 +299,15 @@ def train(
     seed: int,
     on_epoch: Callable[[int, dict, dict], None] | None = None,
     n_classes: int | None = None,
+    val_metrics: Callable[[dict], tuple[float, float]] | None = None,
 ) -> Fit:
     """Train by mini-batch gradient descent; deterministic for a given seed.
 
     `on_epoch(epoch, row, state)` is called after each epoch with its history row and the
     current weights (read them, e.g. for latent snapshots; do not modify them). The returned
     state is the best epoch's when early stopping restores it, else the last epoch's.
+    `val_metrics(state) -> (val_loss, val_acc)` replaces the NumPy evaluation of x_val/y_val:
+    the workflow passes its torch inference path, so logged metrics are the reproducible ones.
     """
     check_spec(arch, train_spec)
     dtype = DTYPES[arch.get("dtype", "float32")]
@@ -328,7 +340,7 @@ def train(
             # running means over the epoch, as the torch trainer logs them
             loss_sum += loss * len(batch)
             correct += int((probs.argmax(axis=1) == y_train[batch]).sum())
-        val_loss, val_acc = evaluate(state, x_val, y_val, arch)
+        val_loss, val_acc = val_metrics(state) if val_metrics else evaluate(state, x_val, y_val, arch)
         row = {
             "epoch": epoch,
             "train_loss": loss_sum / max(len(order), 1),
@@ -336,7 +348,7 @@ def train(
             "val_loss": val_loss,
             "val_acc": val_acc,
             "lr": lr,
-            "seconds": time.perf_counter() - started,
+            "seconds": round(time.perf_counter() - started, 3),
         }
         history.append(row)
         if on_epoch is not None:
@@ -384,11 +396,16 @@ def _torch_class():
     return NumpyMLPTorch
 
 
-def build_torch(arch: dict, in_features: int, n_classes: int):
-    """An (untrained) torch twin for `arch`: what a checkpoint loader builds before load_state_dict."""
+def _twin(arch: dict, in_features: int, n_classes: int):
     check_arch(arch)
     sizes = [in_features, *arch.get("hidden", [64]), n_classes]
     return _torch_class()(sizes, arch.get("activation", "relu"), arch.get("dtype", "float32"))
+
+
+def build(arch: dict, channels: int, size: int, num_classes: int):
+    """An untrained torch twin for `arch` (maskflow.models registry signature): what a
+    checkpoint loader builds before load_state_dict."""
+    return _twin(arch, channels * size * size, num_classes)
 
 
 def to_torch(state: dict[str, np.ndarray], arch: dict):
@@ -396,7 +413,7 @@ def to_torch(state: dict[str, np.ndarray], arch: dict):
     import torch
 
     sizes = layer_sizes(state)
-    module = build_torch(arch, sizes[0], sizes[-1])
+    module = _twin(arch, sizes[0], sizes[-1])
     linears = [m for m in module.hidden if isinstance(m, torch.nn.Linear)] + [module.output]
     with torch.no_grad():
         for i, linear in enumerate(linears):
@@ -404,6 +421,72 @@ def to_torch(state: dict[str, np.ndarray], arch: dict):
             linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(state[f"w{i}"].T)))
             linear.bias.copy_(torch.from_numpy(state[f"b{i}"]))
     return module.eval()
+
+
+# --- the workflow's train stage --------------------------------------------------------------------
+@dataclass
+class _Trained:
+    """The parts of a torch training run (maskflow.train.Run) that build_checkpoint reads."""
+
+    spec: dict
+    model: object  # the torch twin holding the weights handed on
+    history: list[dict]
+    epoch: int
+    best_epoch: int
+    train_seconds: float
+
+    def output_state(self) -> tuple[dict, int]:
+        return self.model.state_dict(), self.best_epoch
+
+
+def train_cached(spec: dict, data, paths, threads: int = 1) -> dict:
+    """`maskflow train` for `numpy_mlp`: the cached arrays in, the same outputs as a torch model out.
+
+    `spec` is the resolved model, `data` and `paths` are maskflow.train's `Data` and `Paths`.
+    Inputs are normalised by the checkpoint's `Normalizer`, and every validation metric and
+    latent snapshot goes through the torch twin on the shared inference path, so evaluating
+    the checkpoint reproduces the logged metrics exactly. Training runs on the CPU with
+    `threads` BLAS threads and takes seconds, so it writes its outputs once, at the end
+    (no resume state). Returns the checkpoint dict it wrote.
+    """
+    import dataclasses
+
+    from threadpoolctl import threadpool_limits
+
+    from maskflow import checkpoint as ckpt_io
+    from maskflow import train as trainer
+
+    def on_cpu(split):
+        return trainer.Split(split.x.cpu(), split.y.cpu(), split.y_np)
+
+    data = dataclasses.replace(data, train=on_cpu(data.train), val=on_cpu(data.val))
+    normalizer = ckpt_io.Normalizer(data.normalization)
+    arch, train_spec = spec["arch"], spec["train"]
+    x_train, x_val = (ckpt_io.forward_in_batches(lambda x: x, split.x, normalizer).numpy() for split in (data.train, data.val))
+    latent: dict = {}
+
+    def val_metrics(state: dict) -> tuple[float, float]:
+        metrics = trainer.evaluate(to_torch(state, arch), data.val, normalizer)
+        return metrics["loss"], metrics["accuracy"]
+
+    def on_epoch(epoch: int, row: dict, state: dict) -> None:
+        if epoch in train_spec["latent_epochs"] and len(data.val.y):
+            latent[epoch] = trainer.features(to_torch(state, arch), data.val, normalizer)
+        log.info("epoch %d/%d %s", epoch, train_spec["epochs"], " ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"))
+
+    with threadpool_limits(threads):
+        fit = train(
+            x_train, data.train.y_np, x_val, data.val.y_np, arch, train_spec, spec["seed"], on_epoch,
+            n_classes=len(data.classes), val_metrics=val_metrics,
+        )  # fmt: skip
+    seconds = sum(row["seconds"] for row in fit.history)
+    trained = _Trained(spec, to_torch(fit.state, arch), fit.history, len(fit.history), fit.best_epoch, seconds)
+    checkpoint = trainer.build_checkpoint(trained, data, arch)
+    ckpt_io.save_checkpoint(paths.checkpoint, checkpoint)
+    trainer.write_history(paths.history, fit.history)
+    trainer.write_latent(paths.latent, latent, data.val.y_np)
+    paths.resume.unlink(missing_ok=True)
+    return checkpoint
 
 
 def _demo() -> None:
