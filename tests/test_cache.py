@@ -16,7 +16,7 @@ from PIL import Image
 
 from maskflow import cache
 from maskflow.cache import BUILDERS, build_cache, crop_rows, from_arrays
-from maskflow.crop import Preprocess, crop, regions
+from maskflow.crop import Preprocess, crop, finish, regions
 from maskflow.errors import ConfigError, DataError
 from maskflow.photos import open_photo
 
@@ -182,6 +182,26 @@ def test_array_formats_plug_in_with_one_registration(tmp_path, monkeypatch):
     assert x.shape == (2, 4, 4, 3) and (x[:, :2] == 200).all() and (x[:, 2:] == 0).all()
     assert loaded[0] == {"format": "fake_arrays", "keys": {}}
     assert pd.read_csv(tmp_path / "c" / "train_index.csv")["row_id"].tolist() == ["d.npz:1", "d.npz:2"]
+
+
+def test_registered_npz_format_goes_through_the_same_resize(tmp_path):
+    rng = np.random.default_rng(2)
+    images = rng.integers(0, 256, (5, 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "digits.npz", image=images, label=np.array([0, 1, 2, 0, 1]))
+    rows = pd.DataFrame({
+        "row_id": [f"digits.npz:{i + 1}" for i in (4, 0, 2)], "photo": "digits.npz", "array_index": [4, 0, 2],
+        "xmin": "", "ymin": "", "xmax": "", "ymax": "", "label": ["bad", "good", "none"], "label_index": [1, 0, 2],
+        "split": "train",
+    })
+    rows.to_csv(tmp_path / "annotations.csv", index=False)
+    spec = {"preprocess": {"size": 4, "channels": "gray"}, "annotations": {"format": "npz", "files": {"all": "digits.npz"}},
+            "classes": CLASSES}
+    build_cache(tmp_path, tmp_path / "annotations.csv", spec, tmp_path / "c")
+    x = np.load(tmp_path / "c" / "train_x.npy")
+    expected = [finish(images[i], Preprocess(size=4, channels="gray")) for i in (4, 0, 2)]
+    assert x.shape == (3, 4, 4, 1) and np.array_equal(x, np.stack(expected))
+    # 2 x 2 area averages of the 8 x 8 originals
+    np.testing.assert_allclose(x[0, ..., 0], images[4].reshape(4, 2, 4, 2).mean(axis=(1, 3)), atol=0.51)
 
 
 def test_unknown_format_and_mismatched_labels(dataset, tmp_path):

@@ -138,23 +138,25 @@ def test_long_and_non_ascii_names(tmp_path):
     assert load_photo(path)[0].shape == (10, 20, 3)
 
 
-def test_bad_files_raise_data_error_naming_the_file(tmp_path):
-    with pytest.raises(DataError, match="missing.jpg: photo not found"):
-        load_photo(tmp_path / "missing.jpg")
-    empty = tmp_path / "empty.jpg"
-    empty.write_bytes(b"")
-    with pytest.raises(DataError, match="empty.jpg: empty file"):
-        load_photo(empty)
-    text = tmp_path / "text.jpg"
-    text.write_text("not a photo")
-    with pytest.raises(DataError, match="text.jpg: not an image"):
-        load_photo(text)
-    good = tmp_path / "good.jpg"
-    Image.fromarray(smooth_rgb(256, 256)).save(good, quality=95)
-    truncated = tmp_path / "truncated.jpg"
-    data = good.read_bytes()
-    truncated.write_bytes(data[: len(data) * 2 // 3])  # header intact, scan data cut
-    with pytest.raises(DataError, match="truncated.jpg: corrupt or truncated"):
-        load_photo(truncated)
-    with pytest.raises(DataError, match="truncated.jpg: corrupt or truncated"):
-        probe_photo(truncated)
+def _truncated_jpeg(path):
+    Image.fromarray(smooth_rgb(256, 256)).save(path, quality=95)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])  # header intact, scan data cut
+
+
+BAD_FILES = {
+    "missing": (lambda path: None, "photo not found"),
+    "empty": (lambda path: path.write_bytes(b""), "empty file"),
+    "text": (lambda path: path.write_text("not a photo"), "not an image"),
+    "truncated": (_truncated_jpeg, "corrupt or truncated"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_FILES))
+@pytest.mark.parametrize("reader", [load_photo, probe_photo])
+def test_bad_files_raise_data_error_naming_the_file(tmp_path, kind, reader):
+    write, message = BAD_FILES[kind]
+    path = tmp_path / f"{kind}.jpg"
+    write(path)
+    with pytest.raises(DataError, match=f"{kind}.jpg: {message}"):
+        reader(path)

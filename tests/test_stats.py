@@ -16,6 +16,8 @@ from maskflow import stats
 from maskflow.atomic import sha256_file
 from maskflow.errors import DataError
 
+from conftest import run_snakemake
+
 CLASSES = ["good", "bad", "none"]
 SPEC = json.dumps({"classes": CLASSES})
 
@@ -125,3 +127,22 @@ def test_figures_of_a_gray_array_data_set(tmp_path):
 def test_cli_figure_without_out_is_a_clear_error(cache_dir, tmp_path):
     process = run_cli("--cache-dir", str(cache_dir), "--spec", SPEC, "--counts", str(tmp_path / "c.csv"), "--figure", "examples")
     assert process.returncode == 2 and "--figure needs --out" in process.stderr and "Traceback" not in process.stderr
+
+
+def test_data_stage_end_to_end_with_snakemake(tmp_path):
+    """The rules' arguments reach these commands: tiny config, data targets only."""
+    targets = [f"results/masks/stats/{name}" for name in ("class_counts.csv", "normalization.json")]
+    targets += [f"results/masks/stats/{figure}.png" for figure in stats.FIGURES]
+    run_snakemake(tmp_path, *targets)
+    cache_dir = tmp_path / "results" / "masks" / "cache"
+    annotations = pd.read_csv(tmp_path / "results" / "masks" / "data" / "annotations.csv", keep_default_na=False)
+    counts = pd.read_csv(tmp_path / targets[0])
+    for split in ("train", "val", "test"):
+        x = np.load(cache_dir / f"{split}_x.npy")
+        assert x.shape[1:] == (16, 16, 3) and len(x) == (annotations["split"] == split).sum()
+        assert counts.loc[counts["split"] == split, "count"].sum() == len(x)
+    norm = json.loads((tmp_path / targets[1]).read_text())
+    assert norm["train_sha256"] == sha256_file(cache_dir / "train_x.npy") and norm["size"] == 16
+    for target in targets[2:]:
+        with Image.open(tmp_path / target) as image:
+            assert image.format == "PNG"

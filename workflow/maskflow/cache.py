@@ -15,8 +15,8 @@ docs/contracts.md. The annotation format picks the builder (BUILDERS registry):
   it; photos run in parallel threads and each crop lands in its row's slot of an array
   preallocated on disk, so the output does not depend on the thread count and memory stays
   flat however many photos there are;
-- array formats register `from_arrays(load_arrays)`: their images go through the same
-  resize/channel code (maskflow.crop.finish).
+- array formats (pixel_csv, npz) register `from_arrays(module)`, whose `load_arrays` gives
+  the images; they go through the same resize/channel code (maskflow.crop.finish).
 
 `crop_rows` is also how `maskflow predict` crops boxes of new photos: one preprocessing path.
 """
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import logging
 import time
@@ -159,15 +160,20 @@ def build_from_photos(raw_dir: Path, rows: pd.DataFrame, spec: dict, threads: in
     crop_rows(raw_dir, rows, spec.get("preprocess"), threads=threads, out=out)
 
 
-def from_arrays(load_arrays: Callable[[Path, dict, pd.DataFrame], np.ndarray]) -> Builder:
+def from_arrays(load_arrays: Callable[[Path, dict, pd.DataFrame], np.ndarray] | str) -> Builder:
     """A builder for an array format from its `load_arrays(raw_dir, annotations_spec, rows)`,
     which returns uint8 N x h x w (x C) images in row order; they are resized and converted to
-    the configured channels by the same code as photo crops (maskflow.crop.finish)."""
+    the configured channels by the same code as photo crops (maskflow.crop.finish).
+
+    `load_arrays` may be a module name whose `load_arrays` is imported when first used, so
+    importing this module (as `maskflow predict` does) does not import every format."""
+
     def build(raw_dir: Path, rows: pd.DataFrame, spec: dict, threads: int, out: np.ndarray) -> None:
+        load = getattr(importlib.import_module(load_arrays), "load_arrays") if isinstance(load_arrays, str) else load_arrays
         prep = Preprocess.from_spec(spec.get("preprocess"))
-        images = load_arrays(raw_dir, spec.get("annotations") or {}, rows)
+        images = load(raw_dir, spec.get("annotations") or {}, rows)
         if len(images) != len(rows):
-            raise DataError(f"{load_arrays.__module__}: loaded {len(images)} images for {len(rows)} rows")
+            raise DataError(f"{raw_dir}: loaded {len(images)} images for {len(rows)} rows")
         with _cv2_single_threaded():
             for position, image in enumerate(images):
                 out[position] = finish(image, prep)
@@ -175,11 +181,13 @@ def from_arrays(load_arrays: Callable[[Path, dict, pd.DataFrame], np.ndarray]) -
     return build
 
 
-# annotation format -> builder. Array formats add one line each: "npz": from_arrays(npz.load_arrays).
+# annotation format -> builder. A new array format is one line: "name": from_arrays("module").
 BUILDERS: dict[str, Builder] = {
     "bbox_csv": build_from_photos,
     "voc_xml": build_from_photos,
     "image_folder": build_from_photos,
+    "pixel_csv": from_arrays("maskflow.annotations.pixel_csv"),
+    "npz": from_arrays("maskflow.annotations.npz"),
 }
 
 

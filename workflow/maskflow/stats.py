@@ -185,6 +185,8 @@ def examples_figure(inputs: FigureInputs):
 def box_sizes_figure(inputs: FigureInputs):
     """Per class, histograms of box width and height in source pixels (all splits together)."""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     frames = [pd.read_csv(inputs.cache_dir / f"{split}_index.csv", keep_default_na=False) for split in SPLITS]
     index = pd.concat(frames, ignore_index=True)
     boxes = index[["xmin", "ymin", "xmax", "ymax"]].apply(pd.to_numeric, errors="coerce")
@@ -211,6 +213,7 @@ def box_sizes_figure(inputs: FigureInputs):
             median = f", median {mine.median():.0f} px" if len(mine) else ""
             ax.set_title(f"{label}: box {name} (n = {len(mine)}{median})", fontsize=9)
             ax.spines[["top", "right"]].set_visible(False)
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
             if column == 0:
                 ax.set_ylabel("boxes", fontsize=8)
         axes[-1, column].set_xlabel(f"box {name} in source pixels (dashed: crop size {crop_size})")
