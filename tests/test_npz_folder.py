@@ -9,24 +9,13 @@ import pytest
 from PIL import Image
 
 from maskflow import cache
-from maskflow.annotations import READERS, image_folder, npz, pixel_csv
-from maskflow.annotations import quality as quality_module
+from maskflow.annotations import image_folder, npz
 from maskflow.annotations.validate import parse_spec, validate
 from maskflow.crop import Preprocess, finish
 from maskflow.errors import DataError
 from maskflow.sources.sklearn_data import write_digits
 
 DIGITS = [str(d) for d in range(10)]
-
-
-@pytest.fixture(autouse=True)
-def registered(monkeypatch):
-    """These formats as the registries will hold them (idempotent once they are registered)."""
-    monkeypatch.setitem(READERS, "npz", "maskflow.annotations.npz")
-    monkeypatch.setitem(READERS, "image_folder", "maskflow.annotations.image_folder")
-    monkeypatch.setitem(cache.BUILDERS, "npz", cache.from_arrays(npz.load_arrays))
-    monkeypatch.setitem(cache.BUILDERS, "pixel_csv", cache.from_arrays(pixel_csv.load_arrays))
-    monkeypatch.setitem(quality_module.REASONS, "pixel_out_of_range", (quality_module.DROPPED, "outside 0..255"))
 
 
 def _validate(raw, annotations, classes):
@@ -107,7 +96,10 @@ def test_float_images_string_labels_custom_keys_and_bad_images(tmp_path):
 @pytest.mark.parametrize(
     "arrays, message",
     [
-        ({"images": np.zeros((2, 8, 8), np.uint8), "label": np.zeros(2)}, r"no image array 'image'; the file holds images, label"),
+        (
+            {"images": np.zeros((2, 8, 8), np.uint8), "label": np.zeros(2)},
+            r"no image array 'image'; the file holds images, label",
+        ),
         ({"image": np.zeros((2, 3, 8, 8), np.uint8), "label": np.zeros(2)}, r"channels first\?"),
         ({"image": np.zeros((2, 8, 8), np.uint8), "label": np.zeros(3)}, r"2 images but labels of shape \(3,\)"),
         ({"image": np.zeros((2, 8, 8), np.uint8), "label": np.array([None, 1], dtype=object)}, r"not Python objects"),
@@ -199,7 +191,9 @@ def test_image_folder_through_validation_and_the_photo_cache(folder, tmp_path):
     }
     assert report["counts"]["box_clipped"] == 0 and report["counts"]["size_mismatch"] == 0
 
-    x = _cache(tmp_path, folder, table, {"preprocess": {"size": 8}, "annotations": FOLDER_SPEC, "classes": ["cat", "dog"]})
+    x = _cache(
+        tmp_path, folder, table, {"preprocess": {"size": 8}, "annotations": FOLDER_SPEC, "classes": ["cat", "dog"]}
+    )
     colours = x.reshape(len(x), -1, 3).mean(axis=1)
     labels = table["label"].to_numpy()
     assert (colours[labels == "cat", 0] > 150).all() and (colours[labels == "dog", 2] > 150).all()

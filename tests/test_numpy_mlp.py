@@ -29,7 +29,9 @@ def digits():
 
 def _autograd(state, arch, x, y, label_smoothing):
     module = numpy_mlp.to_torch(state, arch)
-    loss = torch.nn.functional.cross_entropy(module(torch.from_numpy(x)), torch.from_numpy(y), label_smoothing=label_smoothing)
+    loss = torch.nn.functional.cross_entropy(
+        module(torch.from_numpy(x)), torch.from_numpy(y), label_smoothing=label_smoothing
+    )
     loss.backward()
     linears = [m for m in module.hidden if isinstance(m, torch.nn.Linear)] + [module.output]
     grads = {}
@@ -64,13 +66,17 @@ def test_reaches_90_percent_on_real_digits_and_history_has_the_contract_columns(
     x_train, x_test, y_train, y_test = digits
     arch = {"type": "numpy_mlp", "hidden": [64, 32], "activation": "relu"}
     seen = []
-    fit = numpy_mlp.train(x_train, y_train, x_test, y_test, arch, SGD, seed=1, on_epoch=lambda e, row, state: seen.append(e))
+    fit = numpy_mlp.train(
+        x_train, y_train, x_test, y_test, arch, SGD, seed=1, on_epoch=lambda e, row, state: seen.append(e)
+    )
 
     probs = numpy_mlp.predict_proba(fit.state, x_test, arch)
     accuracy = (probs.argmax(axis=1) == y_test).mean()
     assert accuracy >= 0.90
     assert seen == list(range(1, 31)) and fit.best_epoch == 30
-    assert [list(row) for row in fit.history[:1]] == [["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]]
+    assert [list(row) for row in fit.history[:1]] == [
+        ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
+    ]
     assert fit.history[-1]["train_loss"] < fit.history[0]["train_loss"] / 5
     assert fit.history[-1]["val_acc"] == pytest.approx(accuracy)
 
@@ -91,8 +97,12 @@ def test_zero_init_keeps_hidden_units_identical_and_learns_worse_than_random(dig
     x_train, x_test, y_train, y_test = digits
     arch = {"type": "numpy_mlp", "hidden": [32, 16], "activation": "sigmoid", "dtype": "float64"}
     spec = {**SGD, "epochs": 30}
-    zeros = numpy_mlp.train(x_train, y_train, x_test, y_test, arch, {**spec, "init": {"weights": "zeros", "bias": "zeros"}}, seed=1)
-    xavier = numpy_mlp.train(x_train, y_train, x_test, y_test, arch, {**spec, "init": {"weights": "xavier", "bias": "zeros"}}, seed=1)
+    zeros = numpy_mlp.train(
+        x_train, y_train, x_test, y_test, arch, {**spec, "init": {"weights": "zeros", "bias": "zeros"}}, seed=1
+    )
+    xavier = numpy_mlp.train(
+        x_train, y_train, x_test, y_test, arch, {**spec, "init": {"weights": "xavier", "bias": "zeros"}}, seed=1
+    )
 
     # symmetry: every hidden unit of a layer receives the same gradient, so they never differ
     for name in ("w0", "w1"):
@@ -116,8 +126,12 @@ def test_torch_twin_gives_the_same_probabilities_and_features(digits):
         with torch.no_grad():
             torch_probs = torch.softmax(module(x).double(), dim=1).numpy()
             torch_features = module.features(x).double().numpy()
-        np.testing.assert_allclose(torch_probs, numpy_mlp.predict_proba(fit.state, x_test.astype(np.float32), arch), atol=tolerance)
-        np.testing.assert_allclose(torch_features, numpy_mlp.features(fit.state, x_test.astype(np.float32), arch), atol=tolerance)
+        np.testing.assert_allclose(
+            torch_probs, numpy_mlp.predict_proba(fit.state, x_test.astype(np.float32), arch), atol=tolerance
+        )
+        np.testing.assert_allclose(
+            torch_features, numpy_mlp.features(fit.state, x_test.astype(np.float32), arch), atol=tolerance
+        )
         assert torch_features.shape == (len(x_test), 2)
         # a fresh twin built from the arch accepts the trained twin's state_dict (checkpoint reload)
         rebuilt = numpy_mlp.build(arch, channels=1, size=8, num_classes=10)
@@ -128,7 +142,12 @@ def test_early_stopping_restores_the_best_epoch(digits):
     x_train, x_test, y_train, y_test = digits
     arch = {"type": "numpy_mlp", "hidden": [32], "activation": "relu"}
     # a learning rate this high makes validation loss bounce, so stopping must trigger
-    spec = {**SGD, "lr": 0.5, "epochs": 40, "early_stopping": {"monitor": "val_loss", "patience": 2, "restore_best": True}}
+    spec = {
+        **SGD,
+        "lr": 0.5,
+        "epochs": 40,
+        "early_stopping": {"monitor": "val_loss", "patience": 2, "restore_best": True},
+    }
     fit = numpy_mlp.train(x_train, y_train, x_test, y_test, arch, spec, seed=1)
     losses = [row["val_loss"] for row in fit.history]
     assert len(fit.history) < 40
@@ -170,7 +189,12 @@ def test_train_stage_writes_outputs_that_reload_to_the_logged_metrics(digits, tm
     data = train.load_data(cache, normalization, classes, torch.device("cpu"))
     paths = train.Paths(*(tmp_path / name for name in ("checkpoint.pt", "history.csv", "latent.npz", "resume.pt")))
     arch = models.check_arch({"type": "numpy_mlp", "hidden": [32, 2], "activation": "tanh", "dtype": "float64"})
-    spec = {"name": "np", "seed": 3, "arch": arch, "train": deep_merge(TRAIN_DEFAULTS, {**SGD, "epochs": 8, "latent_epochs": [1, 8]})}
+    spec = {
+        "name": "np",
+        "seed": 3,
+        "arch": arch,
+        "train": deep_merge(TRAIN_DEFAULTS, {**SGD, "epochs": 8, "latent_epochs": [1, 8]}),
+    }
 
     saved = numpy_mlp.train_cached(spec, data, paths)
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from maskflow import cache
-from maskflow.annotations import READERS, pixel_csv, quality
+from maskflow.annotations import pixel_csv
 from maskflow.annotations.validate import parse_spec, validate
 from maskflow.errors import DataError
 
@@ -152,10 +152,16 @@ def test_files_per_split_custom_columns_and_image_size(tmp_path):
     rng = np.random.default_rng(2)
     images = rng.integers(0, 256, size=(6, 3, 4), dtype=np.uint8)
     for name, part in (("a.csv", images[:4]), ("b.csv", images[4:])):
-        lines = ["idx;face;digit"] + [f"{i};{' '.join(map(str, im.ravel()))};{['cat', 'dog'][i % 2]}" for i, im in enumerate(part)]
+        lines = ["idx;face;digit"] + [
+            f"{i};{' '.join(map(str, im.ravel()))};{['cat', 'dog'][i % 2]}" for i, im in enumerate(part)
+        ]
         (tmp_path / name).write_text("\n".join(lines) + "\n")
     # ';' is not a comma: this must fail clearly rather than read one giant column
-    spec = {"files": {"train": "a.csv", "test": "b.csv"}, "columns": {"label": "digit", "pixels": "face"}, "image_size": [3, 4]}
+    spec = {
+        "files": {"train": "a.csv", "test": "b.csv"},
+        "columns": {"label": "digit", "pixels": "face"},
+        "image_size": [3, 4],
+    }
     with pytest.raises(DataError, match="missing column 'digit'"):
         pixel_csv.read(tmp_path, spec, ["cat", "dog"])
 
@@ -170,7 +176,12 @@ def test_files_per_split_custom_columns_and_image_size(tmp_path):
 
 
 def test_unknown_usage_value_stops_with_the_line_and_the_fix(tmp_path):
-    text = fer_csv(5)[0].replace("PublicTest", "Validation").replace("PrivateTest", "Holdout").replace("Training", "Holdout")
+    text = (
+        fer_csv(5)[0]
+        .replace("PublicTest", "Validation")
+        .replace("PrivateTest", "Holdout")
+        .replace("Training", "Holdout")
+    )
     (tmp_path / "fer2013.csv").write_text(text)
     with pytest.raises(DataError, match=r"fer2013.csv row 2: split value 'Holdout'.*split_values"):
         pixel_csv.read(tmp_path, SPEC, EMOTIONS)
@@ -179,18 +190,17 @@ def test_unknown_usage_value_stops_with_the_line_and_the_fix(tmp_path):
     assert set(rows["given_split"]) <= {"test", "val"} and len(rows) == 5
 
 
-def test_through_validation_and_the_cache_stage(fer, tmp_path, monkeypatch):
-    # the registrations the lead adds (idempotent once they are there)
-    monkeypatch.setitem(READERS, "pixel_csv", "maskflow.annotations.pixel_csv")
-    monkeypatch.setitem(cache.BUILDERS, "pixel_csv", cache.from_arrays(pixel_csv.load_arrays))
-    monkeypatch.setitem(quality.REASONS, "pixel_out_of_range", (quality.DROPPED, "outside 0..255"))
+def test_through_validation_and_the_cache_stage(fer, tmp_path):
     raw, labels, images, usage, good, bad_lines, unknown = fer
     spec = {"annotations": SPEC, "classes": EMOTIONS, "preprocess": {"size": 24, "channels": "gray"}}
 
     table, report = validate(raw, *parse_spec(json.dumps({"annotations": SPEC, "classes": EMOTIONS})))
 
     assert report["rows_read"] == 600 and report["rows_kept"] == 600 - len(bad_lines) - len(unknown)
-    assert {(d["row"], d["reason"]) for d in report["dropped"]} == set(bad_lines.items()) | {(50, "unknown_label"), (51, "unknown_label")}
+    assert {(d["row"], d["reason"]) for d in report["dropped"]} == set(bad_lines.items()) | {
+        (50, "unknown_label"),
+        (51, "unknown_label"),
+    }
     assert table["row_id"].iloc[0] == "fer2013.csv:2" and table["photo_width"].iloc[0] == 48
     annotations = tmp_path / "annotations.csv"
     table.assign(split=table["given_split"]).to_csv(annotations, index=False)
@@ -202,4 +212,3 @@ def test_through_validation_and_the_cache_stage(fer, tmp_path, monkeypatch):
     # 48 -> 24 by area averaging is the mean of 2x2 blocks
     expected = images[first].reshape(24, 2, 24, 2).mean(axis=(1, 3))
     assert x.shape == (len(index), 24, 24, 1) and np.abs(x[0, ..., 0] - expected).max() <= 1
-

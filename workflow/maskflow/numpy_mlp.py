@@ -84,7 +84,8 @@ def layer_sizes(state: dict[str, np.ndarray]) -> list[int]:
 
 def init_params(sizes: list[int], init: dict, rng: np.random.Generator, dtype=np.float64) -> dict[str, np.ndarray]:
     """Weights `w{i}` (fan_in x fan_out, used as x @ w) and biases `b{i}` for each layer."""
-    weights, bias, std = INITS[init.get("weights", "default")], INITS[init.get("bias", "default")], init.get("std", 0.01)
+    weights, bias = INITS[init.get("weights", "default")], INITS[init.get("bias", "default")]
+    std = init.get("std", 0.01)
     params = {}
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         params[f"w{i}"] = weights(rng, fan_in, fan_out, (fan_in, fan_out), std).astype(dtype)
@@ -116,7 +117,9 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def cross_entropy(logits: np.ndarray, y: np.ndarray, label_smoothing: float = 0.0) -> tuple[float, np.ndarray, np.ndarray]:
+def cross_entropy(
+    logits: np.ndarray, y: np.ndarray, label_smoothing: float = 0.0
+) -> tuple[float, np.ndarray, np.ndarray]:
     """Mean softmax cross-entropy, its gradient with respect to the logits, and the probabilities.
 
     With label smoothing the target is (1 - e) * one_hot + e / K, as in torch's cross_entropy;
@@ -246,7 +249,9 @@ def check_arch(arch: dict) -> dict:
         raise ConfigError(f"{unknown[0]}: unknown key; allowed keys: {', '.join(sorted(ARCH_DEFAULTS))}, type")
     filled = {"type": arch.get("type", "numpy_mlp"), **ARCH_DEFAULTS, **arch}
     hidden = filled["hidden"]
-    if not isinstance(hidden, list) or not all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden):
+    if not isinstance(hidden, list) or not all(
+        isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden
+    ):
         raise ConfigError(f"hidden: must be a list of integers >= 1, got {hidden!r}")
     for key, allowed in (("activation", ACTIVATIONS), ("dtype", DTYPES)):
         if filled[key] not in allowed:
@@ -462,7 +467,9 @@ def train_cached(spec: dict, data, paths, threads: int = 1) -> dict:
     data = dataclasses.replace(data, train=on_cpu(data.train), val=on_cpu(data.val))
     normalizer = ckpt_io.Normalizer(data.normalization)
     arch, train_spec = spec["arch"], spec["train"]
-    x_train, x_val = (ckpt_io.forward_in_batches(lambda x: x, split.x, normalizer).numpy() for split in (data.train, data.val))
+    x_train, x_val = (
+        ckpt_io.forward_in_batches(lambda x: x, split.x, normalizer).numpy() for split in (data.train, data.val)
+    )
     latent: dict = {}
 
     def val_metrics(state: dict) -> tuple[float, float]:
@@ -472,7 +479,12 @@ def train_cached(spec: dict, data, paths, threads: int = 1) -> dict:
     def on_epoch(epoch: int, row: dict, state: dict) -> None:
         if epoch in train_spec["latent_epochs"] and len(data.val.y):
             latent[epoch] = trainer.features(to_torch(state, arch), data.val, normalizer)
-        log.info("epoch %d/%d %s", epoch, train_spec["epochs"], " ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"))
+        log.info(
+            "epoch %d/%d %s",
+            epoch,
+            train_spec["epochs"],
+            " ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"),
+        )
 
     with threadpool_limits(threads):
         fit = train(
@@ -495,7 +507,9 @@ def _demo() -> None:
 
     digits = load_digits()
     x = digits.images.reshape(-1, 1, 8, 8) / 16.0
-    x_train, x_test, y_train, y_test = train_test_split(x, digits.target, test_size=0.5, stratify=digits.target, random_state=0)
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, digits.target, test_size=0.5, stratify=digits.target, random_state=0
+    )
     arch = {"type": "numpy_mlp", "hidden": [64, 32], "activation": "relu"}
     spec = {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "batch_size": 32, "epochs": 30}
     fit = train(x_train, y_train, x_test, y_test, arch, spec, seed=1)

@@ -68,9 +68,13 @@ def _shaped(images: np.ndarray, labels: np.ndarray, relative: str) -> tuple[np.n
         images = images[..., None]
     if images.ndim != 4 or images.shape[-1] not in CHANNELS:
         hint = " (channels first? save it as N x H x W x C)" if images.ndim == 4 and images.shape[1] in CHANNELS else ""
-        raise DataError(f"{relative}: images are {images.shape}; expected N x H x W or N x H x W x C with C in {CHANNELS}{hint}")
+        raise DataError(
+            f"{relative}: images are {images.shape}; expected N x H x W or N x H x W x C with C in {CHANNELS}{hint}"
+        )
     if labels.ndim != 1 or len(labels) != len(images):
-        raise DataError(f"{relative}: {len(images)} images but labels of shape {labels.shape}; expected ({len(images)},)")
+        raise DataError(
+            f"{relative}: {len(images)} images but labels of shape {labels.shape}; expected ({len(images)},)"
+        )
     return images, labels
 
 
@@ -106,7 +110,9 @@ def to_uint8(images: np.ndarray, relative: str) -> tuple[np.ndarray, np.ndarray]
         return images, np.full(len(images), OK)
     convert = CONVERSIONS.get(images.dtype.kind)
     if convert is None:
-        raise DataError(f"{relative}: images have dtype {images.dtype}; expected uint8, another integer type, float or bool")
+        raise DataError(
+            f"{relative}: images have dtype {images.dtype}; expected uint8, another integer type, float or bool"
+        )
     return convert(images)
 
 
@@ -151,7 +157,9 @@ def read(raw_dir: Path, spec: dict, classes: list[str]) -> ReadResult:
         frames.append(rows)
         issues += bad
         total += count
-    return ReadResult(rows=pd.concat(frames, ignore_index=True), rows_read=total, issues=issues, files=[f for f, _ in files])
+    return ReadResult(
+        rows=pd.concat(frames, ignore_index=True), rows_read=total, issues=issues, files=[f for f, _ in files]
+    )
 
 
 def load_arrays(raw_dir: Path, spec: dict, rows: pd.DataFrame) -> np.ndarray:
@@ -164,12 +172,16 @@ def load_arrays(raw_dir: Path, spec: dict, rows: pd.DataFrame) -> np.ndarray:
         mine = np.flatnonzero(photos == relative)
         wanted = index[mine]
         if np.isnan(wanted).any() or (wanted < 0).any() or (wanted >= len(images)).any():
-            raise DataError(f"{relative}: the annotations name images the file does not have (was it changed after validate?)")
+            raise DataError(
+                f"{relative}: the annotations name images the file does not have (was it changed after validate?)"
+            )
         converted, _ = to_uint8(images, relative)  # on the whole file: the scale is the file's
         if out is None:
             out = np.zeros((len(rows), *converted.shape[1:]), dtype=np.uint8)
         if converted.shape[1:] != out.shape[1:]:
-            raise DataError(f"{relative}: images are {converted.shape[1:]}, other files' {out.shape[1:]}; one split needs one image shape")
+            raise DataError(
+                f"{relative}: images are {converted.shape[1:]}, other files' {out.shape[1:]}; one split needs one image shape"
+            )
         out[mine] = converted[wanted.astype(np.int64)]
     return out if out is not None else np.zeros((0, 1, 1, 1), dtype=np.uint8)
 

@@ -16,8 +16,8 @@ The pixel column is parsed vectorised, never row by row in Python: a block of ro
 into one byte buffer and numpy finds the digits, the tokens and their values at once
 (`parse_pixels`). Rows that cannot be images are reported, with their line number (header =
 line 1), and dropped: `non_numeric_pixels` (anything but integers), `wrong_pixel_count`,
-`pixel_out_of_range` (a value outside 0..255, or written with more than three digits). Line numbers assume no line breaks inside
-quoted cells, as in FER2013.
+`pixel_out_of_range` (a value outside 0..255, or written with more than three digits). Line
+numbers assume no line breaks inside quoted cells, as in FER2013.
 
 `load_arrays` (the cache stage) parses the same file again and returns the kept rows' images,
 uint8 N x H x W x 1, for the cache's one resize/channel path.
@@ -96,7 +96,9 @@ def _parse_block(texts: list[str], count: int) -> Parsed:
     stray = np.flatnonzero(_STRAY[buffer])
     # '-' right before a digit at the start of a value is a negative number: out of range.
     minus = stray[buffer[stray] == _MINUS]
-    negative = minus[digit[minus + 1] & ((minus == 0) | _SEPARATOR[buffer[minus - 1]] | (buffer[minus - 1] == _NEWLINE))]
+    negative = minus[
+        digit[minus + 1] & ((minus == 0) | _SEPARATOR[buffer[minus - 1]] | (buffer[minus - 1] == _NEWLINE))
+    ]
     stray = np.setdiff1d(stray, negative, assume_unique=True)
 
     problem = np.full(n, OK, dtype=np.int8)
@@ -179,7 +181,12 @@ def read_file(raw_dir: Path, relative: str, split: str | None, spec: dict, class
     parsed = parse_pixels(table[column["pixels"]].tolist(), height * width)
     texts = table[column["pixels"]]
     issues = [
-        Issue(relative, int(table["source_row"].iat[i]), REASONS[code], DETAILS[code](str(texts.iat[i]), parsed.found[i], height * width))
+        Issue(
+            relative,
+            int(table["source_row"].iat[i]),
+            REASONS[code],
+            DETAILS[code](str(texts.iat[i]), parsed.found[i], height * width),
+        )
         for i, code in zip(np.flatnonzero(parsed.problem), parsed.problem[parsed.problem != OK])
     ]
     keep = parsed.problem == OK
@@ -187,7 +194,9 @@ def read_file(raw_dir: Path, relative: str, split: str | None, spec: dict, class
     if split is not None:
         given = split
     elif "split" in column:
-        given = split_values(table[column["split"]], table["source_row"], relative, {**FER_SPLITS, **(spec.get("split_values") or {})})
+        given = split_values(
+            table[column["split"]], table["source_row"], relative, {**FER_SPLITS, **(spec.get("split_values") or {})}
+        )
     else:
         given = ""
     rows = make_rows(
@@ -230,7 +239,9 @@ def load_arrays(raw_dir: Path, spec: dict, rows: pd.DataFrame) -> np.ndarray:
         mine = np.flatnonzero(rows["photo"].to_numpy() == relative)
         wanted = index[mine]
         if np.isnan(wanted).any() or (wanted < 0).any() or (wanted >= len(table)).any():
-            raise DataError(f"{relative}: the annotations name rows the file does not have (was it changed after validate?)")
+            raise DataError(
+                f"{relative}: the annotations name rows the file does not have (was it changed after validate?)"
+            )
         texts = table[column["pixels"]].to_numpy()[wanted.astype(np.int64)]
         parsed = parse_pixels(texts.tolist(), height * width)
         if (parsed.problem != OK).any():
@@ -244,7 +255,9 @@ def _benchmark(path: str) -> None:
     started = time.perf_counter()
     parsed = parse_pixels(table["pixels"].tolist(), 48 * 48)
     seconds = time.perf_counter() - started
-    print(f"{len(table)} rows parsed in {seconds:.2f} s ({len(table) / seconds:,.0f} rows/s), {int((parsed.problem != OK).sum())} bad")
+    print(
+        f"{len(table)} rows parsed in {seconds:.2f} s ({len(table) / seconds:,.0f} rows/s), {int((parsed.problem != OK).sum())} bad"
+    )
 
 
 if __name__ == "__main__":
