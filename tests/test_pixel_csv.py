@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import run_snakemake
 from maskflow import cache
 from maskflow.annotations import pixel_csv
 from maskflow.annotations.validate import parse_spec, validate
@@ -212,3 +213,36 @@ def test_through_validation_and_the_cache_stage(fer, tmp_path):
     # 48 -> 24 by area averaging is the mean of 2x2 blocks
     expected = images[first].reshape(24, 2, 24, 2).mean(axis=(1, 3))
     assert x.shape == (len(index), 24, 24, 1) and np.abs(x[0, ..., 0] - expected).max() <= 1
+
+
+@pytest.mark.workflow
+def test_snakemake_data_stage_on_a_fer2013_file(fer, tmp_path):
+    raw, labels, images, usage, good, bad_lines, unknown = fer
+    config = {
+        "device": "cpu",
+        "datasets": {
+            "fer": {
+                "source": {"kind": "path", "path": str(raw)},
+                "annotations": {"format": "pixel_csv", "files": "fer2013.csv", "image_size": [48, 48]},
+                "classes": EMOTIONS,
+                "preprocess": {"size": 24, "channels": "gray"},
+            }
+        },
+        "models": {"mlp": {"dataset": "fer", "arch": {"type": "mlp", "hidden": [8]}}},
+    }
+    path = tmp_path / "fer.yaml"
+    path.write_text(json.dumps(config))  # JSON is YAML
+
+    run_snakemake(tmp_path, "results/fer/stats/class_counts.csv", config=path)
+
+    report = json.loads((tmp_path / "results/fer/data/quality.json").read_text())
+    assert report["rows_kept"] == 600 - len(bad_lines) - len(unknown)
+    assert report["counts"]["pixel_out_of_range"] == 2 and report["counts"]["wrong_pixel_count"] == 2
+    counts = pd.read_csv(tmp_path / "results/fer/stats/class_counts.csv")
+    kept_usage = pd.Series(usage[good]).map(pixel_csv.FER_SPLITS)
+    # Usage decides the splits (the two rows with unknown emotions are gone from them)
+    assert counts.groupby("split")["count"].sum().to_dict() == {
+        split: int((kept_usage == split).sum()) - sum(usage[number - 2] == name for number in unknown)
+        for name, split in pixel_csv.FER_SPLITS.items()
+    }
+    assert np.load(tmp_path / "results/fer/cache/train_x.npy").shape[1:] == (24, 24, 1)
