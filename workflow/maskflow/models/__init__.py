@@ -1,0 +1,66 @@
+"""The model registry: arch `type` -> builder, and `check_arch` for the config stage.
+
+    from maskflow.models import build_model
+    model = build_model({"type": "cnn", "blocks": [{"channels": 16}]}, channels=3, size=32, num_classes=3)
+    model.features(x)   # penultimate layer (latent plots, saliency)
+    model(x)            # logits
+
+Every built model takes normalised float N x C x H x W input and exposes `features(x)` and
+`forward(x)`. Adding a type is one registry line: `ArchType(builder module, check)`; the
+builder module has `build(arch, channels, size, num_classes)` and is imported only when a
+model is built, so checking a config (every Snakemake start) does not import torch. A check
+returns the arch with its defaults filled in, or None to keep it as given.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from maskflow.errors import ConfigError
+from maskflow.models import keys
+
+
+def table(key_table: dict[str, keys.Key], finish: Callable[[dict], dict] | None = None) -> Callable[[dict], dict]:
+    """A check from a key table (maskflow.models.keys), then `finish` for dependent defaults."""
+
+    def check(arch: dict) -> dict:
+        filled = keys.fill(key_table, arch)
+        return finish(filled) if finish else filled
+
+    return check
+
+
+@dataclass(frozen=True)
+class ArchType:
+    module: str  # holds build(arch, channels, size, num_classes) -> torch.nn.Module
+    # arch -> arch with defaults filled (or None: used as given); raises ConfigError. No torch here.
+    check: Callable[[dict], dict | None]
+
+
+REGISTRY: dict[str, ArchType] = {
+    "mlp": ArchType("maskflow.models.mlp", table(keys.MLP)),
+    "cnn": ArchType("maskflow.models.cnn", table(keys.CNN, keys.fill_cnn)),
+    "resnet": ArchType("maskflow.models.resnet", table(keys.RESNET)),
+}
+
+
+def check_arch(arch: Any) -> dict:
+    """Return `arch` with every default filled in; raise ConfigError naming a bad key."""
+    if not isinstance(arch, dict) or "type" not in arch:
+        raise ConfigError(f"type: required; known types: {', '.join(sorted(REGISTRY))}")
+    kind = REGISTRY.get(arch["type"])
+    if kind is None:
+        raise ConfigError(f"type: unknown model type {arch['type']!r}; known types: {', '.join(sorted(REGISTRY))}")
+    arch = copy.deepcopy(arch)
+    filled = kind.check(arch)
+    return arch if filled is None else filled
+
+
+def build_model(arch: dict, channels: int, size: int, num_classes: int):
+    """A freshly initialised torch model for `arch` (seed torch first for reproducible weights)."""
+    filled = check_arch(arch)
+    module = importlib.import_module(REGISTRY[filled["type"]].module)
+    return module.build(filled, channels=channels, size=size, num_classes=num_classes)
