@@ -8,48 +8,74 @@ rule evaluate_model:
         normalization="results/{dataset}/stats/normalization.json",
     output:
         metrics="results/{dataset}/models/{model}/metrics.json",
-        predictions=expand("results/{{dataset}}/models/{{model}}/predictions_{split}.csv", split=SPLITS),
+        predictions=expand(
+            "results/{{dataset}}/models/{{model}}/predictions_{split}.csv",
+            split=SPLITS,
+        ),
+    log:
+        "results/{dataset}/logs/evaluate/{model}.log",
     wildcard_constraints:
         model=_names_regex(MODELS),
+    conda:
+        CONDA_ENV
+    threads: THREADS["evaluate"]
     params:
         cache_dir="results/{dataset}/cache",
         out_dir="results/{dataset}/models/{model}",
-    threads: THREADS["evaluate"]
-    log:
-        "results/{dataset}/logs/evaluate/{model}.log",
     shell:
-        "maskflow evaluate --checkpoint {input.checkpoint:q} --cache-dir {params.cache_dir:q}"
+        "{MASKFLOW} evaluate --checkpoint {input.checkpoint:q} --cache-dir {params.cache_dir:q}"
         " --normalization {input.normalization:q} --out-dir {params.out_dir:q}"
         " --metrics {output.metrics:q} --threads {threads} 2> {log:q}"
 
 
+def ensemble_member_files(wildcards):
+    """Members' predictions (averaged) and metrics (their parameter counts and seconds add up)."""
+    members = ENSEMBLES[wildcards.model]["members"]
+    files = expand(
+        "results/{dataset}/models/{member}/predictions_{split}.csv",
+        dataset=wildcards.dataset,
+        member=members,
+        split=SPLITS,
+    )
+    return files + expand(
+        "results/{dataset}/models/{member}/metrics.json",
+        dataset=wildcards.dataset,
+        member=members,
+    )
+
+
 rule evaluate_ensemble:
     input:
-        cache=lambda wc: cache_files(wc.dataset),
-        members=lambda wc: expand(
-            "results/{dataset}/models/{member}/predictions_{split}.csv",
-            dataset=wc.dataset,
-            member=ENSEMBLES[wc.model]["members"],
-            split=SPLITS,
-        ),
+        cache=lambda wc: cache_files(wc.dataset, ("train",)),
+        members=ensemble_member_files,
     output:
         metrics="results/{dataset}/models/{model}/metrics.json",
-        predictions=expand("results/{{dataset}}/models/{{model}}/predictions_{split}.csv", split=SPLITS),
+        predictions=expand(
+            "results/{{dataset}}/models/{{model}}/predictions_{split}.csv",
+            split=SPLITS,
+        ),
+    log:
+        "results/{dataset}/logs/evaluate/{model}.log",
     wildcard_constraints:
         model=_names_regex(ENSEMBLES),
+    conda:
+        CONDA_ENV
     params:
         spec=model_spec,
         models_dir="results/{dataset}/models",
         cache_dir="results/{dataset}/cache",
         out_dir="results/{dataset}/models/{model}",
-    log:
-        "results/{dataset}/logs/evaluate/{model}.log",
     shell:
-        "maskflow evaluate --ensemble {params.spec:q} --models-dir {params.models_dir:q}"
+        "{MASKFLOW} evaluate --ensemble {params.spec:q} --models-dir {params.models_dir:q}"
         " --cache-dir {params.cache_dir:q} --out-dir {params.out_dir:q}"
         " --metrics {output.metrics:q} 2> {log:q}"
 
 
 @register_targets
 def evaluate_targets():
-    return [f"results/{spec['dataset']}/models/{name}/metrics.json" for name, spec in EVALUATED.items()]
+    return [
+        f"results/{spec['dataset']}/models/{name}/{output}"
+        for name, spec in EVALUATED.items()
+        for output in ["metrics.json"]
+        + [f"predictions_{split}.csv" for split in SPLITS]
+    ]
