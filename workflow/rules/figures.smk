@@ -1,1 +1,210 @@
-# figures stage: arrives with issue 4 (evaluate, explain and compare).
+# Figures: one rule per figure family, each figure a target of its own:
+#   results/{dataset}/figures/{model}/{figure}.png   (figure names: figures_for() in common.smk)
+# A rule's inputs are exactly what its family reads, so deleting one figure reruns one job.
+
+FIGURE_PATH = "results/{dataset}/figures/{model}/{figure}.png"
+
+
+def figure_output(figure, family):
+    """The figure's path for `snakemake --report`, captioned by its family."""
+    return report(
+        FIGURE_PATH.replace("{figure}", figure),
+        category="Models",
+        subcategory="{model}",
+        caption=f"../report/figure_{family}.rst",
+        labels={"model": "{model}", "figure": figure},
+    )
+
+
+def figure_log(figure):
+    return f"results/{{dataset}}/logs/figures/{{model}}/{figure}.log"
+
+
+def figure_spec(wildcards):
+    """Only what drawing needs: model name, class names and the model's `figures:` settings."""
+    spec = EVALUATED[wildcards.model]
+    classes = DATASETS[wildcards.dataset]["classes"]
+    return as_json(
+        {"name": wildcards.model, "classes": classes, "figures": spec["figures"]}
+    )
+
+
+def figure_shell(figure, *inputs, dirs=()):
+    """`maskflow figure NAME --<input> {input.<input>:q} ... --out {output:q}`."""
+    flags = "".join(f" --{key.replace('_', '-')} {{input.{key}:q}}" for key in inputs)
+    flags += "".join(f" --{key.replace('_', '-')} {{params.{key}:q}}" for key in dirs)
+    return (
+        f"{{MASKFLOW}} figure {figure}{flags} --spec {{params.spec:q}} --out {{output:q}}"
+        " 2> {log:q}"
+    )
+
+
+MODEL_DIR = "results/{dataset}/models/{model}"
+ANY_EVALUATED = _names_regex(EVALUATED)
+TRAINED = _names_regex(MODELS)
+
+
+rule figure_confusion_matrix:
+    input:
+        metrics=f"{MODEL_DIR}/metrics.json",
+    output:
+        figure_output("confusion_matrix_{split}", "confusion_matrix"),
+    log:
+        figure_log("confusion_matrix_{split}"),
+    wildcard_constraints:
+        model=ANY_EVALUATED,
+    conda:
+        CONDA_ENV
+    params:
+        spec=figure_spec,
+    shell:
+        figure_shell("confusion_matrix_{wildcards.split}", "metrics")
+
+
+rule figure_per_class_accuracy:
+    input:
+        metrics=f"{MODEL_DIR}/metrics.json",
+    output:
+        figure_output("per_class_accuracy", "per_class_accuracy"),
+    log:
+        figure_log("per_class_accuracy"),
+    wildcard_constraints:
+        model=ANY_EVALUATED,
+    conda:
+        CONDA_ENV
+    params:
+        spec=figure_spec,
+    shell:
+        figure_shell("per_class_accuracy", "metrics")
+
+
+rule figure_learning_curves:
+    input:
+        history=f"{MODEL_DIR}/history.csv",
+        metrics=f"{MODEL_DIR}/metrics.json",
+    output:
+        figure_output("learning_curves", "learning_curves"),
+    log:
+        figure_log("learning_curves"),
+    wildcard_constraints:
+        model=TRAINED,
+    conda:
+        CONDA_ENV
+    params:
+        spec=figure_spec,
+    shell:
+        figure_shell("learning_curves", "history", "metrics")
+
+
+rule figure_misclassified:
+    input:
+        predictions=f"{MODEL_DIR}/predictions_{{split}}.csv",
+        crops="results/{dataset}/cache/{split}_x.npy",
+    output:
+        figure_output("misclassified_{split}", "misclassified"),
+    log:
+        figure_log("misclassified_{split}"),
+    wildcard_constraints:
+        model=ANY_EVALUATED,
+    conda:
+        CONDA_ENV
+    params:
+        spec=figure_spec,
+        cache_dir="results/{dataset}/cache",
+    shell:
+        figure_shell(
+            "misclassified_{wildcards.split}", "predictions", dirs=["cache_dir"]
+        )
+
+
+rule figure_overlays:
+    input:
+        predictions=f"{MODEL_DIR}/predictions_{{split}}.csv",
+        raw_dir="resources/{dataset}/raw",
+        annotations="results/{dataset}/data/annotations.csv",
+    output:
+        figure_output("overlays_{split}", "overlays"),
+    log:
+        figure_log("overlays_{split}"),
+    wildcard_constraints:
+        model=ANY_EVALUATED,
+    conda:
+        CONDA_ENV
+    params:
+        spec=figure_spec,
+    shell:
+        figure_shell(
+            "overlays_{wildcards.split}", "predictions", "raw_dir", "annotations"
+        )
+
+
+rule figure_saliency:
+    input:
+        checkpoint=f"{MODEL_DIR}/checkpoint.pt",
+        cache=lambda wc: cache_files(wc.dataset, ("test",)),
+    output:
+        figure_output("saliency", "saliency"),
+    log:
+        figure_log("saliency"),
+    wildcard_constraints:
+        model=TRAINED,
+    conda:
+        CONDA_ENV
+    params:
+        spec=figure_spec,
+        cache_dir="results/{dataset}/cache",
+    shell:
+        figure_shell("saliency", "checkpoint", dirs=["cache_dir"])
+
+
+rule figure_filters:
+    input:
+        checkpoint=f"{MODEL_DIR}/checkpoint.pt",
+        cache=lambda wc: cache_files(wc.dataset, ("test",)),
+    output:
+        figure_output("filters", "filters"),
+    log:
+        figure_log("filters"),
+    wildcard_constraints:
+        model=TRAINED,
+    conda:
+        CONDA_ENV
+    params:
+        spec=figure_spec,
+        cache_dir="results/{dataset}/cache",
+    shell:
+        figure_shell("filters", "checkpoint", dirs=["cache_dir"])
+
+
+rule figure_latent:
+    input:
+        latent=f"{MODEL_DIR}/latent.npz",
+        checkpoint=f"{MODEL_DIR}/checkpoint.pt",
+        cache=lambda wc: cache_files(wc.dataset, ("val",)),
+    output:
+        figure_output("latent", "latent"),
+    log:
+        figure_log("latent"),
+    wildcard_constraints:
+        model=TRAINED,
+    conda:
+        CONDA_ENV
+    params:
+        spec=figure_spec,
+        cache_dir="results/{dataset}/cache",
+    shell:
+        figure_shell("latent", "latent", "checkpoint", dirs=["cache_dir"])
+
+
+def figure_paths(name):
+    """Every figure of one model or ensemble (the report's inputs use this too)."""
+    dataset = EVALUATED[name]["dataset"]
+    return {
+        figure: FIGURE_PATH.format(dataset=dataset, model=name, figure=figure)
+        for figure in figures_for(name)
+    }
+
+
+@register_targets
+def figure_targets():
+    return [path for name in EVALUATED for path in figure_paths(name).values()]

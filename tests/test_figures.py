@@ -1,0 +1,224 @@
+"""maskflow figure: every figure family rendered from real files (metrics, history, cached
+arrays, JPEG photos, a contract-format checkpoint) to a real PNG, plus the pieces they
+compute (saliency gradients, conv layers, projections, photo order)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from maskflow.cli import main
+from maskflow.errors import ConfigError
+from maskflow.figures import FAMILIES, FigureJob, all_names, parse_name
+from maskflow.figures.common import class_colors
+from maskflow.metrics import split_metrics
+from test_evaluate import CLASSES, CNN, MLP_2D, write_cache, write_checkpoint
+
+SPEC = json.dumps({"name": "m", "classes": CLASSES, "figures": {"misclassified": 8, "overlays": 2, "saliency_per_class": 2}})
+
+
+def figure(out: Path, name: str, **inputs) -> int:
+    args = ["figure", name, "--out", str(out), "--spec", SPEC]
+    for key, value in inputs.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    try:
+        main(args)
+    except SystemExit as stop:
+        return int(stop.code)
+    return 0
+
+
+def assert_png(path: Path, min_width: int = 300) -> np.ndarray:
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        assert image.width >= min_width and image.height >= 100
+        return np.asarray(image.convert("RGB"))
+
+
+@pytest.fixture
+def metrics_file(tmp_path):
+    rng = np.random.default_rng(0)
+    splits = {}
+    for split, n in {"train": 40, "val": 0, "test": 20}.items():
+        y = rng.integers(0, 3, n)
+        p = np.where(rng.random(n) < 0.6, y, rng.integers(0, 3, n))
+        splits[split] = split_metrics(y, p, CLASSES, p)
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps({"model": "m", "dataset": "masks", "classes": CLASSES, "kind": "model", "splits": splits,
+                                "training": {"best_epoch": 3}}))
+    return path
+
+
+def test_every_figure_name_parses_and_unknown_names_are_refused():
+    for name in all_names():
+        family, split = parse_name(name)
+        assert family in FAMILIES and (split is None) == (not FAMILIES[family].per_split)
+    assert parse_name("confusion_matrix_test") == ("confusion_matrix", "test")
+    with pytest.raises(ConfigError, match="known figures"):
+        parse_name("confusion_matrix_holdout")
+    with pytest.raises(ConfigError):
+        parse_name("saliency_test")
+
+
+def test_confusion_and_per_class_from_metrics(tmp_path, metrics_file):
+    assert figure(tmp_path / "cm.png", "confusion_matrix_test", metrics=metrics_file) == 0
+    assert_png(tmp_path / "cm.png", 600)
+    # an empty split is drawn as a message, not an error
+    assert figure(tmp_path / "cm_val.png", "confusion_matrix_val", metrics=metrics_file) == 0
+    assert_png(tmp_path / "cm_val.png")
+    assert figure(tmp_path / "pc.png", "per_class_accuracy", metrics=metrics_file) == 0
+    assert_png(tmp_path / "pc.png")
+
+
+def test_learning_curves_from_history(tmp_path, metrics_file):
+    history = tmp_path / "history.csv"
+    pd.DataFrame({"epoch": [1, 2, 3, 4], "train_loss": [1.0, 0.7, 0.5, 0.4], "train_acc": [0.5, 0.6, 0.7, 0.8],
+                  "val_loss": [1.1, 0.8, 0.7, 0.75], "val_acc": [0.4, 0.55, 0.6, 0.58], "lr": 0.01, "seconds": 1.0}).to_csv(history, index=False)
+    assert figure(tmp_path / "lc.png", "learning_curves", history=history, metrics=metrics_file) == 0
+    assert_png(tmp_path / "lc.png", 600)
+
+
+def test_a_missing_input_is_named(tmp_path, capsys):
+    assert figure(tmp_path / "x.png", "learning_curves", history=tmp_path / "nope.csv", metrics=tmp_path / "nope.json") == 2
+    assert "nope.csv" in capsys.readouterr().err
+    assert figure(tmp_path / "x.png", "per_class_accuracy") == 2
+    assert "--metrics" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+
+
+def write_predictions(path: Path, truth: list[str], predicted: list[str], confidence, photos=None, boxes=None) -> Path:
+    n = len(truth)
+    photos = photos or ["images/a.jpg"] * n
+    boxes = boxes or [(0, 0, 10, 10)] * n
+    frame = pd.DataFrame({"row_id": [f"test.csv:{i + 1}" for i in range(n)], "photo": photos,
+                          "xmin": [b[0] for b in boxes], "ymin": [b[1] for b in boxes], "xmax": [b[2] for b in boxes],
+                          "ymax": [b[3] for b in boxes], "true": truth, "predicted": predicted, "predicted_prior": predicted,
+                          "confidence": confidence})
+    for c in CLASSES:
+        frame[f"p_{c}"] = 1 / 3
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_misclassified_gallery(tmp_path):
+    cache_dir = write_cache(tmp_path / "cache", counts={"train": 5, "val": 2, "test": 6})
+    truth = ["good", "bad", "none", "good", "bad", "good"]
+    predicted = ["good", "good", "good", "bad", "bad", "good"]
+    predictions = write_predictions(tmp_path / "p.csv", truth, predicted, [0.9, 0.8, 0.7, 0.95, 0.6, 0.5])
+    assert figure(tmp_path / "mis.png", "misclassified_test", predictions=predictions, cache_dir=cache_dir) == 0
+    assert_png(tmp_path / "mis.png")
+    # no mistakes: a message figure
+    predictions = write_predictions(tmp_path / "p.csv", truth, truth, [0.9] * 6)
+    assert figure(tmp_path / "none.png", "misclassified_test", predictions=predictions, cache_dir=cache_dir) == 0
+    # crops and rows that do not pair up are an error, not a wrong gallery
+    predictions = write_predictions(tmp_path / "p.csv", truth[:3], predicted[:3], [0.9] * 3)
+    assert figure(tmp_path / "bad.png", "misclassified_test", predictions=predictions, cache_dir=cache_dir) == 2
+
+
+def _colour_pixels(pixels: np.ndarray, colour) -> int:
+    target = np.asarray(colour) * 255
+    return int((np.abs(pixels.astype(float) - target).max(axis=2) < 12).sum())
+
+
+def test_overlays_draw_every_box_in_its_predicted_colour(tmp_path):
+    raw = tmp_path / "raw"
+    (raw / "images").mkdir(parents=True)
+    for name in ("a.jpg", "b.jpg"):
+        Image.new("RGB", (320, 240), (200, 200, 200)).save(raw / "images" / name, quality=90)
+    boxes = [(10, 10, 90, 90), (120, 30, 200, 110), (40, 40, 140, 140)]
+    photos = ["images/a.jpg", "images/a.jpg", "images/b.jpg"]
+    truth = ["good", "bad", "good"]
+    predictions = write_predictions(tmp_path / "p.csv", truth, ["bad", "bad", "bad"], [0.9, 0.8, 0.7], photos, boxes)
+    annotations = pd.read_csv(predictions)[["row_id", "photo", "xmin", "ymin", "xmax", "ymax"]].assign(label=truth, split="test")
+    annotations.to_csv(tmp_path / "annotations.csv", index=False)
+    out = tmp_path / "ov.png"
+    assert figure(out, "overlays_test", predictions=predictions, raw_dir=raw, annotations=tmp_path / "annotations.csv") == 0
+    pixels = assert_png(out, 500)
+    colours = dict(zip(CLASSES, class_colors(3)))
+    assert _colour_pixels(pixels, colours["bad"]) > 500  # every box predicted bad: orange frames
+    good_pixels_with_legend_only = _colour_pixels(pixels, colours["good"])
+    assert good_pixels_with_legend_only < 400  # only the legend patch is blue
+
+
+def test_saliency_gradients_belong_to_the_predicted_class(tmp_path):
+    from maskflow.checkpoint import load_model, predict_proba
+    from maskflow.figures.saliency import pick_per_class, saliency_maps
+
+    cache_dir = write_cache(tmp_path / "cache")
+    path = write_checkpoint(tmp_path / "m" / "checkpoint.pt", cache_dir)
+    model, ckpt = load_model(path, "cpu")
+    crops = np.load(cache_dir / "test_x.npy")[:5]
+    maps, predicted, confidence = saliency_maps(model, ckpt, crops)
+    proba = predict_proba(model, ckpt, crops, "cpu")
+    assert maps.shape == (5, 12, 12)
+    assert maps.max() == pytest.approx(1.0) and maps.min() >= 0
+    np.testing.assert_array_equal(predicted, proba.argmax(1))
+    np.testing.assert_allclose(confidence, proba.max(1), rtol=1e-5)
+    labels = np.array([0, 1, 0, 0, 2, 1])
+    assert [p.tolist() for p in pick_per_class(labels, 4, 2)] == [[0, 2], [1, 5], [4], []]
+    assert figure(tmp_path / "sal.png", "saliency", checkpoint=path, cache_dir=cache_dir) == 0
+    assert_png(tmp_path / "sal.png")
+
+
+def test_filters_and_last_conv_activations(tmp_path):
+    from torch import nn
+
+    from maskflow.checkpoint import load_model
+    from maskflow.figures.filters import conv_layers, filter_images
+
+    cache_dir = write_cache(tmp_path / "cache")
+    path = write_checkpoint(tmp_path / "m" / "checkpoint.pt", cache_dir)
+    model, _ = load_model(path, "cpu")
+    first, tapped = conv_layers(model)
+    assert isinstance(first, nn.Conv2d) and first.out_channels == 4
+    assert isinstance(tapped, nn.ReLU)  # the activation after the last conv, not the conv itself
+    images = filter_images(first.weight.detach().numpy())
+    assert images.shape == (4, 3, 3, 3) and images.min() == 0 and images.max() == 1
+    assert figure(tmp_path / "f.png", "filters", checkpoint=path, cache_dir=cache_dir) == 0
+    assert_png(tmp_path / "f.png")
+    # an MLP has no convolution: a message instead of a crash
+    mlp = write_checkpoint(tmp_path / "mlp" / "checkpoint.pt", cache_dir, arch=MLP_2D)
+    assert figure(tmp_path / "f2.png", "filters", checkpoint=mlp, cache_dir=cache_dir) == 0
+
+
+def test_latent_from_snapshots_and_from_the_final_model(tmp_path):
+    from maskflow.figures.latent import project, snapshots
+
+    cache_dir = write_cache(tmp_path / "cache")
+    path = write_checkpoint(tmp_path / "m" / "checkpoint.pt", cache_dir)
+    rng = np.random.default_rng(0)
+    labels = np.load(cache_dir / "val_y.npy")
+    latent = tmp_path / "latent.npz"
+    np.savez(latent, epochs=np.array([1, 2]), features_e1=rng.normal(size=(12, 8)).astype(np.float32),
+             features_e2=rng.normal(size=(12, 8)).astype(np.float32), labels=labels)
+    job = FigureJob("latent", "latent", None, json.loads(SPEC), {"latent": str(latent), "checkpoint": str(path), "cache_dir": str(cache_dir)})
+    shots, got_labels = snapshots(job)
+    assert [label for label, _ in shots] == ["epoch 1", "epoch 2"]
+    np.testing.assert_array_equal(got_labels, labels)
+    assert figure(tmp_path / "lat.png", "latent", latent=latent, checkpoint=path, cache_dir=cache_dir) == 0
+    assert_png(tmp_path / "lat.png", 600)
+    # no snapshot saved: the final model's penultimate features (2 units: plotted as they are)
+    mlp = write_checkpoint(tmp_path / "mlp" / "checkpoint.pt", cache_dir, arch=MLP_2D)
+    empty = tmp_path / "empty.npz"
+    np.savez(empty, epochs=np.zeros(0, dtype=int), labels=np.zeros(0, dtype=int))
+    job = FigureJob("latent", "latent", None, json.loads(SPEC), {"latent": str(empty), "checkpoint": str(mlp), "cache_dir": str(cache_dir)})
+    shots, _ = snapshots(job)
+    assert len(shots) == 1 and shots[0][1].shape == (12, 2) and shots[0][0].startswith("final model")
+    assert figure(tmp_path / "lat2.png", "latent", latent=empty, checkpoint=mlp, cache_dir=cache_dir) == 0
+    # projections: seeded (identical twice), None when too few points
+    features = rng.normal(size=(30, 5))
+    np.testing.assert_array_equal(project(features, "tsne", 30.0), project(features, "tsne", 30.0))
+    assert project(features[:3], "tsne", 30.0) is None and project(features[:1], "pca", 30.0) is None
+
+
+def test_photo_order_puts_mistakes_first():
+    from maskflow.figures.galleries import _photo_order
+
+    frame = pd.DataFrame({"photo": ["a", "a", "b", "c", "c", "c"], "true": ["x"] * 6,
+                          "predicted": ["x", "x", "y", "x", "y", "y"]})
+    assert _photo_order(frame) == ["c", "b", "a"]
