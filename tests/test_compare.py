@@ -1,0 +1,157 @@
+"""maskflow compare and maskflow sweep on hand-made metrics.json and predictions files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from maskflow.cli import main
+from maskflow.compare import settings_of
+from maskflow.metrics import mcnemar_exact, split_metrics
+
+CLASSES = ["good", "bad"]
+N = 40
+
+
+def write_model(models_dir: Path, name: str, correct: np.ndarray, spec: dict, kind: str = "model", seconds: float = 2.0) -> None:
+    """metrics.json + predictions_test.csv of a model that gets `correct` test samples right."""
+    folder = models_dir / name
+    folder.mkdir(parents=True, exist_ok=True)
+    truth = np.array([0, 1] * (N // 2))
+    predicted = np.where(correct, truth, 1 - truth)
+    frame = pd.DataFrame({"row_id": [f"t:{i}" for i in range(N)], "true": [CLASSES[k] for k in truth],
+                          "predicted": [CLASSES[k] for k in predicted]})
+    frame.to_csv(folder / "predictions_test.csv", index=False)
+    splits = {s: split_metrics(truth, predicted, CLASSES, predicted) for s in ("train", "val", "test")}
+    document = {"model": name, "dataset": "d", "classes": CLASSES, "kind": kind, "splits": splits,
+                "spec": {"name": name, "kind": kind, **spec}, "training": {"param_count": 100, "best_epoch": 3, "epoch": 5, "train_seconds": seconds}}
+    (folder / "metrics.json").write_text(json.dumps(document))
+
+
+CNN_SPEC = {"arch": {"type": "cnn", "blocks": [{"channels": 8, "kernel": 3, "pool": 2}], "head": [16]},
+            "train": {"optimizer": "adam", "lr": 0.001, "batch_size": 32, "epochs": 5, "imbalance": {"method": "none"},
+                      "augment": {"hflip": True, "rotate": 0}, "early_stopping": None}}
+
+
+@pytest.fixture
+def compared(tmp_path):
+    rng = np.random.default_rng(0)
+    models = tmp_path / "models"
+    base = {seed: rng.random(N) < 0.6 for seed in (1, 2)}
+    better = rng.random(N) < 0.95
+    write_model(models, "base-s1", base[1], {**CNN_SPEC, "group": "base", "seed": 1}, seconds=2.0)
+    write_model(models, "base-s2", base[2], {**CNN_SPEC, "group": "base", "seed": 2}, seconds=4.0)
+    write_model(models, "wide", better, {**CNN_SPEC, "group": "wide", "seed": 2})
+    write_model(models, "ens", better, {"group": "ens", "members": ["base-s1", "wide"]}, kind="ensemble")
+    names = ["base-s1", "base-s2", "wide", "ens"]
+    args = ["compare", "--dataset", "d", "--baseline", "base",
+            "--metrics", *[str(models / n / "metrics.json") for n in names],
+            "--predictions", *[str(models / n / "predictions_test.csv") for n in names],
+            "--table", str(tmp_path / "comparison.csv"), "--groups", str(tmp_path / "groups.csv"), "--plot", str(tmp_path / "comparison.png")]
+    main(args)
+    return tmp_path, base, better
+
+
+def test_one_row_per_model_with_settings_and_scores(compared):
+    tmp_path, base, better = compared
+    table = pd.read_csv(tmp_path / "comparison.csv")
+    assert table["model"].tolist() == ["base-s1", "base-s2", "wide", "ens"]
+    wide = table.set_index("model").loc["wide"]
+    assert wide["arch"] == "cnn 8k3p2 fc 16" and wide["optimizer"] == "adam" and wide["augment"] == "hflip"
+    assert wide["test_accuracy"] == pytest.approx(better.mean())
+    assert wide["param_count"] == 100 and wide["best_epoch"] == 3
+    assert table.set_index("model").loc["ens", "arch"] == "ensemble of base-s1 + wide"
+
+
+def test_mcnemar_is_against_the_baseline_replicate_with_the_same_seed(compared):
+    tmp_path, base, better = compared
+    table = pd.read_csv(tmp_path / "comparison.csv").set_index("model")
+    assert table.loc["wide", "baseline"] == "base-s2"  # wide has seed 2
+    expected = mcnemar_exact(base[2], better)
+    assert table.loc["wide", "mcnemar_p"] == pytest.approx(expected["p_value"])
+    assert table.loc["wide", "mcnemar_baseline_only"] == expected["a_only"]
+    assert table.loc["wide", "mcnemar_model_only"] == expected["b_only"]
+    assert table.loc["ens", "baseline"] == "base-s1"  # no seed: the first replicate
+    assert pd.isna(table.loc["base-s1", "mcnemar_p"]) and pd.isna(table.loc["base-s2", "mcnemar_p"])
+
+
+def test_replicates_are_summarised_by_mean_and_std(compared):
+    tmp_path, base, _ = compared
+    groups = pd.read_csv(tmp_path / "groups.csv").set_index("group")
+    accuracies = [base[1].mean(), base[2].mean()]
+    assert groups.loc["base", "n_runs"] == 2
+    assert groups.loc["base", "test_accuracy_mean"] == pytest.approx(np.mean(accuracies))
+    assert groups.loc["base", "test_accuracy_std"] == pytest.approx(np.std(accuracies, ddof=1))
+    assert groups.loc["base", "train_seconds_mean"] == pytest.approx(3.0)
+    assert pd.isna(groups.loc["wide", "test_accuracy_std"])  # one run: no std
+    with Image.open(tmp_path / "comparison.png") as image:
+        assert image.format == "PNG" and image.width > 400
+
+
+def test_an_unknown_baseline_is_refused(tmp_path, compared, capsys):
+    models = tmp_path / "models"
+    with pytest.raises(SystemExit) as stop:
+        main(["compare", "--dataset", "d", "--baseline", "nope", "--metrics", str(models / "wide" / "metrics.json"),
+              "--predictions", str(models / "wide" / "predictions_test.csv"), "--table", str(tmp_path / "t.csv"),
+              "--groups", str(tmp_path / "g.csv"), "--plot", str(tmp_path / "p.png")])
+    assert stop.value.code == 2 and "baseline 'nope'" in capsys.readouterr().err
+
+
+def test_settings_registry_describes_every_arch():
+    assert settings_of({"arch": {"type": "mlp", "hidden": [16, 8], "bottleneck": 2}, "train": {}})["arch"] == "mlp 16-8-(2)"
+    assert settings_of({"arch": {"type": "resnet"}, "train": {}})["arch"] == "resnet18 width 64"
+    stopping = settings_of({"arch": {"type": "cnn", "blocks": [{"channels": 4, "kernel": 5, "stride": 2}]},
+                            "train": {"early_stopping": {"monitor": "val_loss", "patience": 3}}})
+    assert stopping["arch"] == "cnn 4k5s2" and stopping["early_stopping"] == "val_loss/3"
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+def write_sweep_model(models: Path, name: str, values: dict, accuracy: float) -> None:
+    correct = np.arange(N) < round(accuracy * N)
+    write_model(models, name, correct, {**CNN_SPEC, "group": name, "seed": 1, "sweep": "grid", "sweep_values": values})
+    pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [1, 0.8, 0.6], "train_acc": [0.5, 0.6, accuracy],
+                  "val_loss": [1.1, 0.9, 0.8], "val_acc": [0.5, 0.55, accuracy], "lr": 0.1, "seconds": 1}).to_csv(models / name / "history.csv", index=False)
+
+
+@pytest.mark.parametrize("grid", [
+    {"train.lr": [0.001, 0.01, 0.1]},
+    {"train.lr": [0.01, 0.1], "train.batch_size": [16, 64]},
+    {"train.lr": [0.01], "train.batch_size": [16, 64], "train.optimizer": ["sgd", "adam"]},
+])
+def test_sweep_table_and_plots(tmp_path, grid):
+    import itertools
+
+    models = tmp_path / "models"
+    names = []
+    for i, values in enumerate(itertools.product(*grid.values())):
+        name = f"grid-{i}"
+        write_sweep_model(models, name, dict(zip(grid, values)), 0.5 + 0.05 * i)
+        names.append(name)
+    out = {key: tmp_path / f"grid{suffix}" for key, suffix in (("table", ".csv"), ("plot", ".png"), ("curves", "_curves.png"))}
+    main(["sweep", "--sweep", "grid", "--metrics", *[str(models / n / "metrics.json") for n in names],
+          "--histories", *[str(models / n / "history.csv") for n in names],
+          "--table", str(out["table"]), "--plot", str(out["plot"]), "--curves", str(out["curves"])])
+    table = pd.read_csv(out["table"])
+    assert table["model"].tolist() == names
+    assert list(table.columns[1 : 1 + len(grid)]) == list(grid)
+    assert table["test_accuracy"].tolist() == pytest.approx([0.5 + 0.05 * i for i in range(len(names))])
+    for key in ("plot", "curves"):
+        with Image.open(out[key]) as image:
+            assert image.format == "PNG" and image.width > 400
+
+
+def test_a_model_outside_the_sweep_is_refused(tmp_path, capsys):
+    models = tmp_path / "models"
+    write_model(models, "other", np.ones(N, bool), {**CNN_SPEC, "group": "other", "seed": 1})
+    pd.DataFrame({"epoch": [1], "train_loss": [1], "train_acc": [1], "val_loss": [1], "val_acc": [1]}).to_csv(models / "other" / "history.csv", index=False)
+    with pytest.raises(SystemExit) as stop:
+        main(["sweep", "--sweep", "grid", "--metrics", str(models / "other" / "metrics.json"), "--histories", str(models / "other" / "history.csv"),
+              "--table", str(tmp_path / "t.csv"), "--plot", str(tmp_path / "p.png"), "--curves", str(tmp_path / "c.png")])
+    assert stop.value.code == 2 and "not part of sweep 'grid'" in capsys.readouterr().err
