@@ -1,0 +1,444 @@
+"""`maskflow report`: the one self-contained HTML report of an experiment (`results/report.html`).
+
+    maskflow report --plan '<json from workflow/rules/report.smk>' --out results/report.html
+
+The plan (built by the report rule, which owns every path) lists each dataset's files (quality
+report, class counts, statistics figures, comparison, sweeps) and each model's metrics and
+figures. The report embeds every PNG as a base64 data URI and its CSS inline, so the single
+file opens offline, can be mailed, and never breaks a link. Sections: data sets, comparison
+(with McNemar p-values against the baseline), sweeps, one section per model, provenance (git
+commit and dirty flag, config hash, package versions, device, seeds, data checksums and the
+command that reproduces the results).
+
+A small inline script marks `<body data-images-ok="yes">` once every image has decoded, which
+the browser test reads back from headless Chromium.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import html
+import json
+import logging
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from maskflow import atomic, provenance
+from maskflow.errors import ConfigError, DataError
+from maskflow.figures.common import read_json
+
+log = logging.getLogger(__name__)
+
+# Figure family -> what the reader should look for (the caption under each image).
+FIGURE_TEXT = {
+    "learning_curves": "Loss and accuracy per epoch, train (dashed) vs validation (solid); the dotted line marks the epoch whose weights were kept.",
+    "confusion_matrix": "Counts and row-normalized confusion matrix (rows: true class, columns: predicted).",
+    "per_class_accuracy": "Share of each class classified correctly, train vs test: rare classes are often never learned.",
+    "misclassified": "Wrong crops, most confident mistakes first (true, predicted, confidence).",
+    "overlays": "Source photos with every box in the colour of its predicted class, labelled true/predicted.",
+    "saliency": "Input-gradient saliency: pixels whose change most moves the predicted class's score.",
+    "filters": "First-layer convolution filters, and one image's activations in the last convolution layer.",
+    "latent": "Penultimate-layer features of the validation crops, projected with PCA and t-SNE (a 2-unit bottleneck as it is), per saved epoch.",
+}
+FIGURE_ORDER = list(FIGURE_TEXT)
+STATS_TEXT = {
+    "class_balance": "Crops per class in each split.",
+    "examples": "Example training crops of each class, as the models see them.",
+    "box_sizes": "Box sizes in source pixels per class.",
+}
+METRIC_COLUMNS = {"n": "n", "accuracy": "accuracy", "balanced_accuracy": "balanced acc.", "macro_f1": "macro F1"}
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#222;background:#fafafa}
+main{max-width:1200px;margin:0 auto;padding:1em 2em 4em}
+nav{background:#24364b;color:#fff;padding:.6em 2em}nav a{color:#cfe3ff;margin-right:1em;text-decoration:none}
+h1{margin:.4em 0}h2{border-bottom:2px solid #24364b;padding-bottom:.2em;margin-top:2.2em}
+h3{margin-top:1.8em;color:#24364b}h4{margin:1.2em 0 .4em}
+table{border-collapse:collapse;margin:.6em 0 1em;font-size:.86em;background:#fff}
+th,td{border:1px solid #ccd;padding:.25em .55em;text-align:right;vertical-align:top}
+th{background:#e8eef5}td.text,th.text{text-align:left}
+figure{margin:1em 0;background:#fff;border:1px solid #dde;padding:.6em;display:inline-block;max-width:100%}
+figure img{max-width:100%;height:auto;display:block}figcaption{font-size:.85em;color:#555;margin-top:.4em;max-width:900px}
+.muted{color:#777}.good{color:#1a7f37;font-weight:600}.warn{color:#b35900}
+code,pre{background:#eef;padding:.1em .3em;border-radius:3px;font-size:.88em}pre{padding:.6em;overflow-x:auto;white-space:pre-wrap}
+.scroll{overflow-x:auto;max-width:100%}details{margin:.5em 0}summary{cursor:pointer;color:#24364b}
+dl.settings{display:grid;grid-template-columns:max-content auto;gap:.15em 1em;font-size:.88em}dl.settings dt{font-weight:600}dl.settings dd{margin:0}
+"""
+
+# Sets data attributes on <body> once the page has loaded: how many images, and whether every
+# one decoded (naturalWidth > 0). The Chromium test reads them back with --dump-dom.
+IMAGE_CHECK = """
+window.addEventListener('load', function () {
+  var images = Array.prototype.slice.call(document.images);
+  var broken = images.filter(function (img) { return !(img.complete && img.naturalWidth > 0); });
+  document.body.setAttribute('data-images-total', String(images.length));
+  document.body.setAttribute('data-images-broken', String(broken.length));
+  document.body.setAttribute('data-images-ok', broken.length === 0 ? 'yes' : 'no');
+});
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--plan", required=True, help="JSON: title, datasets with their files and models (from report.smk)")
+    parser.add_argument("--out", required=True, help="report.html to write")
+
+
+# --------------------------------------------------------------------------- HTML pieces
+
+
+def esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    """Numbers for tables: floats to `digits` decimals, p-values in 3 significant digits, None as a dash."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}" if abs(value) >= 10 ** -digits or value == 0 else f"{value:.2e}"
+    return str(value)
+
+
+def fmt_p(value: Any) -> str:
+    """p-values in 3 significant digits (0.0312, 1.2e-05): small ones are the interesting ones."""
+    return "–" if value is None or pd.isna(value) else f"{float(value):.3g}"
+
+
+def table(rows: Iterable[dict], columns: dict[str, str], text_columns: Iterable[str] = ()) -> str:
+    """An HTML table of dict rows; `columns` maps keys to headers; text columns align left."""
+    text_columns = set(text_columns)
+    head = "".join(f'<th class="{"text" if k in text_columns else ""}">{esc(v)}</th>' for k, v in columns.items())
+    body = []
+    for row in rows:
+        cells = "".join(
+            f'<td class="{"text" if k in text_columns else ""}">{row[k] if str(k).endswith("_html") else esc(fmt(row.get(k)))}</td>'
+            for k in columns
+        )
+        body.append(f"<tr>{cells}</tr>")
+    # Wide tables scroll inside their own box instead of stretching the page.
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+
+
+def image(path: str | Path, alt: str, caption: str = "") -> str:
+    """A PNG embedded as a data URI (the report must open offline, as one file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: figure for the report not found")
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    text = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
+    return f'<figure><img src="data:image/png;base64,{data}" alt="{esc(alt)}" loading="eager">{text}</figure>'
+
+
+def settings_list(items: dict[str, Any]) -> str:
+    cells = "".join(
+        f"<dt>{esc(k)}</dt><dd><code>{esc(json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v)}</code></dd>"
+        for k, v in items.items()
+    )
+    return f'<dl class="settings">{cells}</dl>'
+
+
+def anchor(*parts: str) -> str:
+    return "-".join("".join(ch if ch.isalnum() else "_" for ch in p) for p in parts)
+
+
+# --------------------------------------------------------------------------- data sets
+
+
+def counts_table(path: str | Path, classes: list[str]) -> str:
+    counts = pd.read_csv(path)
+    rows = []
+    for split in ["train", "val", "test"]:
+        part = counts[counts["split"] == split].set_index("label")
+        row = {"split": split}
+        for label in classes:
+            if label in part.index:
+                row[label] = f"{int(part.loc[label, 'count'])} ({100 * float(part.loc[label, 'ratio']):.1f} %)"
+        row["total"] = int(part["count"].sum()) if len(part) else 0
+        rows.append(row)
+    return table(rows, {"split": "split", **{c: c for c in classes}, "total": "total"}, text_columns=["split"])
+
+
+def quality_block(path: str | Path) -> str:
+    quality = read_json(path, "quality report")
+    kept, read = quality.get("rows_kept"), quality.get("rows_read")
+    parts = [f"<p>{esc(kept)} of {esc(read)} annotation rows kept.</p>"]
+    reasons = {k: v for k, v in (quality.get("counts") or {}).items() if v}
+    if reasons:
+        parts.append(table([{"reason": k, "rows": v} for k, v in sorted(reasons.items())], {"reason": "reason", "rows": "rows"}, ["reason"]))
+    else:
+        parts.append("<p>No row was dropped or repaired.</p>")
+    for kind in ("dropped", "repaired"):
+        entries = quality.get(kind) or []
+        if entries:
+            shown = entries[:50]
+            more = f" (first {len(shown)} of {len(entries)})" if len(entries) > len(shown) else ""
+            parts.append(
+                f"<details><summary>{len(entries)} rows {kind}{more}</summary>"
+                + table(shown, {"file": "file", "row": "row", "reason": "reason", "detail": "detail"}, ["file", "reason", "detail"])
+                + "</details>"
+            )
+    return "".join(parts)
+
+
+def dataset_section(dataset: dict) -> str:
+    name = dataset["name"]
+    parts = [f'<h2 id="{anchor("data", name)}">Data set {esc(name)}</h2>']
+    if dataset.get("description"):
+        parts.append(f"<p>{esc(dataset['description'])}</p>")
+    parts.append(
+        settings_list(
+            {
+                "source": dataset.get("source"),
+                "annotation format": dataset.get("annotations_format"),
+                "classes": dataset.get("classes"),
+                "split": dataset.get("split"),
+                "preprocess": dataset.get("preprocess"),
+                "baseline model": dataset.get("baseline") or "none",
+            }
+        )
+    )
+    if dataset.get("manifest"):
+        summary = provenance.manifest_summary(dataset["manifest"])
+        parts.append(f"<p class=muted>Raw data: {summary['files']} files, {summary['bytes']:,} bytes.</p>")
+    parts.append("<h4>Class balance</h4>" + counts_table(dataset["counts"], dataset["classes"]))
+    parts.append("<h4>Quality report</h4>" + quality_block(dataset["quality"]))
+    for figure, path in (dataset.get("stats_figures") or {}).items():
+        parts.append(image(path, f"{name} {figure}", STATS_TEXT.get(figure, figure)))
+    return "".join(parts)
+
+
+# --------------------------------------------------------------------------- comparison and sweeps
+
+RUN_COLUMNS = {
+    "model": "model", "arch": "architecture", "optimizer": "optimizer", "lr": "lr", "batch_size": "batch",
+    "imbalance": "imbalance", "augment": "augment", "seed": "seed", "param_count": "params", "best_epoch": "best epoch",
+    "train_accuracy": "train acc.", "val_accuracy": "val acc.", "test_accuracy": "test acc.",
+    "test_balanced_accuracy": "test bal. acc.", "test_macro_f1": "test macro F1",
+    "test_balanced_accuracy_prior": "test bal. acc. (prior-corr.)", "train_seconds": "train s",
+    "baseline": "vs", "mcnemar_p": "McNemar p",
+}
+
+
+def _mean_std(record: dict, column: str) -> str:
+    mean, std = record.get(f"{column}_mean"), record.get(f"{column}_std")
+    if mean is None or pd.isna(mean):
+        return "–"
+    return f"{mean:.3f}" if std is None or pd.isna(std) else f"{mean:.3f} ± {std:.3f}"
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def comparison_section(dataset: dict) -> str:
+    files = dataset["comparison"]
+    name = dataset["name"]
+    runs = pd.read_csv(files["table"])
+    groups = pd.read_csv(files["groups"])
+    parts = [f'<h2 id="{anchor("compare", name)}">Comparison on {esc(name)}</h2>']
+    baseline = dataset.get("baseline")
+    parts.append(
+        "<p>Test-split scores. Replicates (the same model trained with several seeds) are summarised as mean ± standard "
+        "deviation. <em>McNemar p</em> is the exact McNemar test of the model against "
+        + (f"the baseline <b>{esc(baseline)}</b>" if baseline else "the baseline (none configured)")
+        + " on the same test crops: a small p (say below 0.05) means the two models' errors differ more than chance "
+        "explains. Prior-corrected: each probability divided by the training class prior before the argmax.</p>"
+    )
+    group_rows = []
+    for record in _records(groups):
+        row = {"group": record["group"], "kind": record["kind"], "n_runs": record["n_runs"]}
+        for column in ("val_accuracy", "test_accuracy", "test_balanced_accuracy", "test_macro_f1", "test_balanced_accuracy_prior", "train_seconds"):
+            row[column] = _mean_std(record, column)
+        row["p"] = fmt_p(record.get("mcnemar_p_median"))
+        group_rows.append(row)
+    parts.append(
+        table(
+            group_rows,
+            {"group": "model", "kind": "kind", "n_runs": "runs", "val_accuracy": "val acc.", "test_accuracy": "test acc.",
+             "test_balanced_accuracy": "test bal. acc.", "test_macro_f1": "test macro F1",
+             "test_balanced_accuracy_prior": "bal. acc. (prior-corr.)", "train_seconds": "train s", "p": "McNemar p (median)"},
+            ["group", "kind"],
+        )
+    )
+    parts.append(image(files["plot"], f"{name} comparison", "Test scores per model (mean over seeds, error bars: standard deviation, dots: seeds)."))
+    run_rows = [{**record, "mcnemar_p": fmt_p(record.get("mcnemar_p"))} for record in _records(runs)]
+    parts.append("<h4>Every run</h4>" + table(run_rows, {k: v for k, v in RUN_COLUMNS.items() if k in runs.columns}, ["model", "arch", "optimizer", "imbalance", "augment", "baseline"]))
+    for sweep in dataset.get("sweeps") or []:
+        parts.append(sweep_section(name, sweep))
+    return "".join(parts)
+
+
+def sweep_section(dataset: str, sweep: dict) -> str:
+    frame = pd.read_csv(sweep["table"])
+    columns = {c: c.replace("_", " ") for c in frame.columns}
+    return (
+        f'<h3 id="{anchor("sweep", dataset, sweep["name"])}">Sweep {esc(sweep["name"])}</h3>'
+        + table(_records(frame), columns, ["model"])
+        + image(sweep["plot"], f"sweep {sweep['name']}", "Scores across the grid.")
+        + image(sweep["curves"], f"sweep {sweep['name']} curves", "Learning curves of every model of the sweep, overlaid.")
+    )
+
+
+# --------------------------------------------------------------------------- models
+
+
+def _model_settings(spec: dict) -> dict:
+    if spec.get("kind") == "ensemble":
+        return {"members": spec.get("members"), "rule": "mean of the members' class probabilities"}
+    train = spec.get("train") or {}
+    settings = {"architecture": spec.get("arch"), "seed": spec.get("seed"), "device": spec.get("device")}
+    settings.update({k: train.get(k) for k in ("optimizer", "lr", "momentum", "weight_decay", "schedule", "batch_size", "epochs",
+                                              "early_stopping", "init", "label_smoothing", "augment", "imbalance", "latent_epochs")})
+    if spec.get("sweep"):
+        settings["sweep"] = {"name": spec["sweep"], "values": spec.get("sweep_values")}
+    return settings
+
+
+def metrics_table(metrics: dict) -> str:
+    rows = []
+    for split, entry in metrics["splits"].items():
+        row = {"split": split, **{k: entry.get(k) for k in METRIC_COLUMNS}}
+        for key, value in (entry.get("prior_corrected") or {}).items():
+            row[f"prior_{key}"] = value
+        rows.append(row)
+    columns = {"split": "split", **METRIC_COLUMNS, "prior_accuracy": "accuracy (prior-corr.)",
+               "prior_balanced_accuracy": "bal. acc. (prior-corr.)", "prior_macro_f1": "macro F1 (prior-corr.)"}
+    return table(rows, columns, ["split"])
+
+
+def per_class_table(metrics: dict) -> str:
+    test = metrics["splits"].get("test") or {}
+    train = metrics["splits"].get("train") or {}
+    rows = []
+    for name in metrics["classes"]:
+        entry = (test.get("per_class") or {}).get(name, {})
+        rows.append({"class": name, **{k: entry.get(k) for k in ("precision", "recall", "f1", "support", "accuracy")},
+                     "train_accuracy": ((train.get("per_class") or {}).get(name) or {}).get("accuracy")})
+    columns = {"class": "class", "precision": "precision", "recall": "recall", "f1": "F1", "support": "support",
+               "accuracy": "test accuracy", "train_accuracy": "train accuracy"}
+    return "<h4>Per class (test split)</h4>" + table(rows, columns, ["class"])
+
+
+def model_section(dataset: str, model: dict, detailed: bool) -> str:
+    metrics = read_json(model["metrics"], "metrics.json")
+    spec = metrics.get("spec") or {}
+    training = metrics.get("training") or {}
+    name = metrics["model"]
+    parts = [f'<h3 id="{anchor("model", dataset, name)}">{esc(name)} <span class=muted>({esc(metrics.get("kind"))})</span></h3>']
+    if spec.get("description"):
+        parts.append(f"<p>{esc(spec['description'])}</p>")
+    facts = {k: training.get(k) for k in ("param_count", "best_epoch", "epoch", "train_seconds") if training.get(k) is not None}
+    if facts:
+        parts.append("<p>" + ", ".join(f"{esc(k.replace('_', ' '))}: <b>{esc(fmt(v, 1) if isinstance(v, float) else v)}</b>" for k, v in facts.items()) + "</p>")
+    parts.append(f"<details><summary>settings</summary>{settings_list(_model_settings({**spec, 'kind': metrics.get('kind')}))}</details>")
+    parts.append(metrics_table(metrics))
+    parts.append(per_class_table(metrics))
+    if not detailed:
+        parts.append("<p class=muted>Figures of this model are left out of the report (report.max_models_detailed); they are under results/.</p>")
+        return "".join(parts)
+    figures = model.get("figures") or {}
+    for figure in sorted(figures, key=lambda f: (_family_rank(f), f)):
+        family = next((k for k in FIGURE_ORDER if figure == k or figure.startswith(k + "_")), figure)
+        split = figure[len(family) + 1:] if figure != family else ""
+        caption = FIGURE_TEXT.get(family, "") + (f" Split: {split}." if split else "")
+        parts.append(image(figures[figure], f"{name} {figure}", caption))
+    return "".join(parts)
+
+
+def _family_rank(figure: str) -> int:
+    return next((i for i, k in enumerate(FIGURE_ORDER) if figure == k or figure.startswith(k + "_")), len(FIGURE_ORDER))
+
+
+# --------------------------------------------------------------------------- provenance
+
+
+def provenance_section(plan: dict) -> str:
+    info = provenance.collect(plan.get("repo_dir") or ".")
+    git = info["git"]
+    commit = git["commit"] or "not a git checkout"
+    dirty = {True: '<span class="warn">yes: uncommitted changes, the commit alone does not reproduce this</span>', False: '<span class="good">no</span>', None: "unknown"}[git["dirty"]]
+    parts = ['<h2 id="provenance">Provenance</h2>']
+    parts.append(
+        "<table><tbody>"
+        f'<tr><th class="text">git commit</th><td class="text"><code>{esc(commit)}</code> ({esc(git.get("branch") or "")})</td></tr>'
+        f'<tr><th class="text">tree dirty</th><td class="text">{dirty}</td></tr>'
+        f'<tr><th class="text">config hash</th><td class="text"><code>{esc(plan.get("config_hash"))}</code> (config files: {esc(", ".join(plan.get("configfiles") or []) or "none")})</td></tr>'
+        f'<tr><th class="text">device</th><td class="text">{esc(info["device"]["cpu"])}, {esc(info["device"]["cores"])} cores; GPU: {esc(info["device"]["gpu"] or "none")}; {esc(info["device"]["platform"])}</td></tr>'
+        f'<tr><th class="text">report written</th><td class="text">{esc(dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))}</td></tr>'
+        "</tbody></table>"
+    )
+    command = plan.get("command") or "snakemake --cores all all"
+    checkout = f"git checkout {git['commit']}\n" if git["commit"] else ""
+    parts.append(f"<h4>Reproduce</h4><pre>{esc(checkout + command)}</pre>")
+    parts.append("<h4>Package versions</h4>" + table([{"package": k, "version": v} for k, v in info["versions"].items()], {"package": "package", "version": "version"}, ["package", "version"]))
+    parts.append(seeds_and_checksums(plan))
+    return "".join(parts)
+
+
+def seeds_and_checksums(plan: dict) -> str:
+    rows = []
+    for dataset in plan["datasets"]:
+        manifest = provenance.manifest_summary(dataset["manifest"]) if dataset.get("manifest") else {}
+        for model in dataset["models"]:
+            metrics = read_json(model["metrics"], "metrics.json")
+            training = metrics.get("training") or {}
+            sha = training.get("data_sha256") or {}
+            rows.append({
+                "dataset": dataset["name"], "model": metrics["model"], "seed": (metrics.get("spec") or {}).get("seed"),
+                "split_seed": (dataset.get("split") or {}).get("seed"), "source_seed": (dataset.get("source") or {}).get("seed"),
+                "raw": manifest.get("sha256_of_files", "")[:16],
+                "train_x": (sha.get("train_x") or "")[:16], "val_x": (sha.get("val_x") or "")[:16],
+                "versions": ", ".join(f"{k} {v}" for k, v in (training.get("versions") or {}).items()),
+            })
+    columns = {"dataset": "data set", "model": "model", "seed": "model seed", "split_seed": "split seed", "source_seed": "source seed",
+               "raw": "raw files sha256", "train_x": "train_x sha256", "val_x": "val_x sha256", "versions": "trained with"}
+    return (
+        f"<h4>Seeds and data checksums</h4><p>Global seed {esc(plan.get('seed'))}. Checksums are the first 16 hex digits of "
+        "sha256: of the raw files (over the manifest's per-file checksums) and of the cached arrays each model was trained on "
+        "(from its checkpoint).</p>" + table(rows, columns, list(columns))
+    )
+
+
+# --------------------------------------------------------------------------- page
+
+
+def build_html(plan: dict) -> str:
+    title = plan.get("title") or "maskflow report"
+    limit = plan.get("max_models_detailed")
+    nav, body = [], []
+    for dataset in plan["datasets"]:
+        nav.append(f'<a href="#{anchor("data", dataset["name"])}">data: {esc(dataset["name"])}</a>')
+        body.append(dataset_section(dataset))
+        if dataset.get("comparison"):
+            nav.append(f'<a href="#{anchor("compare", dataset["name"])}">comparison</a>')
+            body.append(comparison_section(dataset))
+        body.append(f'<h2 id="{anchor("models", dataset["name"])}">Models on {esc(dataset["name"])}</h2>')
+        nav.append(f'<a href="#{anchor("models", dataset["name"])}">models</a>')
+        for position, model in enumerate(dataset["models"]):
+            body.append(model_section(dataset["name"], model, limit is None or position < limit))
+    nav.append('<a href="#provenance">provenance</a>')
+    body.append(provenance_section(plan))
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{esc(title)}</title>"
+        f"<style>{STYLE}</style><script>{IMAGE_CHECK}</script></head>"
+        f"<body><nav>{''.join(nav)}</nav><main><h1>{esc(title)}</h1>"
+        "<p class=muted>Made by maskflow from the workflow's results; every figure is embedded, so this file opens offline.</p>"
+        f"{''.join(body)}</main></body></html>\n"
+    )
+
+
+def run(args: argparse.Namespace) -> None:
+    try:
+        plan = json.loads(args.plan)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"--plan is not valid JSON ({error})") from None
+    text = build_html(plan)
+    atomic.write_text(args.out, text)
+    log.info("report: %s (%.1f MB)", args.out, len(text) / 1e6)
