@@ -1,0 +1,63 @@
+"""Every figure is a target of its own: after a full tiny run, deleting one figure and naming
+its path reruns exactly that one job, and `snakemake -n all` schedules nothing."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import copy_tree, run_snakemake
+
+pytestmark = pytest.mark.workflow
+
+
+def job_stats(output: str) -> dict[str, int]:
+    """Snakemake's 'Job stats' table (rule -> count, plus 'total'); {} when nothing runs."""
+    match = re.search(r"Job stats:\njob\s+count\n[-\s]+\n(.*?)\n\n", output, re.S)
+    if not match:
+        return {}
+    return {name: int(count) for name, count in (line.split() for line in match.group(1).splitlines() if line.strip())}
+
+
+@pytest.fixture
+def finished(tiny_run, tmp_path):
+    """A private copy of the full tiny run (timestamps kept), to delete things from."""
+    return copy_tree(tiny_run, tmp_path / "run")
+
+
+def test_dry_run_after_a_full_run_schedules_nothing(finished):
+    process = run_snakemake(finished, "-n", "all")
+    output = process.stdout + process.stderr
+    assert "Nothing to be done" in output, output[-3000:]
+    assert job_stats(output) == {}
+
+
+@pytest.mark.parametrize("model, figure, rule", [
+    ("cnn-s1", "saliency", "figure_saliency"),
+    ("ens", "confusion_matrix_test", "figure_confusion_matrix"),
+    ("mlp", "latent", "figure_latent"),
+    ("cnn_aug", "overlays_test", "figure_overlays"),
+])
+def test_deleting_one_figure_reruns_exactly_that_job(finished, model, figure, rule):
+    target = f"results/masks/figures/{model}/{figure}.png"
+    path = finished / target
+    before = path.read_bytes()
+    path.unlink()
+    process = run_snakemake(finished, target)
+    assert job_stats(process.stdout + process.stderr) == {rule: 1, "total": 1}
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and len(path.read_bytes()) > 0.5 * len(before)
+
+
+def test_every_figure_of_the_readme_pattern_exists(finished):
+    figures = {p.relative_to(finished).as_posix() for p in (finished / "results").glob("*/figures/*/*.png")}
+    for model in ("cnn-s1", "cnn-s2", "cnn_aug", "mlp", "lr-lr0.01", "lr-lr0.1", "ens"):
+        for name in ("confusion_matrix_val", "confusion_matrix_test", "per_class_accuracy", "misclassified_test", "overlays_test"):
+            assert f"results/masks/figures/{model}/{name}.png" in figures
+    for model in ("cnn-s1", "cnn_aug", "mlp"):
+        assert f"results/masks/figures/{model}/learning_curves.png" in figures
+        assert f"results/masks/figures/{model}/saliency.png" in figures
+        assert f"results/masks/figures/{model}/latent.png" in figures
+    assert "results/masks/figures/cnn-s1/filters.png" in figures
+    assert "results/masks/figures/mlp/filters.png" not in figures  # CNNs only
+    assert "results/masks/figures/ens/learning_curves.png" not in figures  # ensembles: prediction figures only
