@@ -133,3 +133,9 @@ def test_no_countable_card_leaves_the_choice_to_torch(tmp_path, monkeypatch):
 def test_lock_dir_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv(gpu_slots.LOCK_DIR_ENV, str(tmp_path / "locks"))
     assert gpu_slots.lock_dir() == tmp_path / "locks"
+
+
+@pytest.mark.parametrize(("visible", "count"), [("0,1,2", 3), ("3", 1), ("", 0), ("0, 1", 2)])
+def test_visible_gpu_count_follows_cuda_visible_devices(monkeypatch, visible, count):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    assert gpu_slots.visible_gpu_count() == count

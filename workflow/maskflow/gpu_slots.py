@@ -22,6 +22,7 @@ not be on a shared filesystem, where flock may not work and jobs of other hosts 
 from __future__ import annotations
 
 import fcntl
+import glob
 import logging
 import os
 import tempfile
@@ -39,6 +40,15 @@ _HELD: dict[int, int] = {}
 
 def lock_dir() -> Path:
     return Path(os.environ.get(LOCK_DIR_ENV) or Path(tempfile.gettempdir()) / "maskflow-gpu-slots")
+
+
+def visible_gpu_count() -> int:
+    """GPUs this machine shows, without importing torch (cheap enough for a Snakefile):
+    the CUDA_VISIBLE_DEVICES list when set, else the /dev/nvidia<N> device files.
+    profiles/default computes its `gpu` limit the same way."""
+    if "CUDA_VISIBLE_DEVICES" in os.environ:
+        return len([d for d in os.environ["CUDA_VISIBLE_DEVICES"].split(",") if d.strip()])
+    return len(glob.glob("/dev/nvidia[0-9]*"))
 
 
 def _torch_device_count() -> int:
