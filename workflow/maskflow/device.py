@@ -106,6 +106,14 @@ class MixedPrecision:
         return f"{str(self.dtype).removeprefix('torch.')} autocast" + (" + loss scaling" if self.scaler.is_enabled() else "")
 
 
+def place(model: torch.nn.Module, device: torch.device | str) -> torch.nn.Module:
+    """Move a model to `device` in channels-last memory, the layout of the cached arrays.
+
+    Convolutions run ~1.7x faster so on CPU (oneDNN) and use tensor cores better on GPUs.
+    Training and `load_model` both place models here, so both compute exactly alike."""
+    return model.to(device=device, memory_format=torch.channels_last)
+
+
 def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
