@@ -111,7 +111,7 @@ def test_check_arch_fills_defaults():
 @pytest.mark.parametrize(
     "arch, message",
     [
-        ({"type": "transformer"}, "type: unknown model type 'transformer'; known types: cnn, mlp, resnet"),
+        ({"type": "transformer"}, "type: unknown model type 'transformer'; known types: cnn, mlp, numpy_mlp, resnet"),
         ({"type": "mlp", "hiden": [3]}, "hiden: unknown key; allowed keys: activation, batch_norm, bottleneck"),
         ({"type": "mlp", "activation": "swish"}, "activation: 'swish' is not allowed; allowed values: 'relu', 'leaky_relu', 'rrelu'"),
         ({"type": "mlp", "dropout": 1.5}, r"dropout: must be a number in \[0, 1\), got 1.5"),
@@ -145,6 +145,9 @@ def test_default_config_architectures_all_build():
 
 def test_registry_is_a_dict_and_checking_needs_no_torch():
     assert isinstance(REGISTRY, dict) and all(isinstance(kind, ArchType) for kind in REGISTRY.values())
-    code = "import sys; from maskflow.models import check_arch; check_arch({'type': 'resnet'}); print('torch' in sys.modules)"
+    code = (
+        "import sys; from maskflow.models import check_arch; check_arch({'type': 'resnet'}); "
+        "check_arch({'type': 'numpy_mlp'}); print('torch' in sys.modules)"
+    )
     process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert process.stdout.strip() == "False"

@@ -212,6 +212,17 @@ def test_other_architectures_train(cache, tmp_path, arch):
     assert checkpoint["arch"]["type"] == arch["type"] and checkpoint["epoch"] == 1
 
 
+def test_a_type_with_its_own_trainer_is_dispatched_to_it(cache, tmp_path):
+    from maskflow.checkpoint import load_model, predict_proba, proba_metrics
+
+    spec = {**SPEC, "arch": {"type": "numpy_mlp", "hidden": [16]}, "train": {"optimizer": "sgd", "lr": 0.05, "epochs": 2}}
+    checkpoint = train(cache, tmp_path / "out", spec)
+    assert checkpoint["arch"]["type"] == "numpy_mlp" and len(pd.read_csv(tmp_path / "out" / "history.csv")) == 2
+    model, ckpt = load_model(tmp_path / "out" / "checkpoint.pt")
+    proba = predict_proba(model, ckpt, np.load(cache / "val_x.npy"))
+    assert proba_metrics(proba, np.load(cache / "val_y.npy")) == ckpt["val_metrics"]
+
+
 def test_zero_weights_do_not_learn(cache, tmp_path):
     # The classic lesson: with every weight zero no gradient reaches the hidden layers.
     spec = {**SPEC, "arch": {"type": "mlp", "hidden": [16, 16]}, "train": {"epochs": 2, "init": {"weights": "zeros", "bias": "zeros"}}}

@@ -47,7 +47,7 @@ from maskflow.augment import Augmenter
 from maskflow.config import EARLY_STOPPING_DEFAULTS, TRAIN_DEFAULTS, deep_merge, fingerprint
 from maskflow.device import MixedPrecision, configure, describe, place, resolve_device
 from maskflow.errors import ConfigError, DataError
-from maskflow.models import build_model, check_arch
+from maskflow.models import REGISTRY, build_model, check_arch, imported
 from maskflow.models.init import initialise
 from maskflow.sampling import EpochSampler, loss_weights
 
@@ -590,6 +590,9 @@ def run(args: argparse.Namespace) -> dict:
         {"spec": spec, "data": data.sha256, "normalization": data.normalization, "classes": data.classes}
     )
     paths = Paths(args.checkpoint, args.history, args.latent, args.resume)
+    own_trainer = REGISTRY[spec["arch"]["type"]].trainer
+    if own_trainer:  # a type with its own training loop (numpy_mlp) writes the same outputs
+        return imported(own_trainer)(spec, data, paths, args.threads)
     training = prepare(spec, data, device, resume_key)
     log.info(
         "training %s: %s, %d parameters; %d train / %d val crops %dx%dx%d; device %s; mixed precision %s; %d epochs",

@@ -6,7 +6,7 @@
     model(x)            # logits
 
 Every built model takes normalised float N x C x H x W input and exposes `features(x)` and
-`forward(x)`. Adding a type is one registry line: `ArchType(builder module, check)`; the
+`forward(x)`. Adding a type is one registry line: `ArchType(builder module, check[, trainer])`; the
 builder module has `build(arch, channels, size, num_classes)` and is imported only when a
 model is built, so checking a config (every Snakemake start) does not import torch. A check
 returns the arch with its defaults filled in, or None to keep it as given.
@@ -33,17 +33,34 @@ def table(key_table: dict[str, keys.Key], finish: Callable[[dict], dict] | None 
     return check
 
 
+def imported(path: str) -> Callable:
+    """`module:function`, imported on first call (keeps torch and friends out of config checks)."""
+
+    def call(*args, **kwargs):
+        module, name = path.split(":")
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    return call
+
+
 @dataclass(frozen=True)
 class ArchType:
     module: str  # holds build(arch, channels, size, num_classes) -> torch.nn.Module
     # arch -> arch with defaults filled (or None: used as given); raises ConfigError. No torch here.
     check: Callable[[dict], dict | None]
+    # `module:function` replacing maskflow.train's torch loop for this type, called as
+    # function(spec, data, paths, threads) -> checkpoint dict; None: the torch loop.
+    trainer: str | None = None
 
 
 REGISTRY: dict[str, ArchType] = {
     "mlp": ArchType("maskflow.models.mlp", table(keys.MLP)),
     "cnn": ArchType("maskflow.models.cnn", table(keys.CNN, keys.fill_cnn)),
     "resnet": ArchType("maskflow.models.resnet", table(keys.RESNET)),
+    # hand-written backprop in NumPy (maskflow.numpy_mlp), saved as its torch twin
+    "numpy_mlp": ArchType(
+        "maskflow.numpy_mlp", imported("maskflow.numpy_mlp:check_arch"), "maskflow.numpy_mlp:train_cached"
+    ),
 }
 
 
