@@ -40,9 +40,6 @@ class Family:
     renderer: str  # "module:function", imported only when used (torch is slow to import)
     inputs: tuple[str, ...]
     per_split: bool = False
-    # Photos compress badly as true-colour PNG (~1 MB each); a 256-colour palette looks the
-    # same at figure size and is ~5x smaller, which matters once the report embeds them all.
-    palette: bool = False
 
 
 # figure family -> how to render it. Adding a figure is one line here plus its module.
@@ -51,9 +48,7 @@ FAMILIES: dict[str, Family] = {
     "per_class_accuracy": Family("maskflow.figures.per_class:render", ("metrics",)),
     "learning_curves": Family("maskflow.figures.curves:render", ("history", "metrics")),
     "misclassified": Family("maskflow.figures.galleries:render_misclassified", ("predictions", "cache_dir"), per_split=True),
-    "overlays": Family(
-        "maskflow.figures.galleries:render_overlays", ("predictions", "raw_dir", "annotations"), per_split=True, palette=True
-    ),
+    "overlays": Family("maskflow.figures.galleries:render_overlays", ("predictions", "raw_dir", "annotations"), per_split=True),
     "saliency": Family("maskflow.figures.saliency:render", ("checkpoint", "cache_dir")),
     "filters": Family("maskflow.figures.filters:render", ("checkpoint", "cache_dir")),
     "latent": Family("maskflow.figures.latent:render", ("latent", "checkpoint", "cache_dir")),
@@ -139,14 +134,16 @@ def run(args: argparse.Namespace) -> None:
         raise ConfigError(f"--spec is not valid JSON ({error})") from None
     paths = {key: getattr(args, key) for key in INPUT_HELP if getattr(args, key, None)}
     job = FigureJob(args.name, family, split, spec, paths)
-    save(args.out, render(job), palette=FAMILIES[family].palette)
+    save(args.out, render(job))
 
 
-def save(path: str | Path, figure, palette: bool = False) -> None:
-    """Write the figure as PNG atomically, as a 256-colour palette image when asked."""
-    if not palette:
-        atomic.save_figure(path, figure)
-        return
+def save(path: str | Path, figure) -> None:
+    """Write the figure atomically as a 256-colour palette PNG.
+
+    True-colour PNGs of photos and crop galleries run to 0.2-1 MB each; with a palette they
+    look the same at figure size and are 3-5x smaller, which matters once the report embeds
+    a hundred of them.
+    """
     import matplotlib.pyplot as plt
     from PIL import Image
 

@@ -12,8 +12,8 @@ import numpy as np
 from maskflow.figures.common import message_figure, read_json
 
 
-def _panel(ax, matrix: np.ndarray, classes: list[str], title: str, fmt) -> None:
-    image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=max(matrix.max(), 1e-9) if matrix.size else 1)
+def _panel(ax, matrix: np.ndarray, classes: list[str], title: str, fmt, vmax: float) -> None:
+    image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=max(vmax, 1e-9))
     ax.set_title(title)
     ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
     ax.set_yticks(range(len(classes)), classes)
@@ -41,8 +41,8 @@ def render(job):
     normalized = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
     size = 3.2 + 0.45 * len(classes)
     figure, axes = plt.subplots(1, 2, figsize=(2 * size + 1.5, size))
-    _panel(axes[0], counts, classes, "counts", lambda v: f"{v:d}")
-    _panel(axes[1], normalized, classes, "row-normalized (recall)", lambda v: f"{v:.2f}")
+    _panel(axes[0], counts, classes, "counts", lambda v: f"{v:d}", vmax=counts.max())
+    _panel(axes[1], normalized, classes, "row-normalized (recall)", lambda v: f"{v:.2f}", vmax=1.0)
     figure.suptitle(
         f"{title} (n={entry['n']}, accuracy {entry['accuracy']:.3f}, balanced {entry['balanced_accuracy']:.3f})"
     )
