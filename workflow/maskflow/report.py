@@ -239,8 +239,9 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 def comparison_section(dataset: dict) -> str:
     files = dataset["comparison"]
     name = dataset["name"]
-    runs = pd.read_csv(files["table"])
-    groups = pd.read_csv(files["groups"])
+    # Nullable dtypes keep whole-number columns with gaps (an ensemble has no seed) as integers.
+    runs = pd.read_csv(files["table"], dtype_backend="numpy_nullable")
+    groups = pd.read_csv(files["groups"], dtype_backend="numpy_nullable")
     parts = [f'<h2 id="{anchor("compare", name)}">Comparison on {esc(name)}</h2>']
     baseline = dataset.get("baseline")
     parts.append(
@@ -275,7 +276,7 @@ def comparison_section(dataset: dict) -> str:
 
 
 def sweep_section(dataset: str, sweep: dict) -> str:
-    frame = pd.read_csv(sweep["table"])
+    frame = pd.read_csv(sweep["table"], dtype_backend="numpy_nullable")
     columns = {c: c.replace("_", " ") for c in frame.columns}
     return (
         f'<h3 id="{anchor("sweep", dataset, sweep["name"])}">Sweep {esc(sweep["name"])}</h3>'
@@ -335,7 +336,7 @@ def model_section(dataset: str, model: dict, detailed: bool) -> str:
         parts.append(f"<p>{esc(spec['description'])}</p>")
     facts = {k: training.get(k) for k in ("param_count", "best_epoch", "epoch", "train_seconds") if training.get(k) is not None}
     if facts:
-        parts.append("<p>" + ", ".join(f"{esc(k.replace('_', ' '))}: <b>{esc(fmt(v, 1) if isinstance(v, float) else v)}</b>" for k, v in facts.items()) + "</p>")
+        parts.append("<p>" + ", ".join(f"{esc(k.replace('_', ' '))}: <b>{esc(fmt(v, 2))}</b>" for k, v in facts.items()) + "</p>")
     parts.append(f"<details><summary>settings</summary>{settings_list(_model_settings({**spec, 'kind': metrics.get('kind')}))}</details>")
     parts.append(metrics_table(metrics))
     parts.append(per_class_table(metrics))
@@ -351,8 +352,11 @@ def model_section(dataset: str, model: dict, detailed: bool) -> str:
     return "".join(parts)
 
 
-def _family_rank(figure: str) -> int:
-    return next((i for i, k in enumerate(FIGURE_ORDER) if figure == k or figure.startswith(k + "_")), len(FIGURE_ORDER))
+def _family_rank(figure: str) -> tuple[int, int]:
+    """Figures in FIGURE_ORDER; within a family, splits as train, val, test."""
+    family = next((i for i, k in enumerate(FIGURE_ORDER) if figure == k or figure.startswith(k + "_")), len(FIGURE_ORDER))
+    split = next((i for i, s in enumerate(("train", "val", "test")) if figure.endswith("_" + s)), -1)
+    return family, split
 
 
 # --------------------------------------------------------------------------- provenance
@@ -394,10 +398,12 @@ def seeds_and_checksums(plan: dict) -> str:
                 "split_seed": (dataset.get("split") or {}).get("seed"), "source_seed": (dataset.get("source") or {}).get("seed"),
                 "raw": manifest.get("sha256_of_files", "")[:16],
                 "train_x": (sha.get("train_x") or "")[:16], "val_x": (sha.get("val_x") or "")[:16],
+                "device": training.get("device"),
                 "versions": ", ".join(f"{k} {v}" for k, v in (training.get("versions") or {}).items()),
             })
     columns = {"dataset": "data set", "model": "model", "seed": "model seed", "split_seed": "split seed", "source_seed": "source seed",
-               "raw": "raw files sha256", "train_x": "train_x sha256", "val_x": "val_x sha256", "versions": "trained with"}
+               "raw": "raw files sha256", "train_x": "train_x sha256", "val_x": "val_x sha256", "device": "trained on",
+               "versions": "trained with"}
     return (
         f"<h4>Seeds and data checksums</h4><p>Global seed {esc(plan.get('seed'))}. Checksums are the first 16 hex digits of "
         "sha256: of the raw files (over the manifest's per-file checksums) and of the cached arrays each model was trained on "
