@@ -341,12 +341,17 @@ def test_snakemake_trains_one_model_and_reruns_only_the_model_whose_settings_cha
     log = (tmp_path / "results/masks/logs/train/mlp.log").read_text()
     assert "epoch 3/3" in log
 
-    # Edit the mlp's learning rate: the mlp reruns; the sweep models (based on it, with their
-    # own lr) and everything else do not. A figure setting changes nothing about training.
+    # A figure setting or a description changes nothing about training: nothing reruns.
     config = yaml_load(TINY_CONFIG)
-    config["models"]["mlp"]["train"]["lr"] = 0.02
     config["models"]["mlp"]["figures"] = {"misclassified": 9}
+    config["models"]["mlp"]["description"] = "edited"
     edited = tmp_path / "edited.yaml"
+    edited.write_text(yaml_dump(config))
+    assert "rule train" not in run_snakemake(tmp_path, *targets, "--dry-run", config=edited).stdout
+
+    # Editing the mlp's learning rate reruns the mlp; the sweep models (based on it, with their
+    # own lr) do not.
+    config["models"]["mlp"]["train"]["lr"] = 0.02
     edited.write_text(yaml_dump(config))
     dry = run_snakemake(tmp_path, *targets, "--dry-run", config=edited)
     assert "rule train" in dry.stdout
