@@ -222,3 +222,18 @@ def test_photo_order_puts_mistakes_first():
     frame = pd.DataFrame({"photo": ["a", "a", "b", "c", "c", "c"], "true": ["x"] * 6,
                           "predicted": ["x", "x", "y", "x", "y", "y"]})
     assert _photo_order(frame) == ["c", "b", "a"]
+
+
+def test_gray_crops_render_in_every_model_figure(tmp_path):
+    """FER/digits-style data: 1-channel 8x8 crops through saliency, filters, latent and the gallery."""
+    cache_dir = write_cache(tmp_path / "cache", size=8, channels=1)
+    path = write_checkpoint(tmp_path / "m" / "checkpoint.pt", cache_dir)
+    latent = tmp_path / "latent.npz"
+    np.savez(latent, epochs=np.zeros(0, dtype=int), labels=np.zeros(0, dtype=int))
+    for name, inputs in {"saliency": {}, "filters": {}, "latent": {"latent": latent}}.items():
+        assert figure(tmp_path / f"{name}.png", name, checkpoint=path, cache_dir=cache_dir, **inputs) == 0
+        assert_png(tmp_path / f"{name}.png")
+    truth = [CLASSES[k] for k in np.load(cache_dir / "test_y.npy")]
+    predictions = write_predictions(tmp_path / "p.csv", truth, ["none"] * len(truth), [0.5] * len(truth))
+    assert figure(tmp_path / "mis.png", "misclassified_test", predictions=predictions, cache_dir=cache_dir) == 0
+    assert_png(tmp_path / "mis.png")

@@ -228,7 +228,7 @@ def test_workflow_report_opens_in_chromium(tiny_run, tmp_path):
     page = browser_check(report, tmp_path)
     assert len(page.images) > 50
     shot = tmp_path / "shot.png"
-    chromium(report.as_uri(), tmp_path / "profile3", "--window-size=1280,2400", f"--screenshot={shot}")
+    chromium(report.as_uri(), tmp_path / "profile3", "--virtual-time-budget=10000", "--window-size=1280,2400", f"--screenshot={shot}")
     with Image.open(shot) as image:
         pixels = np.asarray(image.convert("L"))
     assert pixels.std() > 10  # text and figures, not a blank page
