@@ -40,11 +40,11 @@ def render(job):
     # Rows of classes absent from the split stay 0 instead of 0/0.
     normalized = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
     size = 3.2 + 0.45 * len(classes)
-    figure, axes = plt.subplots(1, 2, figsize=(2 * size + 1.5, size))
+    # Constrained layout keeps the suptitle clear of the panel titles at any class count.
+    figure, axes = plt.subplots(1, 2, figsize=(2 * size + 1.5, size + 0.4), layout="constrained")
     _panel(axes[0], counts, classes, "counts", lambda v: f"{v:d}", vmax=counts.max())
     _panel(axes[1], normalized, classes, "row-normalized (recall)", lambda v: f"{v:.2f}", vmax=1.0)
     figure.suptitle(
         f"{title} (n={entry['n']}, accuracy {entry['accuracy']:.3f}, balanced {entry['balanced_accuracy']:.3f})"
     )
-    figure.tight_layout()
     return figure
