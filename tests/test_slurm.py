@@ -86,14 +86,18 @@ def run_id(snakemake_log: str) -> str:
 
 
 def slurm_jobs(name: str) -> list[dict]:
-    """SLURM's own record of the jobs named `name`: id, comment (rule and wildcards), state.
+    """SLURM's own record of the jobs named `name`: id, comment (rule and wildcards), state, reason.
 
     Finished jobs stay listed for MinJobAge (600 s) after they end."""
     listing = subprocess.run(
-        ["squeue", "--states=all", "--noheader", "--name", name, "--format=%i|%k|%T"],
+        ["squeue", "--states=all", "--noheader", "--name", name, "--format=%i|%k|%T|%r"],
         capture_output=True, text=True, check=True, timeout=60,
     ).stdout
-    return [dict(zip(("id", "comment", "state"), line.split("|"))) for line in listing.splitlines() if line]
+    return [dict(zip(("id", "comment", "state", "reason"), line.split("|"))) for line in listing.splitlines() if line]
+
+
+def ids_of(jobs: list[dict], comment: str, state: str) -> list[str]:
+    return [job["id"] for job in jobs if job["comment"] == comment and job["state"] == state]
 
 
 def states_of(jobs: list[dict], comment: str) -> list[str]:
@@ -126,7 +130,7 @@ def test_jobs_go_through_sbatch_and_a_failed_one_is_retried_with_more_memory(tmp
         # Second attempt: 2 x 500 MB and 2 x 30 minutes, inside a SLURM job.
         assert (mem_mb, runtime) == ("1000", "60")
         assert states_of(jobs, f"rule_work_wildcards_{i}") == ["FAILED", "COMPLETED"]
-        assert {"id": job_id, "comment": f"rule_work_wildcards_{i}", "state": "COMPLETED"} in jobs
+        assert job_id in ids_of(jobs, f"rule_work_wildcards_{i}", "COMPLETED")
 
 
 def history_rows(path: Path) -> list[dict]:
@@ -137,41 +141,81 @@ def history_rows(path: Path) -> list[dict]:
         return []
 
 
-def cancel_when_training(process: subprocess.Popen, stderr_path: Path, history: Path, comment: str) -> str:
-    """scancel the SLURM job of `comment` once its training has saved two epochs; its id."""
-    while process.poll() is None:
-        if len(history_rows(history)) >= 2:
-            name = run_id(stderr_path.read_text())
-            running = [job for job in slurm_jobs(name) if job["comment"] == comment and job["state"] == "RUNNING"]
-            if running:
-                subprocess.run(["scancel", running[0]["id"]], check=True, timeout=60)
-                return running[0]["id"]
+def scancel(job_id: str) -> None:
+    """What a user or an admin does: the job ends CANCELLED; Snakemake retries it."""
+    subprocess.run(["scancel", job_id], check=True, timeout=60)
+
+
+def preempt(job_id: str) -> None:
+    """A job in the higher-priority `urgent` partition asks for every CPU of the node: SLURM
+    preempts the running jobs and requeues them (same job id, started again)."""
+    subprocess.run(
+        ["sbatch", "--parsable", "-p", "urgent", "-c", str(os.cpu_count()), "--mem", "100", "-t", "1", "--wrap", "sleep 1"],
+        check=True, capture_output=True, timeout=60,
+    )
+
+
+def interrupt_training(process: subprocess.Popen, stderr_path: Path, model_dir: Path, interruptions: dict) -> dict:
+    """Apply interruptions[model](job_id) to each model's running train job once its training
+    has saved two epochs; wait for the run to end; return {model: interrupted job id}."""
+    done: dict[str, str] = {}
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while process.poll() is None and time.monotonic() < deadline:
+        name = run_id(stderr_path.read_text()) if "SLURM run ID" in stderr_path.read_text() else None
+        for model, interrupt in interruptions.items():
+            if name and model not in done and len(history_rows(model_dir / model / "history.csv")) >= 2:
+                comment = f"rule_train_wildcards_masks_{model}"
+                running = [j for j in slurm_jobs(name) if j["comment"] == comment and j["state"] == "RUNNING"]
+                if running:
+                    interrupt(running[0]["id"])
+                    done[model] = running[0]["id"]
+        if name:
+            # SLURM holds a requeued job for about two minutes (reason BeginTime); let it go now.
+            for job in slurm_jobs(name):
+                if job["state"] == "PENDING" and job["reason"] == "BeginTime":
+                    subprocess.run(["scontrol", "update", f"jobid={job['id']}", "starttime=now"], timeout=60)
         time.sleep(0.1)
-    raise AssertionError(f"the workflow ended before {comment} could be cancelled:\n{stderr_path.read_text()[-6000:]}")
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    assert done.keys() == interruptions.keys(), f"not interrupted: {interruptions.keys() - done.keys()}"
+    return done
 
 
-def test_tiny_workflow_on_slurm_resumes_a_cancelled_train_job(tmp_path, slurm_cluster):
-    # The tiny config plus one model that trains long enough (a few seconds) to be cancelled.
+def restarts(job_id: str) -> int:
+    shown = subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True, check=True, timeout=60)
+    return int(re.search(r"Restarts=(\d+)", shown.stdout).group(1))
+
+
+def assert_resumed(workdir: Path, model: str, epochs: int) -> None:
+    """The train job that ran last continued after the epochs saved before the interruption."""
+    log = (workdir / "results" / "masks" / "logs" / "train" / f"{model}.log").read_text()
+    resumed = re.search(r"resuming from \S+ after epoch (\d+)", log)
+    assert resumed and int(resumed.group(1)) >= 2, log[-3000:]
+    model_dir = workdir / "results" / "masks" / "models" / model
+    assert [int(row["epoch"]) for row in history_rows(model_dir / "history.csv")] == list(range(1, epochs + 1))
+    assert not (model_dir / "resume.pt").exists()
+
+
+def test_tiny_workflow_on_slurm_resumes_cancelled_and_preempted_training(tmp_path, slurm_cluster):
+    # The tiny config plus two models that train long enough (seconds) to be interrupted.
+    epochs = 400
     config = yaml.safe_load(TINY_CONFIG.read_text())
-    config["models"]["long"] = {"base": "mlp", "train": {"epochs": 400}}
+    for model in ("cancelled", "preempted"):
+        config["models"][model] = {"base": "mlp", "train": {"epochs": epochs}}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     workdir = tmp_path / "work"
-    models = ["cnn-s1", "mlp", "long"]
+    models = ["cnn-s1", "mlp", "cancelled", "preempted"]
     targets = [f"results/masks/models/{model}/metrics.json" for model in models]
     profile = site_profile(tmp_path / "profile")
     stdout_path, stderr_path = tmp_path / "snakemake.out", tmp_path / "snakemake.err"
     command = snakemake_command(
         workdir, profile, "--snakefile", str(ROOT / "Snakefile"), *targets, "--configfile", str(tmp_path / "config.yaml")
     )
+    model_dir = workdir / "results" / "masks" / "models"
     with open(stdout_path, "w") as out, open(stderr_path, "w") as err:
         process = subprocess.Popen(command, stdout=out, stderr=err, text=True)
-        try:
-            model_dir = workdir / "results" / "masks" / "models"
-            cancelled = cancel_when_training(process, stderr_path, model_dir / "long" / "history.csv", "rule_train_wildcards_masks_long")
-            process.wait(timeout=RUN_TIMEOUT)
-        finally:
-            if process.poll() is None:
-                process.kill()
+        interrupted = interrupt_training(process, stderr_path, model_dir, {"cancelled": scancel, "preempted": preempt})
     finished(process, stdout_path.read_text(), stderr_path.read_text())
 
     for model in models:
@@ -180,17 +224,16 @@ def test_tiny_workflow_on_slurm_resumes_a_cancelled_train_job(tmp_path, slurm_cl
         assert (model_dir / model / "checkpoint.pt").stat().st_size > 0
     # Every train job was a SLURM job (sbatch's record, and the log the plugin gave it).
     jobs = slurm_jobs(run_id(stderr_path.read_text()))
-    for model in ("cnn-s1", "mlp"):
+    for model in ("cnn-s1", "mlp", "preempted"):
         assert states_of(jobs, f"rule_train_wildcards_masks_{model}") == ["COMPLETED"]
-    assert states_of(jobs, "rule_train_wildcards_masks_long") == ["CANCELLED", "COMPLETED"]
-    assert {"id": cancelled, "comment": "rule_train_wildcards_masks_long", "state": "CANCELLED"} in jobs
     for job in jobs:
         if job["comment"].startswith("rule_train_wildcards_masks_"):
             wildcards = job["comment"].removeprefix("rule_train_wildcards_")
             assert (workdir / ".snakemake" / "slurm_logs" / "rule_train" / wildcards / f"{job['id']}.log").is_file()
-    # The retry continued after the epochs the cancelled job had saved, and finished the run.
-    log = (workdir / "results" / "masks" / "logs" / "train" / "long.log").read_text()
-    resumed = re.search(r"resuming from \S+ after epoch (\d+)", log)
-    assert resumed and int(resumed.group(1)) >= 2, log[-3000:]
-    assert [int(row["epoch"]) for row in history_rows(model_dir / "long" / "history.csv")] == list(range(1, 401))
-    assert not (model_dir / "long" / "resume.pt").exists()
+    # scancel: the job ended CANCELLED and Snakemake's retry (a new job) resumed training.
+    assert states_of(jobs, "rule_train_wildcards_masks_cancelled") == ["CANCELLED", "COMPLETED"]
+    assert interrupted["cancelled"] in ids_of(jobs, "rule_train_wildcards_masks_cancelled", "CANCELLED")
+    assert_resumed(workdir, "cancelled", epochs)
+    # Preemption: SLURM requeued the same job, which resumed training when it started again.
+    assert restarts(interrupted["preempted"]) >= 1
+    assert_resumed(workdir, "preempted", epochs)

@@ -18,6 +18,8 @@
 # MinJobAge keeps finished jobs visible there for 10 minutes (the executor plugin needs at
 # least 3 x its first status-check delay, and polls at most every 180 s).
 #
+# Preempt the running jobs:  sbatch -p urgent -c "$(nproc)" --wrap "sleep 1"
+#
 # Exit status 3 means SLURM cannot be set up here (not root, no apt-get, install failed):
 # callers (tests/test_slurm.py) skip rather than fail on it.
 set -euo pipefail
@@ -104,7 +106,12 @@ SlurmdPidFile=$STATE/run/slurmd.pid
 SlurmctldLogFile=$STATE/log/slurmctld.log
 SlurmdLogFile=$STATE/log/slurmd.log
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
-PartitionName=$PARTITION Nodes=$host Default=YES MaxTime=INFINITE State=UP
+# Preemption as on shared clusters: a job in \`urgent\` takes the CPUs of running $PARTITION
+# jobs, which SLURM puts back in the queue (REQUEUE) and starts again later.
+PreemptType=preempt/partition_prio
+PreemptMode=REQUEUE
+PartitionName=$PARTITION Nodes=$host Default=YES MaxTime=INFINITE State=UP PriorityTier=1
+PartitionName=urgent Nodes=$host MaxTime=INFINITE State=UP PriorityTier=2 PreemptMode=OFF
 EOF
   mv "$CONF.tmp" "$CONF"
 }
