@@ -289,6 +289,10 @@ def load_and_check(config: dict, schema_path: str | Path) -> dict:
     validate_schema(config, schema_path)
     datasets = {name: resolve_dataset(name, ds) for name, ds in config["datasets"].items()}
     models = resolve_models(config)
+    for model in models.values():
+        # The crop geometry travels with the model into its checkpoint, so `maskflow predict`
+        # crops new photos exactly as the training arrays were cropped.
+        model["preprocess"] = copy.deepcopy(datasets[model["dataset"]]["preprocess"])
     check_architectures(models)
     ensembles = resolve_ensembles(config, models)
     for name, ds in datasets.items():

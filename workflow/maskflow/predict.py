@@ -11,10 +11,10 @@ scored. Crops are cut by `maskflow.cache.crop_rows`, the code that built the tra
 and classified by `maskflow.checkpoint.predict_proba`, the code that evaluated it: one
 preprocessing and inference path, so a photo gives here exactly what the workflow gave it.
 
-The crop settings (margin, square) are part of the data set, not of the weights: they are
-taken from the checkpoint when it records them, else from `--config` (the config the model
-was trained with) or `--preprocess '{"size": 32, "margin": 0.1, ...}'`; size and channels
-must match the checkpoint.
+The crop settings (size, channels, margin, square) are taken from the checkpoint, which
+records its dataset's `preprocess` in `spec`; checkpoints from elsewhere can be given them by
+`--config` (the config the model was trained with) or `--preprocess '{"size": 32, ...}'`; size
+and channels must match the checkpoint.
 
 `preds.csv`: row (1-based, as in new.csv), photo, box, [label], predicted, confidence,
 p_<class>...; with --overlays, one PNG per photo with every box in its predicted class colour.
