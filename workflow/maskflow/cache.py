@@ -19,6 +19,10 @@ docs/contracts.md. The annotation format picks the builder (BUILDERS registry):
   the images; they go through the same resize/channel code (maskflow.crop.finish).
 
 `crop_rows` is also how `maskflow predict` crops boxes of new photos: one preprocessing path.
+
+Every file is written through maskflow.atomic, so a killed run leaves no file that looks
+finished; the temporary files a hard kill (SIGKILL, power loss) leaves behind are removed by
+the next run before it starts. Readers check what they read through maskflow.integrity.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import pandas as pd
 
 from maskflow import atomic
 from maskflow.config import SPLITS
+from maskflow.integrity import INDEX_COLUMNS, cache_names, cache_path
 from maskflow.crop import Preprocess, crop, finish, min_scale, regions
 from maskflow.errors import ConfigError, DataError
 from maskflow.photos import open_photo
@@ -46,7 +51,6 @@ from maskflow.photos import open_photo
 log = logging.getLogger("maskflow.cache")
 
 BOX_COLUMNS = ["xmin", "ymin", "xmax", "ymax"]
-INDEX_COLUMNS = ["row_id", "photo", *BOX_COLUMNS, "label", "label_index"]
 ROWS_NAMED = 5  # rows named in an error message before "and N more"
 
 # A builder fills `out` (uint8 N x H x W x C, preallocated) with the crops of `rows`, in order.
@@ -220,7 +224,7 @@ def read_annotations(path: Path, classes: list[str]) -> pd.DataFrame:
 
 def _write_split(out_dir: Path, split: str, rows: pd.DataFrame, prep: Preprocess, build: Callable) -> None:
     """{split}_x.npy filled in place through a memory map of its temporary file, then y and index."""
-    with atomic.atomic_path(out_dir / f"{split}_x.npy") as tmp:
+    with atomic.atomic_path(cache_path(out_dir, split, "x")) as tmp:
         if len(rows):
             x = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=prep.shape(len(rows)))
             build(rows, x)
@@ -228,8 +232,22 @@ def _write_split(out_dir: Path, split: str, rows: pd.DataFrame, prep: Preprocess
             del x
         else:  # numpy cannot memory-map zero bytes
             np.save(tmp, np.zeros(prep.shape(0), dtype=np.uint8), allow_pickle=False)
-    atomic.save_npy(out_dir / f"{split}_y.npy", rows["label_index"].astype(np.int64).to_numpy())
-    atomic.write_csv(out_dir / f"{split}_index.csv", rows[INDEX_COLUMNS])
+    atomic.save_npy(cache_path(out_dir, split, "y"), rows["label_index"].astype(np.int64).to_numpy())
+    atomic.write_csv(cache_path(out_dir, split, "index"), rows[INDEX_COLUMNS])
+
+
+def remove_leftover_temporaries(out_dir: Path) -> None:
+    """Delete temporary files of this stage's outputs left by a killed run (SIGKILL, power loss).
+
+    maskflow.atomic names them `.{name}.tmp-*` beside their target; a killed job cannot remove
+    its own, and a half-written train_x can be as large as the finished one. Only this stage
+    writes these names, so whatever matches is garbage."""
+    out_dir = Path(out_dir)
+    leftovers = [p for name in cache_names() for p in out_dir.glob(f".{name[:100]}.tmp-*") if p.is_file()]
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    if leftovers:
+        log.warning("removed %d temporary file(s) left by an interrupted run: %s", len(leftovers), ", ".join(p.name for p in leftovers))
 
 
 def build_cache(raw_dir: Path, annotations: Path, spec: dict, out_dir: Path, threads: int = 1) -> dict[str, int]:
@@ -240,6 +258,7 @@ def build_cache(raw_dir: Path, annotations: Path, spec: dict, out_dir: Path, thr
     builder = BUILDERS[fmt]
     prep = Preprocess.from_spec(spec.get("preprocess"))
     frame = read_annotations(Path(annotations), list(spec["classes"]))
+    remove_leftover_temporaries(Path(out_dir))
     counts: dict[str, int] = {}
     for split in SPLITS:
         rows = frame[frame["split"] == split].reset_index(drop=True)

@@ -9,8 +9,11 @@ before any model trains.
 
 The first form writes class_counts.csv (`split,label,count,ratio`: every class in every split,
 ratio within the split) and normalization.json (per-channel mean and std of the train split
-only, in 0..1 units; docs/contracts.md). The second renders one figure (FIGURES registry) and
-reads the counts written by the first.
+only, in 0..1 units; docs/contracts.md) with the cache's seal (`cache_sha256`: the sha256 of
+every cache file, which later stages check through maskflow.integrity). The second renders one
+figure (FIGURES registry) and reads the counts written by the first. Every cache read goes
+through `maskflow.integrity.load_split`, so a truncated or mismatched cache file is refused
+with its name and how to rebuild it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from maskflow import atomic
+from maskflow import atomic, integrity
 from maskflow.config import SPLITS
 from maskflow.errors import ConfigError, DataError
 
@@ -39,25 +42,14 @@ EXAMPLES_SEED = 0  # which crops the examples figure shows: fixed, so the figure
 # ---------------------------------------------------------------- numbers
 
 
-def _load_labels(cache_dir: Path, split: str) -> np.ndarray:
-    path = cache_dir / f"{split}_y.npy"
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise DataError(f"{path}: cannot read labels ({error})") from None
-
-
 def class_counts(cache_dir: Path, classes: list[str]) -> pd.DataFrame:
-    """`split,label,count,ratio` for every split and every class (0 included)."""
+    """`split,label,count,ratio` for every split and every class (0 included).
+
+    Every split's crops, labels and index are checked against each other on the way
+    (maskflow.integrity), so the seal written beside the normalization covers a consistent cache."""
     records = []
     for split in SPLITS:
-        labels = _load_labels(cache_dir, split)
-        outside = np.flatnonzero((labels < 0) | (labels >= len(classes)))
-        if len(outside):
-            raise DataError(
-                f"{cache_dir / f'{split}_y.npy'}: label {labels[outside[0]]} at position {outside[0]} is not an index of "
-                f"the {len(classes)} classes {classes}"
-            )
+        labels = integrity.load_split(cache_dir, split, classes=classes, mmap=True).y
         counts = np.bincount(labels, minlength=len(classes)) if len(labels) else np.zeros(len(classes), dtype=int)
         total = int(counts.sum())
         for label, count in zip(classes, counts):
@@ -67,13 +59,8 @@ def class_counts(cache_dir: Path, classes: list[str]) -> pd.DataFrame:
 
 def normalization(cache_dir: Path) -> dict:
     """Per-channel mean and std (population, 0..1 units) of train_x.npy, read in chunks."""
-    path = cache_dir / "train_x.npy"
-    try:
-        x = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise DataError(f"{path}: cannot read crops ({error})") from None
-    if x.ndim != 4 or x.dtype != np.uint8:
-        raise DataError(f"{path}: expected uint8 N x H x W x C crops, found {x.dtype} {x.shape}")
+    path = integrity.cache_path(cache_dir, "train", "x")
+    x = integrity.load_split(cache_dir, "train", index=False, mmap=True).x
     if len(x) == 0:
         raise DataError(f"{path}: the train split is empty; normalization needs training crops")
     channels = x.shape[3]
@@ -153,8 +140,8 @@ def class_balance_figure(inputs: FigureInputs):
 def examples_figure(inputs: FigureInputs):
     """A row of training crops per class (picked by a fixed seed), each row titled."""
     plt = _pyplot()
-    x = np.load(inputs.cache_dir / "train_x.npy", mmap_mode="r", allow_pickle=False)
-    y = _load_labels(inputs.cache_dir, "train")
+    train = integrity.load_split(inputs.cache_dir, "train", classes=inputs.classes, mmap=True)
+    x, y = train.x, train.y
     rng = np.random.default_rng(EXAMPLES_SEED)
     columns = EXAMPLES_PER_CLASS
     figure, axes = plt.subplots(
@@ -187,11 +174,11 @@ def box_sizes_figure(inputs: FigureInputs):
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
 
-    frames = [pd.read_csv(inputs.cache_dir / f"{split}_index.csv", keep_default_na=False) for split in SPLITS]
-    index = pd.concat(frames, ignore_index=True)
+    splits = [integrity.load_split(inputs.cache_dir, split, classes=inputs.classes, mmap=True) for split in SPLITS]
+    index = pd.concat([split.index for split in splits], ignore_index=True)
     boxes = index[["xmin", "ymin", "xmax", "ymax"]].apply(pd.to_numeric, errors="coerce")
     sizes = {"width": boxes["xmax"] - boxes["xmin"], "height": boxes["ymax"] - boxes["ymin"]}
-    crop_size = int(np.load(inputs.cache_dir / "train_x.npy", mmap_mode="r").shape[1])
+    crop_size = int(splits[0].x.shape[1])
     known = {name: values.dropna() for name, values in sizes.items()}
     if not len(known["width"]):  # an array data set: whole images, no boxes
         figure, axes = plt.subplots(figsize=(6, 1.5))
@@ -257,7 +244,8 @@ def run(args: argparse.Namespace) -> None:
     if args.normalization is None:
         raise ConfigError("give --normalization (counts and normalization) or --figure and --out")
     counts = class_counts(args.cache_dir, classes)
-    norm = normalization(args.cache_dir)
+    # The seal: sha256 of every cache file, checked by the stages that read the cache after this one.
+    norm = {**normalization(args.cache_dir), integrity.SEAL_KEY: integrity.seal_cache(args.cache_dir)}
     atomic.write_csv(args.counts, counts)
     atomic.write_json(args.normalization, norm)
     for split, rows in counts.groupby("split", sort=False):
