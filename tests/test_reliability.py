@@ -465,26 +465,22 @@ def swapped_test_split(cache_dir: Path, model_dir: Path) -> Path:
     return model_dir
 
 
-PENDING = pytest.mark.xfail(strict=True, reason="evaluate.py does not call maskflow.integrity yet (docs/reliability.md)")
-ONE_LINE = pytest.mark.xfail(
-    strict=True, reason="checkpoint._load passes on torch's multi-line UnpicklingError, which advises weights_only=False"
-)
 # case -> (breakage, fragments of the error ({checkpoint}: the checkpoint's path), marks, extra
-# arguments: `--model` is what the evaluate rule would pass, once evaluate.py has it)
+# arguments: `--model` is what the evaluate rule passes)
 CHECKPOINT_BREAKAGES = {
     "truncated": (truncated, ["{checkpoint}: not a readable checkpoint"], [], []),
-    "not a checkpoint": (not_a_checkpoint, ["{checkpoint}: not a readable checkpoint"], [ONE_LINE], []),
+    "not a checkpoint": (not_a_checkpoint, ["{checkpoint}: not a readable checkpoint"], [], []),
     "trained on another run's data": (
         trained_on_other_data, ["{checkpoint}: trained on train_x.npy with sha256", "retrain the model"], [], []
     ),
-    "training did not finish": (unfinished, ["{checkpoint}: saved after epoch 1 of 2", "snakemake --forcerun"], [PENDING], []),
+    "training did not finish": (unfinished, ["{checkpoint}: saved after epoch 1 of 2", "snakemake --forcerun"], [], []),
     "another model's checkpoint": (
-        copied_to_another_model, ["{checkpoint}: holds the weights of model 'model_a', not 'model_b'"], [PENDING],
+        copied_to_another_model, ["{checkpoint}: holds the weights of model 'model_a', not 'model_b'"], [],
         ["--model", "model_b"],
     ),
-    "damaged weights": (damaged_weights, ["{checkpoint}: weights have sha256", "damaged"], [PENDING], []),
+    "damaged weights": (damaged_weights, ["{checkpoint}: weights have sha256", "damaged"], [], []),
     "test split swapped in from another run": (
-        swapped_test_split, ["test_x.npy: sha256", "snakemake --forcerun cache"], [PENDING], []
+        swapped_test_split, ["test_x.npy: sha256", "snakemake --forcerun cache"], [], []
     ),
 }
 

@@ -299,7 +299,7 @@ def test_cli_logs_one_progress_line_per_epoch(cache, tmp_path):
     "breakage, message",
     [
         (lambda c: (c / "val_x.npy").unlink(), "val_x.npy: not found"),
-        (lambda c: np.save(c / "train_y.npy", np.full(200, 7)), "train_y.npy: row 0 has label 7, outside 0..2"),
+        (lambda c: np.save(c / "train_y.npy", np.full(200, 7)), "train_y.npy: label 7 at position 0 is not an index of the 3 classes"),
         (lambda c: (c / "normalization.json").write_text(json.dumps({"mean": [0.5], "std": [0.2]})), "'mean' must list 3 numbers"),
         (lambda c: np.save(c / "train_x.npy", np.zeros((200, 16, 16, 3), np.uint8)), "rerun the stats stage"),
     ],

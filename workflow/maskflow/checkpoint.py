@@ -16,6 +16,7 @@ The resume state (`save_resume`/`load_resume`) is a larger dict written beside i
 from __future__ import annotations
 
 import logging
+import pickle
 import platform
 from pathlib import Path
 from typing import Callable
@@ -108,7 +109,9 @@ def _load(path: str | Path, what: str) -> dict:
         # weights_only: a checkpoint holds tensors and plain values, never code to run.
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for truncated or foreign files
-        raise CheckpointError(f"{path}: not a readable {what} ({type(error).__name__}: {error})") from None
+        # One line: torch's unpickling message runs over several and advises weights_only=False.
+        detail = str(error).strip().splitlines()[0] if not isinstance(error, pickle.UnpicklingError) else "not a torch file of tensors"
+        raise CheckpointError(f"{path}: not a readable {what} ({type(error).__name__}: {detail})") from None
 
 
 def load_checkpoint(path: str | Path) -> dict:

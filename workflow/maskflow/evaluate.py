@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from maskflow import atomic
+from maskflow import atomic, integrity
 from maskflow.config import SPLITS
 from maskflow.errors import DataError
 from maskflow.metrics import DECISION_RULES, class_prior, split_metrics
@@ -45,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--ensemble", help="JSON spec of an ensemble: name, dataset, members")
     parser.add_argument("--cache-dir", required=True, help="results/{dataset}/cache (arrays and index csv)")
     parser.add_argument("--normalization", help="normalization.json the checkpoint must match (models)")
+    parser.add_argument("--model", help="the model the checkpoint must belong to (its config name; models)")
     parser.add_argument("--models-dir", help="results/{dataset}/models, where members' predictions are (ensembles)")
     parser.add_argument("--out-dir", required=True, help="where predictions_{split}.csv are written")
     parser.add_argument("--metrics", required=True, help="metrics.json to write")
@@ -107,13 +108,6 @@ def write_outputs(out_dir: str | Path, metrics_path: str | Path, frames: dict[st
             )
 
 
-def read_index(cache_dir: Path, split: str) -> pd.DataFrame:
-    path = cache_dir / f"{split}_index.csv"
-    if not path.is_file():
-        raise DataError(f"{path}: cache index not found (run the cache stage first)")
-    return pd.read_csv(path, keep_default_na=False, dtype={"row_id": str, "photo": str})
-
-
 def train_prior(cache_dir: Path, k: int) -> np.ndarray:
     return class_prior(np.load(cache_dir / "train_y.npy"), k)
 
@@ -142,17 +136,18 @@ def evaluate_model(args: argparse.Namespace) -> None:
     configure(device, max(1, args.threads))
     cache_dir = Path(args.cache_dir)
     model, ckpt = load_model(args.checkpoint, device)
+    # Refuse a checkpoint left by an unfinished run, one copied from another model's folder, or
+    # one with damaged weights (maskflow.integrity).
+    integrity.check_checkpoint(ckpt, model=args.model)
     _verify(ckpt, cache_dir, args.normalization)
     classes = list(ckpt["classes"])
+    seal = integrity.read_seal(args.normalization)
     spec = ckpt.get("spec") or {}
-    prior = train_prior(cache_dir, len(classes))
+    splits = {split: integrity.load_split(cache_dir, split, classes=classes, seal=seal) for split in SPLITS}
+    prior = class_prior(splits["train"].y, len(classes))
     frames = {}
-    for split in SPLITS:
-        x = np.load(cache_dir / f"{split}_x.npy")
-        y = np.load(cache_dir / f"{split}_y.npy")
-        index = read_index(cache_dir, split)
-        if not (len(x) == len(y) == len(index)):
-            raise DataError(f"{cache_dir}: {split} arrays and index disagree ({len(x)} images, {len(y)} labels, {len(index)} rows)")
+    for split, cached in splits.items():
+        x, y, index = cached.x, cached.y, cached.index
         proba = predict_proba(model, ckpt, x, device, batch_size=args.batch_size) if len(x) else np.zeros((0, len(classes)))
         frames[split] = prediction_frame(index, y, np.asarray(proba, dtype=np.float64), classes, prior)
     name = spec.get("name") or Path(args.checkpoint).parent.name

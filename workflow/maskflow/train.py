@@ -42,6 +42,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from maskflow import checkpoint as ckpt_io
+from maskflow import integrity
 from maskflow.atomic import atomic_path, sha256_file, write_csv
 from maskflow.augment import Augmenter
 from maskflow.config import EARLY_STOPPING_DEFAULTS, TRAIN_DEFAULTS, deep_merge, fingerprint
@@ -122,27 +123,9 @@ class Data:
     channels: int
 
 
-def _load_array(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise DataError(f"{path}: not found (the cache stage writes it: snakemake results/<dataset>/cache/...)")
-    try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as error:
-        raise DataError(f"{path}: not a readable .npy array ({error})") from None
-
-
-def _load_split(cache_dir: Path, split: str, num_classes: int, device: torch.device) -> Split:
-    x_path, y_path = cache_dir / f"{split}_x.npy", cache_dir / f"{split}_y.npy"
-    x, y = _load_array(x_path), _load_array(y_path)
-    if x.dtype != np.uint8 or x.ndim != 4:
-        raise DataError(f"{x_path}: expected uint8 N x H x W x C crops, got {x.dtype} with shape {x.shape}")
-    if y.ndim != 1 or len(y) != len(x) or not np.issubdtype(y.dtype, np.integer):
-        raise DataError(f"{y_path}: expected {len(x)} integer labels (one per crop of {x_path.name}), got {y.dtype} {y.shape}")
-    bad = np.flatnonzero((y < 0) | (y >= num_classes))
-    if len(bad):
-        raise DataError(f"{y_path}: row {bad[0]} has label {y[bad[0]]}, outside 0..{num_classes - 1} ({num_classes} classes)")
-    y = y.astype(np.int64)
-    return Split(ckpt_io.as_nchw(x, device), torch.from_numpy(y).to(device), y)
+def _load_split(cache_dir: Path, split: str, classes: list[str], seal, device: torch.device) -> Split:
+    cached = integrity.load_split(cache_dir, split, classes=classes, seal=seal, index=False)
+    return Split(ckpt_io.as_nchw(cached.x, device), torch.from_numpy(cached.y).to(device), cached.y)
 
 
 def read_classes(cache_dir: Path) -> list[str]:
@@ -186,8 +169,9 @@ def load_normalization(path: Path, x: torch.Tensor, train_sha: str) -> dict:
 def load_data(cache_dir: Path, normalization_path: Path, classes: list[str] | None, device: torch.device) -> Data:
     classes = classes or read_classes(cache_dir)
     sha256 = {name: sha256_file(cache_dir / f"{name}.npy") for name in ARRAYS if (cache_dir / f"{name}.npy").is_file()}
-    train = _load_split(cache_dir, "train", len(classes), device)
-    val = _load_split(cache_dir, "val", len(classes), device)
+    seal = integrity.read_seal(normalization_path) if normalization_path.is_file() else None
+    train = _load_split(cache_dir, "train", classes, seal, device)
+    val = _load_split(cache_dir, "val", classes, seal, device)
     if len(train.y) == 0:
         raise DataError(f"{cache_dir / 'train_x.npy'}: the train split is empty; nothing to train on")
     if val.x.shape[1:] != train.x.shape[1:] and len(val.y):
@@ -433,13 +417,18 @@ def features(model: nn.Module, split: Split, normalizer: ckpt_io.Normalizer) -> 
 # --------------------------------------------------------------------------------- outputs
 
 
-def build_checkpoint(run: Run, data: Data, arch: dict) -> dict:
+def build_checkpoint(run: Run, data: Data, arch: dict, complete: bool = False) -> dict:
     device = data.train.x.device
     state, weights_epoch = run.output_state()
     row = next((r for r in run.history if r["epoch"] == weights_epoch), None)
+    model_state = {k: v.detach().cpu() for k, v in state.items()}
     return {
         "format": ckpt_io.FORMAT,
-        "model_state": {k: v.detach().cpu() for k, v in state.items()},
+        "model_state": model_state,
+        # Checked by maskflow.integrity.check_checkpoint: a per-epoch save is not a finished
+        # model, and torch loads a damaged tensor without complaint.
+        "complete": complete,
+        "weights_sha256": integrity.state_sha256(model_state),
         "arch": arch,
         "classes": data.classes,
         "normalization": data.normalization,
@@ -547,7 +536,7 @@ def finish(run: Run, data: Data, paths: Paths, arch: dict) -> dict:
     if arch.get("bottleneck") and not run.latent and len(data.val.y):
         # A bottleneck model exists to be plotted: snapshot its final weights when no epoch was asked.
         run.latent[weights_epoch] = features(run.model, data.val, ckpt_io.Normalizer(data.normalization, data.val.x.device))
-    checkpoint = build_checkpoint(run, data, arch)
+    checkpoint = build_checkpoint(run, data, arch, complete=True)
     ckpt_io.save_checkpoint(paths.checkpoint, checkpoint)
     write_history(paths.history, run.history)
     write_latent(paths.latent, run.latent, data.val.y_np)

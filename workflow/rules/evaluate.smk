@@ -23,7 +23,7 @@ rule evaluate_model:
         cache_dir="results/{dataset}/cache",
         out_dir="results/{dataset}/models/{model}",
     shell:
-        "{MASKFLOW} evaluate --checkpoint {input.checkpoint:q} --cache-dir {params.cache_dir:q}"
+        "{MASKFLOW} evaluate --checkpoint {input.checkpoint:q} --model {wildcards.model} --cache-dir {params.cache_dir:q}"
         " --normalization {input.normalization:q} --out-dir {params.out_dir:q}"
         " --metrics {output.metrics:q} --threads {threads} 2> {log:q}"
 
