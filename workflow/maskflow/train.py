@@ -572,6 +572,12 @@ def prepare(spec: dict, data: Data, device: torch.device, fingerprint: str) -> R
 def run(args: argparse.Namespace) -> dict:
     spec = resolve_spec(args.spec)
     device = resolve_device(spec["device"])
+    if device.type == "cuda":
+        # Concurrent local train jobs each take their own card (Snakemake sets no
+        # CUDA_VISIBLE_DEVICES); under SLURM --gres the scheduler has chosen and this is "cuda".
+        from maskflow.gpu_slots import claim_gpu
+
+        device = torch.device(claim_gpu())
     configure(device, args.threads)
     classes = json.loads(args.classes) if args.classes else None
     data = load_data(args.cache_dir, args.normalization, classes, device)

@@ -2,7 +2,6 @@
 # once, here (maskflow.config), so rules only look things up.
 import json
 import os
-import shlex
 import sys
 
 from snakemake.exceptions import WorkflowError
@@ -10,8 +9,8 @@ from snakemake.exceptions import WorkflowError
 # Put the Python environment that runs Snakemake first on PATH, so jobs find its `python` even
 # when the venv is not activated (`.venv/bin/snakemake ...`). Jobs on a cluster inherit it; a
 # conda env activated for a job still comes before it.
-os.environ["PATH"] = (
-    os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+os.environ.update(
+    PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 )
 # Jobs share cores (--cores 8 on a 2-core laptop): OpenMP threads that spin while waiting
 # made a 23 ms torch step take 495 ms. Passive waits cost nothing when cores are free.
@@ -19,12 +18,16 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 PACKAGE_DIR = os.path.join(workflow.basedir, "workflow")
 sys.path.insert(0, PACKAGE_DIR)
 
-# How rules call the package: `python -m maskflow` with workflow/ on PYTHONPATH, so the same
+# Rules call the package as `python -m maskflow ...` with workflow/ on PYTHONPATH, so the same
 # command works in the venv that runs Snakemake, in the per-rule conda env and on cluster nodes.
-MASKFLOW = f"PYTHONPATH={shlex.quote(PACKAGE_DIR)}${{PYTHONPATH:+:$PYTHONPATH}} python -m maskflow"
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        filter(None, [PACKAGE_DIR, os.environ.get("PYTHONPATH")])
+    )
+)
 CONDA_ENV = "../../envs/maskflow.yaml"
 
-from maskflow.config import SPLITS, load_and_check  # noqa: E402
+from maskflow.config import SPLITS, fingerprint, load_and_check  # noqa: E402
 from maskflow.errors import MaskflowError  # noqa: E402
 
 try:
@@ -52,6 +55,17 @@ def _names_regex(names):
 wildcard_constraints:
     dataset=_names_regex(DATASETS),
     split="train|val|test",
+
+
+def folder_of(key):
+    """A params function: the folder of the rule's first input file named `key`, so a folder
+    argument is derived from the declared files instead of written a second time."""
+
+    def params(wildcards, input):
+        files = input[key]
+        return os.path.dirname(files if isinstance(files, str) else files[0])
+
+    return params
 
 
 def as_json(value):
@@ -104,6 +118,10 @@ def figures_for(name):
     """Figure names rendered for one model or ensemble (each `figures/{model}/{name}.png`)."""
     spec = EVALUATED[name]
     dataset = DATASETS[spec["dataset"]]
+    if spec.get("sweep"):
+        # A sweep's members are compared in its own table, plot and overlaid curves; each
+        # gets only the two figures that explain one point of it (others on request).
+        return ["confusion_matrix_test", "learning_curves"]
     names = [f"confusion_matrix_{split}" for split in EVAL_SPLITS]
     names += ["per_class_accuracy", "misclassified_test"]
     if dataset["annotations"]["format"] in PHOTO_FORMATS:
@@ -119,23 +137,9 @@ def figures_for(name):
     return names
 
 
-# Each stage's .smk registers a function returning its final targets; `rule all` asks them all.
-TARGET_FUNCTIONS = []
-
-
-def register_targets(function):
-    TARGET_FUNCTIONS.append(function)
-    return function
-
-
-def all_targets():
-    return [target for function in TARGET_FUNCTIONS for target in function()]
-
-
 STATS_FIGURES = ("class_balance", "examples", "box_sizes")
 
 
-@register_targets
 def data_targets():
     targets = []
     for dataset in DATASETS:
@@ -153,3 +157,259 @@ def dataset_targets(dataset):
     targets += cache_files(dataset)
     targets += [f"results/{dataset}/stats/{figure}.png" for figure in STATS_FIGURES]
     return targets
+
+
+# --- train --------------------------------------------------------------------
+# Keys of a resolved model that do not change its training: editing them must not retrain it.
+NOT_TRAINING = ("description", "figures")
+
+
+def train_spec(wildcards):
+    """The one resolved model this job trains, without the keys that do not affect training."""
+    spec = MODELS[wildcards.model]
+    return as_json(
+        {key: value for key, value in spec.items() if key not in NOT_TRAINING}
+    )
+
+
+def gpu_request(wildcards):
+    """1 when the model must run on CUDA, so a profile's `gpu` limit keeps jobs off shared cards."""
+    return 1 if MODELS[wildcards.model]["device"] == "cuda" else 0
+
+
+def train_targets():
+    return [
+        f"results/{spec['dataset']}/models/{name}/{output}"
+        for name, spec in MODELS.items()
+        for output in ("checkpoint.pt", "history.csv")
+    ]
+
+
+# --- evaluate -----------------------------------------------------------------
+def ensemble_member_files(wildcards):
+    """Members' predictions (averaged) and metrics (their parameter counts and seconds add up)."""
+    members = ENSEMBLES[wildcards.model]["members"]
+    files = expand(
+        "results/{dataset}/models/{member}/predictions_{split}.csv",
+        dataset=wildcards.dataset,
+        member=members,
+        split=SPLITS,
+    )
+    return files + expand(
+        "results/{dataset}/models/{member}/metrics.json",
+        dataset=wildcards.dataset,
+        member=members,
+    )
+
+
+def evaluate_targets():
+    return [
+        f"results/{spec['dataset']}/models/{name}/{output}"
+        for name, spec in EVALUATED.items()
+        for output in ["metrics.json"]
+        + [f"predictions_{split}.csv" for split in SPLITS]
+    ]
+
+
+# --- compare ------------------------------------------------------------------
+COMPARISON = {
+    "table": "results/{dataset}/comparison.csv",
+    "groups": "results/{dataset}/comparison_groups.csv",
+    "plot": "results/{dataset}/comparison.png",
+}
+SWEEP = {
+    "table": "results/{dataset}/sweeps/{sweep}.csv",
+    "plot": "results/{dataset}/sweeps/{sweep}.png",
+    "curves": "results/{dataset}/sweeps/{sweep}_curves.png",
+}
+
+
+def evaluated_files(dataset, models, name):
+    return [f"results/{dataset}/models/{model}/{name}" for model in models]
+
+
+def sweep_models(dataset, sweep):
+    return [
+        name
+        for name, spec in MODELS.items()
+        if spec.get("sweep") == sweep and spec["dataset"] == dataset
+    ]
+
+
+def comparison_paths(dataset):
+    """{table, groups, plot} of a dataset, or {} when it has no model to compare."""
+    if not models_of(dataset):
+        return {}
+    return {key: path.format(dataset=dataset) for key, path in COMPARISON.items()}
+
+
+def sweep_paths(dataset, sweep):
+    return {
+        key: path.format(dataset=dataset, sweep=sweep) for key, path in SWEEP.items()
+    }
+
+
+def compare_targets():
+    targets = []
+    for dataset in DATASETS:
+        targets += comparison_paths(dataset).values()
+        for sweep in sweeps_of(dataset):
+            targets += sweep_paths(dataset, sweep).values()
+    return targets
+
+
+# --- figures ------------------------------------------------------------------
+FIGURE_PATH = "results/{dataset}/figures/{model}/{figure}.png"
+
+
+def figure_output(figure, family):
+    """The figure's path for `snakemake --report`, captioned by its family."""
+    return report(
+        FIGURE_PATH.replace("{figure}", figure),
+        category="Models",
+        subcategory="{model}",
+        caption=f"../report/figure_{family}.rst",
+        labels={"model": "{model}", "figure": figure},
+    )
+
+
+def figure_log(figure):
+    return f"results/{{dataset}}/logs/figures/{{model}}/{figure}.log"
+
+
+def figure_spec(wildcards):
+    """Only what drawing needs: model name, class names and the model's `figures:` settings."""
+    spec = EVALUATED[wildcards.model]
+    classes = DATASETS[wildcards.dataset]["classes"]
+    return as_json(
+        {"name": wildcards.model, "classes": classes, "figures": spec["figures"]}
+    )
+
+
+def figure_shell(figure, *inputs, dirs=()):
+    """`maskflow figure NAME --<input> {input.<input>:q} ... --out {output:q}`."""
+    flags = "".join(f" --{key.replace('_', '-')} {{input.{key}:q}}" for key in inputs)
+    flags += "".join(f" --{key.replace('_', '-')} {{params.{key}:q}}" for key in dirs)
+    return (
+        f"python -m maskflow figure {figure}{flags} --spec {{params.spec:q}} --out {{output:q}}"
+        " 2> {log:q}"
+    )
+
+
+MODEL_DIR = "results/{dataset}/models/{model}"
+ANY_EVALUATED = _names_regex(EVALUATED)
+TRAINED = _names_regex(MODELS)
+
+
+def figure_paths(name):
+    """Every figure of one model or ensemble (the report's inputs use this too)."""
+    dataset = EVALUATED[name]["dataset"]
+    return {
+        figure: FIGURE_PATH.format(dataset=dataset, model=name, figure=figure)
+        for figure in figures_for(name)
+    }
+
+
+def figure_targets():
+    return [path for name in EVALUATED for path in figure_paths(name).values()]
+
+
+# --- report -------------------------------------------------------------------
+
+
+def report_dataset(dataset):
+    """Everything the report shows about one dataset, as paths (the rules above own them)."""
+    spec = DATASETS[dataset]
+    return {
+        "name": dataset,
+        "description": spec.get("description", ""),
+        "source": spec["source"],
+        "annotations_format": spec["annotations"]["format"],
+        "classes": spec["classes"],
+        "split": spec.get("split"),
+        "preprocess": spec.get("preprocess"),
+        "baseline": spec.get("baseline"),
+        "quality": f"results/{dataset}/data/quality.json",
+        "counts": f"results/{dataset}/stats/class_counts.csv",
+        "manifest": f"resources/{dataset}/manifest.json",
+        "stats_figures": {
+            figure: f"results/{dataset}/stats/{figure}.png" for figure in STATS_FIGURES
+        },
+        "comparison": comparison_paths(dataset),
+        "sweeps": [
+            {"name": sweep, **sweep_paths(dataset, sweep)}
+            for sweep in sweeps_of(dataset)
+        ],
+        "models": [
+            {
+                "name": name,
+                "metrics": f"results/{dataset}/models/{name}/metrics.json",
+                "figures": figure_paths(name),
+            }
+            for name in models_of(dataset)
+        ],
+    }
+
+
+def reproduce_command():
+    files = workflow.overwrite_configfiles or workflow.configfiles
+    return (
+        "snakemake --cores all"
+        + "".join(f" --configfile {path}" for path in files)
+        + " all"
+    )
+
+
+REPORT_PLAN = {
+    "title": MF["report"].get("title", "maskflow report"),
+    "max_models_detailed": MF["report"].get("max_models_detailed"),
+    "seed": MF["seed"],
+    "config_hash": fingerprint(config),
+    "configfiles": [
+        str(path) for path in workflow.overwrite_configfiles or workflow.configfiles
+    ],
+    "command": reproduce_command(),
+    "repo_dir": workflow.basedir,
+    "datasets": [report_dataset(dataset) for dataset in DATASETS],
+}
+
+
+def plan_paths(value):
+    """Every file path in the plan (strings under known path keys), for the rule's input."""
+    keys = {
+        "quality",
+        "counts",
+        "manifest",
+        "metrics",
+        "table",
+        "groups",
+        "plot",
+        "curves",
+    }
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in keys and isinstance(item, str):
+                yield item
+            elif key in ("stats_figures", "figures"):
+                yield from item.values()
+            else:
+                yield from plan_paths(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from plan_paths(item)
+
+
+def report_targets():
+    return ["results/report.html"]
+
+
+def all_targets():
+    """Every final target of every stage: what `rule all` asks for."""
+    return (
+        data_targets()
+        + train_targets()
+        + evaluate_targets()
+        + figure_targets()
+        + compare_targets()
+        + report_targets()
+    )

@@ -1,30 +1,5 @@
 # Comparison of every model of a dataset (with McNemar tests against its baseline), and one
 # table + plot + overlaid learning curves per sweep.
-
-COMPARISON = {
-    "table": "results/{dataset}/comparison.csv",
-    "groups": "results/{dataset}/comparison_groups.csv",
-    "plot": "results/{dataset}/comparison.png",
-}
-SWEEP = {
-    "table": "results/{dataset}/sweeps/{sweep}.csv",
-    "plot": "results/{dataset}/sweeps/{sweep}.png",
-    "curves": "results/{dataset}/sweeps/{sweep}_curves.png",
-}
-
-
-def evaluated_files(dataset, models, name):
-    return [f"results/{dataset}/models/{model}/{name}" for model in models]
-
-
-def sweep_models(dataset, sweep):
-    return [
-        name
-        for name, spec in MODELS.items()
-        if spec.get("sweep") == sweep and spec["dataset"] == dataset
-    ]
-
-
 rule compare:
     input:
         metrics=lambda wc: evaluated_files(
@@ -56,7 +31,7 @@ rule compare:
     params:
         baseline=lambda wc: DATASETS[wc.dataset].get("baseline") or "",
     shell:
-        "{MASKFLOW} compare --dataset {wildcards.dataset} --baseline {params.baseline:q}"
+        "python -m maskflow compare --dataset {wildcards.dataset} --baseline {params.baseline:q}"
         " --metrics {input.metrics:q} --predictions {input.predictions:q}"
         " --table {output.table:q} --groups {output.groups:q} --plot {output.plot:q} 2> {log:q}"
 
@@ -82,29 +57,6 @@ rule sweep:
     conda:
         CONDA_ENV
     shell:
-        "{MASKFLOW} sweep --sweep {wildcards.sweep} --metrics {input.metrics:q}"
+        "python -m maskflow sweep --sweep {wildcards.sweep} --metrics {input.metrics:q}"
         " --histories {input.histories:q} --table {output.table:q} --plot {output.plot:q}"
         " --curves {output.curves:q} 2> {log:q}"
-
-
-def comparison_paths(dataset):
-    """{table, groups, plot} of a dataset, or {} when it has no model to compare."""
-    if not models_of(dataset):
-        return {}
-    return {key: path.format(dataset=dataset) for key, path in COMPARISON.items()}
-
-
-def sweep_paths(dataset, sweep):
-    return {
-        key: path.format(dataset=dataset, sweep=sweep) for key, path in SWEEP.items()
-    }
-
-
-@register_targets
-def compare_targets():
-    targets = []
-    for dataset in DATASETS:
-        targets += comparison_paths(dataset).values()
-        for sweep in sweeps_of(dataset):
-            targets += sweep_paths(dataset, sweep).values()
-    return targets

@@ -5,14 +5,14 @@ rule fetch:
     output:
         raw=directory("resources/{dataset}/raw"),
         manifest="resources/{dataset}/manifest.json",
-    conda:
-        CONDA_ENV
     log:
         "results/{dataset}/logs/fetch.log",
+    conda:
+        CONDA_ENV
     params:
         source=dataset_slice("source"),
     shell:
-        "{MASKFLOW} fetch --dataset {wildcards.dataset} --spec {params.source:q}"
+        "python -m maskflow fetch --dataset {wildcards.dataset} --spec {params.source:q}"
         " --raw-dir {output.raw:q} --manifest {output.manifest:q} 2> {log:q}"
 
 
@@ -27,14 +27,14 @@ rule validate:
             category="Data",
             caption="../report/quality.rst",
         ),
-    conda:
-        CONDA_ENV
     log:
         "results/{dataset}/logs/validate.log",
+    conda:
+        CONDA_ENV
     params:
         spec=dataset_slice("annotations", "classes"),
     shell:
-        "{MASKFLOW} validate --dataset {wildcards.dataset} --raw-dir {input.raw:q} --spec {params.spec:q}"
+        "python -m maskflow validate --dataset {wildcards.dataset} --raw-dir {input.raw:q} --spec {params.spec:q}"
         " --out {output.rows:q} --quality {output.quality:q} 2> {log:q}"
 
 
@@ -43,14 +43,14 @@ rule split:
         rows="results/{dataset}/data/validated.csv",
     output:
         "results/{dataset}/data/annotations.csv",
-    conda:
-        CONDA_ENV
     log:
         "results/{dataset}/logs/split.log",
+    conda:
+        CONDA_ENV
     params:
         spec=dataset_slice("split", "classes"),
     shell:
-        "{MASKFLOW} split --rows {input.rows:q} --spec {params.spec:q} --out {output:q} 2> {log:q}"
+        "python -m maskflow split --rows {input.rows:q} --spec {params.spec:q} --out {output:q} 2> {log:q}"
 
 
 rule cache:
@@ -59,24 +59,24 @@ rule cache:
         annotations="results/{dataset}/data/annotations.csv",
     output:
         cache_files("{dataset}"),
-    conda:
-        CONDA_ENV
     log:
         "results/{dataset}/logs/cache.log",
     benchmark:
         "results/{dataset}/benchmarks/cache.tsv"
+    conda:
+        CONDA_ENV
     threads: THREADS["cache"]
     params:
         spec=dataset_slice("preprocess", "annotations", "classes"),
-        out_dir="results/{dataset}/cache",
+        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
     shell:
-        "{MASKFLOW} cache --raw-dir {input.raw:q} --annotations {input.annotations:q}"
+        "python -m maskflow cache --raw-dir {input.raw:q} --annotations {input.annotations:q}"
         " --spec {params.spec:q} --out-dir {params.out_dir:q} --threads {threads} 2> {log:q}"
 
 
 rule class_stats:
     input:
-        cache_files("{dataset}"),
+        cache=cache_files("{dataset}"),
     output:
         counts=report(
             "results/{dataset}/stats/class_counts.csv",
@@ -84,21 +84,21 @@ rule class_stats:
             caption="../report/class_counts.rst",
         ),
         normalization="results/{dataset}/stats/normalization.json",
-    conda:
-        CONDA_ENV
     log:
         "results/{dataset}/logs/class_stats.log",
+    conda:
+        CONDA_ENV
     params:
         spec=dataset_slice("classes"),
-        cache_dir="results/{dataset}/cache",
+        cache_dir=folder_of("cache"),
     shell:
-        "{MASKFLOW} stats --cache-dir {params.cache_dir:q} --spec {params.spec:q}"
+        "python -m maskflow stats --cache-dir {params.cache_dir:q} --spec {params.spec:q}"
         " --counts {output.counts:q} --normalization {output.normalization:q} 2> {log:q}"
 
 
 rule stats_figure:
     input:
-        cache_files("{dataset}"),
+        cache=cache_files("{dataset}"),
         counts="results/{dataset}/stats/class_counts.csv",
     output:
         report(
@@ -106,15 +106,15 @@ rule stats_figure:
             category="Data",
             caption="../report/stats_figure.rst",
         ),
-    conda:
-        CONDA_ENV
     log:
         "results/{dataset}/logs/stats_{figure}.log",
     wildcard_constraints:
         figure="|".join(STATS_FIGURES),
+    conda:
+        CONDA_ENV
     params:
         spec=dataset_slice("classes"),
-        cache_dir="results/{dataset}/cache",
+        cache_dir=folder_of("cache"),
     shell:
-        "{MASKFLOW} stats --cache-dir {params.cache_dir:q} --spec {params.spec:q}"
+        "python -m maskflow stats --cache-dir {params.cache_dir:q} --spec {params.spec:q}"
         " --counts {input.counts:q} --figure {wildcards.figure} --out {output:q} 2> {log:q}"

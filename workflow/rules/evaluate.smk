@@ -1,6 +1,4 @@
 # Evaluation: predictions on every split and metrics, for models and ensembles alike.
-
-
 rule evaluate_model:
     input:
         cache=lambda wc: cache_files(wc.dataset),
@@ -20,28 +18,12 @@ rule evaluate_model:
         CONDA_ENV
     threads: THREADS["evaluate"]
     params:
-        cache_dir="results/{dataset}/cache",
-        out_dir="results/{dataset}/models/{model}",
+        cache_dir=folder_of("cache"),
+        out_dir=lambda wildcards, output: os.path.dirname(output.metrics),
     shell:
-        "{MASKFLOW} evaluate --checkpoint {input.checkpoint:q} --model {wildcards.model} --cache-dir {params.cache_dir:q}"
+        "python -m maskflow evaluate --checkpoint {input.checkpoint:q} --model {wildcards.model} --cache-dir {params.cache_dir:q}"
         " --normalization {input.normalization:q} --out-dir {params.out_dir:q}"
         " --metrics {output.metrics:q} --threads {threads} 2> {log:q}"
-
-
-def ensemble_member_files(wildcards):
-    """Members' predictions (averaged) and metrics (their parameter counts and seconds add up)."""
-    members = ENSEMBLES[wildcards.model]["members"]
-    files = expand(
-        "results/{dataset}/models/{member}/predictions_{split}.csv",
-        dataset=wildcards.dataset,
-        member=members,
-        split=SPLITS,
-    )
-    return files + expand(
-        "results/{dataset}/models/{member}/metrics.json",
-        dataset=wildcards.dataset,
-        member=members,
-    )
 
 
 rule evaluate_ensemble:
@@ -63,19 +45,9 @@ rule evaluate_ensemble:
     params:
         spec=model_spec,
         models_dir="results/{dataset}/models",
-        cache_dir="results/{dataset}/cache",
-        out_dir="results/{dataset}/models/{model}",
+        cache_dir=folder_of("cache"),
+        out_dir=lambda wildcards, output: os.path.dirname(output.metrics),
     shell:
-        "{MASKFLOW} evaluate --ensemble {params.spec:q} --models-dir {params.models_dir:q}"
+        "python -m maskflow evaluate --ensemble {params.spec:q} --models-dir {params.models_dir:q}"
         " --cache-dir {params.cache_dir:q} --out-dir {params.out_dir:q}"
         " --metrics {output.metrics:q} 2> {log:q}"
-
-
-@register_targets
-def evaluate_targets():
-    return [
-        f"results/{spec['dataset']}/models/{name}/{output}"
-        for name, spec in EVALUATED.items()
-        for output in ["metrics.json"]
-        + [f"predictions_{split}.csv" for split in SPLITS]
-    ]

@@ -1,49 +1,6 @@
 # Figures: one rule per figure family, each figure a target of its own:
 #   results/{dataset}/figures/{model}/{figure}.png   (figure names: figures_for() in common.smk)
 # A rule's inputs are exactly what its family reads, so deleting one figure reruns one job.
-
-FIGURE_PATH = "results/{dataset}/figures/{model}/{figure}.png"
-
-
-def figure_output(figure, family):
-    """The figure's path for `snakemake --report`, captioned by its family."""
-    return report(
-        FIGURE_PATH.replace("{figure}", figure),
-        category="Models",
-        subcategory="{model}",
-        caption=f"../report/figure_{family}.rst",
-        labels={"model": "{model}", "figure": figure},
-    )
-
-
-def figure_log(figure):
-    return f"results/{{dataset}}/logs/figures/{{model}}/{figure}.log"
-
-
-def figure_spec(wildcards):
-    """Only what drawing needs: model name, class names and the model's `figures:` settings."""
-    spec = EVALUATED[wildcards.model]
-    classes = DATASETS[wildcards.dataset]["classes"]
-    return as_json(
-        {"name": wildcards.model, "classes": classes, "figures": spec["figures"]}
-    )
-
-
-def figure_shell(figure, *inputs, dirs=()):
-    """`maskflow figure NAME --<input> {input.<input>:q} ... --out {output:q}`."""
-    flags = "".join(f" --{key.replace('_', '-')} {{input.{key}:q}}" for key in inputs)
-    flags += "".join(f" --{key.replace('_', '-')} {{params.{key}:q}}" for key in dirs)
-    return (
-        f"{{MASKFLOW}} figure {figure}{flags} --spec {{params.spec:q}} --out {{output:q}}"
-        " 2> {log:q}"
-    )
-
-
-MODEL_DIR = "results/{dataset}/models/{model}"
-ANY_EVALUATED = _names_regex(EVALUATED)
-TRAINED = _names_regex(MODELS)
-
-
 rule figure_confusion_matrix:
     input:
         metrics=f"{MODEL_DIR}/metrics.json",
@@ -99,7 +56,7 @@ rule figure_learning_curves:
 rule figure_misclassified:
     input:
         predictions=f"{MODEL_DIR}/predictions_{{split}}.csv",
-        crops="results/{dataset}/cache/{split}_x.npy",
+        cache="results/{dataset}/cache/{split}_x.npy",
     output:
         figure_output("misclassified_{split}", "misclassified"),
     log:
@@ -110,7 +67,7 @@ rule figure_misclassified:
         CONDA_ENV
     params:
         spec=figure_spec,
-        cache_dir="results/{dataset}/cache",
+        cache_dir=folder_of("cache"),
     shell:
         figure_shell(
             "misclassified_{wildcards.split}", "predictions", dirs=["cache_dir"]
@@ -152,7 +109,7 @@ rule figure_saliency:
         CONDA_ENV
     params:
         spec=figure_spec,
-        cache_dir="results/{dataset}/cache",
+        cache_dir=folder_of("cache"),
     shell:
         figure_shell("saliency", "checkpoint", dirs=["cache_dir"])
 
@@ -171,7 +128,7 @@ rule figure_filters:
         CONDA_ENV
     params:
         spec=figure_spec,
-        cache_dir="results/{dataset}/cache",
+        cache_dir=folder_of("cache"),
     shell:
         figure_shell("filters", "checkpoint", dirs=["cache_dir"])
 
@@ -191,20 +148,6 @@ rule figure_latent:
         CONDA_ENV
     params:
         spec=figure_spec,
-        cache_dir="results/{dataset}/cache",
+        cache_dir=folder_of("cache"),
     shell:
         figure_shell("latent", "latent", "checkpoint", dirs=["cache_dir"])
-
-
-def figure_paths(name):
-    """Every figure of one model or ensemble (the report's inputs use this too)."""
-    dataset = EVALUATED[name]["dataset"]
-    return {
-        figure: FIGURE_PATH.format(dataset=dataset, model=name, figure=figure)
-        for figure in figures_for(name)
-    }
-
-
-@register_targets
-def figure_targets():
-    return [path for name in EVALUATED for path in figure_paths(name).values()]
