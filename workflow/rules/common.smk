@@ -29,6 +29,7 @@ CONDA_ENV = "../../envs/maskflow.yaml"
 
 from maskflow.config import SPLITS, fingerprint, load_and_check  # noqa: E402
 from maskflow.errors import MaskflowError  # noqa: E402
+from maskflow.gpu_slots import visible_gpu_count  # noqa: E402
 
 try:
     MF = load_and_check(
@@ -42,6 +43,30 @@ MODELS = MF["models"]
 ENSEMBLES = MF["ensembles"]
 EVALUATED = {**MODELS, **ENSEMBLES}
 THREADS = MF["threads"]
+LOCAL_GPUS = visible_gpu_count()
+
+
+# Light jobs run on the submitting host under a cluster executor: they take seconds, and a
+# compute node may have no internet for `fetch`. Training, caching and evaluation go to the
+# cluster.
+localrules:
+    all,
+    fetch,
+    class_stats,
+    stats_figure,
+    evaluate_ensemble,
+    compare,
+    sweep,
+    report,
+    figure_confusion_matrix,
+    figure_per_class_accuracy,
+    figure_learning_curves,
+    figure_misclassified,
+    figure_overlays,
+    figure_filters,
+    figure_saliency,
+    figure_latent,
+
 
 # Dataset formats cut from photos (these have boxes and source photos to draw overlays on).
 PHOTO_FORMATS = {"bbox_csv", "voc_xml", "image_folder"}
@@ -173,8 +198,10 @@ def train_spec(wildcards):
 
 
 def gpu_request(wildcards):
-    """1 when the model must run on CUDA, so a profile's `gpu` limit keeps jobs off shared cards."""
-    return 1 if MODELS[wildcards.model]["device"] == "cuda" else 0
+    """1 when the model will train on CUDA (asked for, or `auto` on a machine showing a GPU),
+    so the local profile's `gpu` limit keeps concurrent train jobs off shared cards."""
+    device = MODELS[wildcards.model]["device"]
+    return 1 if device == "cuda" or (device == "auto" and LOCAL_GPUS > 0) else 0
 
 
 def train_targets():
