@@ -211,3 +211,7 @@ def test_train_stage_writes_outputs_that_reload_to_the_logged_metrics(digits, tm
     assert latent["epochs"].tolist() == [1, 8] and latent["features_e8"].shape == (len(y_val), 2)
     assert not np.allclose(latent["features_e1"], latent["features_e8"])
     assert not paths.resume.exists()
+    # evaluate's integrity check accepts it: a finished run of this model with intact weights
+    from maskflow import integrity
+
+    integrity.check_checkpoint(ckpt, model="np")

@@ -493,7 +493,7 @@ def train_cached(spec: dict, data, paths, threads: int = 1) -> dict:
         )  # fmt: skip
     seconds = sum(row["seconds"] for row in fit.history)
     trained = _Trained(spec, to_torch(fit.state, arch), fit.history, len(fit.history), fit.best_epoch, seconds)
-    checkpoint = trainer.build_checkpoint(trained, data, arch)
+    checkpoint = trainer.build_checkpoint(trained, data, arch, complete=True)
     ckpt_io.save_checkpoint(paths.checkpoint, checkpoint)
     trainer.write_history(paths.history, fit.history)
     trainer.write_latent(paths.latent, latent, data.val.y_np)
