@@ -1,13 +1,11 @@
 """The bad-input corpus of issue 8, one table per kind, each case with its defined outcome,
 through the real commands: `maskflow validate` and `maskflow cache` (photos, annotation
 tables), `snakemake -n` (config), `maskflow stats` (cache files) and `maskflow evaluate`
-(checkpoints). docs/reliability.md lists the same cases and outcomes.
+(checkpoints). The README's "Reliability" section lists the same cases and outcomes.
 
 Outcomes are either a row of quality.json with its reason (the row is dropped, the run goes
 on), a correct crop in the cache, or exit status 2 with one message naming the file, row and
-problem (no traceback). Cases marked xfail(strict) wait for train.py / evaluate.py to call
-maskflow.integrity (see docs/reliability.md); they fail loudly once that lands, so the mark
-goes with it.
+problem (no traceback).
 """
 
 from __future__ import annotations
