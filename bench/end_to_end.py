@@ -18,7 +18,6 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -26,7 +25,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.workflow_overhead import job_counts, noop_seconds, snakemake  # noqa: E402
+from bench.workflow_overhead import job_counts, noop_seconds, timed  # noqa: E402
 
 
 def training_costs(workdir: Path) -> pd.DataFrame:
@@ -54,16 +53,14 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        start = time.perf_counter()
-        log = snakemake(workdir, args.config.resolve(), "all", cores=args.cores).stdout
-        wall = time.perf_counter() - start
+        wall, cpu, log = timed(workdir, args.config.resolve(), "all", cores=args.cores)
         jobs = sum(job_counts(log).values())
         costs = training_costs(workdir)
         cache_tsv = list(workdir.glob("results/*/benchmarks/cache.tsv"))
         cache_s = {path.parts[-3]: float(pd.read_csv(path, sep="\t")["s"].iloc[-1]) for path in cache_tsv}
-        noop = noop_seconds(workdir, args.config.resolve(), args.noop_repeats)
+        noop, noop_cpu = noop_seconds(workdir, args.config.resolve(), args.noop_repeats)
 
-    print(f"\nwall time {wall:.0f} s ({wall / 60:.1f} min) for {jobs} jobs; no-op rerun {noop:.1f} s")
+    print(f"\nwall time {wall:.0f} s ({wall / 60:.1f} min), {cpu / 60:.1f} CPU min, for {jobs} jobs; no-op rerun {noop:.1f} s ({noop_cpu:.1f} CPU s)")
     print(f"cache step: {', '.join(f'{d} {s:.1f} s' for d, s in cache_s.items())}")
     print(f"\n{'dataset':<8}{'model':<28}{'epochs':>7}{'job s':>8}{'epochs s':>10}{'peak MB':>9}")
     for row in costs.itertuples():
@@ -71,7 +68,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{'sum':<36}{costs['epochs'].sum():>7}{costs['job_s'].sum():>8.1f}{costs['epochs_s'].sum():>10.1f}")
     print("job s: the train job (process start, imports, data load, training, checkpoints); epochs s: the training loop alone")
     return {
-        "config": args.config.name, "cores": args.cores, "load_at_start": load, "wall_s": wall, "jobs": jobs, "noop_s": noop,
+        "config": args.config.name, "cores": args.cores, "load_at_start": load, "wall_s": wall, "cpu_s": cpu, "jobs": jobs, "noop_s": noop, "noop_cpu_s": noop_cpu,
         "cache_s": cache_s, "models": len(costs), "train_job_s": float(costs["job_s"].sum()),
         "train_epochs_s": float(costs["epochs_s"].sum()),
         "per_model": {f"{r.dataset}/{r.model}": {"job_s": r.job_s, "epochs_s": r.epochs_s, "epochs": r.epochs} for r in costs.itertuples()},

@@ -23,7 +23,6 @@ import argparse
 import copy
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
@@ -31,7 +30,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.workflow_overhead import TINY_CONFIG, job_counts, jobs_run, snakemake  # noqa: E402
+from bench.workflow_overhead import TINY_CONFIG, job_counts, jobs_run, snakemake, timed  # noqa: E402
 from maskflow.config import load_and_check  # noqa: E402
 
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -74,9 +73,8 @@ def run_edit(workdir: Path, config: dict, name: str) -> tuple[float, str]:
     """Write `config` as {name}.yaml in workdir, run `snakemake all` with it; (seconds, log)."""
     path = workdir / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    start = time.perf_counter()
-    process = snakemake(workdir, path, "all")
-    return time.perf_counter() - start, process.stdout
+    wall, _, log = timed(workdir, path, "all")
+    return wall, log
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -118,7 +116,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{args.config.name}: full build {full_seconds:.1f} s, {sum(counts['full'].values())} jobs")
         planned = job_counts(snakemake(workdir, workdir / "base.yaml", "-n", "all").stdout)
         print(f"dry run after the build: {sum(planned.values())} jobs planned {dict(planned) if planned else ''}")
-        figures: dict = {"full_s": full_seconds, "full_jobs": sum(counts["full"].values()), "noop_planned": sum(planned.values())}
+        figures: dict = {"config": args.config.name, "full_s": full_seconds, "full_jobs": sum(counts["full"].values()), "noop_planned": sum(planned.values())}
         for edit, (config, label, allowed, aggregates) in edits.items():
             seconds, log = run_edit(workdir, config, edit)
             counts[edit] = job_counts(log)

@@ -1,9 +1,10 @@
 """Benchmark: Snakemake's own overhead for maskflow's DAG as the number of models grows.
 
-Times `snakemake -n all` (DAG construction, no job runs) for the default config with its
-models plus a sweep that adds models until 10, 100 and 500 are configured, and a no-op
+Times `snakemake -n all` (DAG construction, no job runs) for the default config, and for
+tests/config/tiny.yaml plus a sweep that adds models until 10, 100 and 500 are configured, and a no-op
 `snakemake all` on a tree that is already built (every output up to date: Snakemake only checks
 files, params and code). Goal: under 3 s for the default config and under 15 s for 500 models.
+Wall and CPU seconds are printed: CPU time stays put when other work shares the cores.
 
     .venv/bin/python bench/workflow_overhead.py [--models 10 100 500] [--repeats 3]
     .venv/bin/python bench/workflow_overhead.py --noop-workdir /tmp/built --noop-config config.yaml
@@ -13,16 +14,21 @@ Without --noop-workdir, the no-op run is timed on tests/config/tiny.yaml, built 
 temporary folder (about two minutes on two cores; not timed). bench/end_to_end.py times the
 no-op on the default config after its full run.
 
-The helpers that run Snakemake and read its job stats (`snakemake`, `job_counts`, `jobs_run`,
-`noop_seconds`) are shared with bench/incremental.py and bench/end_to_end.py.
+The helpers that run Snakemake and read its job stats (`snakemake`, `timed`, `job_counts`,
+`jobs_run`, `noop_seconds`) are shared with bench/incremental.py and bench/end_to_end.py. Where SLURM's
+client tools are installed but no controller answers, every Snakemake start waits up to 10 s
+for the slurm executor plugin's `scontrol` probe; the runs here then see an `scontrol` that
+fails at once (a note says so and gives the probe's time; see `snakemake_env`).
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
+import functools
 import os
 import re
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,6 +45,42 @@ TINY_CONFIG = ROOT / "tests" / "config" / "tiny.yaml"
 # ---------------------------------------------------------------- running Snakemake, reading its log
 
 
+@functools.cache
+def slurm_probe_seconds() -> float | None:
+    """Seconds `scontrol show config` takes here (None without SLURM's client tools).
+
+    snakemake-executor-plugin-slurm runs it when Snakemake loads its plugins, that is at every
+    Snakemake start, local runs included, and gives up after 10 s. Where SLURM's tools are
+    installed but no controller answers (a cluster set up for tests and stopped), each start
+    waits those seconds: a cost of the machine, not of maskflow."""
+    if not shutil.which("scontrol"):
+        return None
+    start = time.perf_counter()
+    try:
+        subprocess.run(["scontrol", "show", "config"], capture_output=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+    return time.perf_counter() - start
+
+
+@functools.cache
+def snakemake_env() -> dict[str, str]:
+    """The environment benchmarked Snakemake runs get. The venv's python comes first on PATH
+    (jobs call `python -m maskflow`, as in tests/conftest.py); where the SLURM probe is slow,
+    an `scontrol` that fails at once is put before the real one, so the timings are maskflow's
+    and Snakemake's as on a machine without SLURM."""
+    path = [os.path.dirname(sys.executable)]
+    probe = slurm_probe_seconds()
+    if probe is not None and probe > 1.0:
+        shim = Path(tempfile.mkdtemp(prefix="maskflow-bench-noslurm-"))
+        (shim / "scontrol").write_text("#!/bin/sh\nexit 1\n")
+        (shim / "scontrol").chmod(0o755)
+        path.insert(0, str(shim))
+        print(f"note: `scontrol show config` takes {probe:.1f} s here (SLURM tools, no controller); Snakemake's slurm plugin "
+              f"would wait that long at every start. Benchmarked runs see an scontrol that fails at once.", flush=True)
+    return {**os.environ, "PATH": os.pathsep.join([*path, os.environ.get("PATH", "")])}
+
+
 def snakemake(workdir: Path, configfile: Path, *args: str, cores: int = 2, check: bool = True) -> subprocess.CompletedProcess:
     """Run the repository's Snakefile in `workdir` with one config file; stdout and stderr
     together in `.stdout` (a dry run logs to stdout, a real run to stderr)."""
@@ -46,12 +88,22 @@ def snakemake(workdir: Path, configfile: Path, *args: str, cores: int = 2, check
         sys.executable, "-m", "snakemake", "--cores", str(cores), *args,
         "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), "--configfile", str(configfile),
     ]
-    # Jobs call `python -m maskflow`: the venv's python must come first on PATH, as in tests/conftest.py.
-    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
-    process = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    process = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=snakemake_env())
     if check and process.returncode != 0:
         raise RuntimeError(f"snakemake {' '.join(args)} failed ({process.returncode}):\n{process.stdout[-4000:]}")
     return process
+
+
+def timed(workdir: Path, configfile: Path, *args: str, cores: int = 2) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds, log) of one Snakemake run. CPU time (the Snakemake process and
+    its jobs) hardly changes when other work shares the cores; wall time does."""
+    snakemake_env()  # its one-off SLURM probe is not part of the timing
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    process = snakemake(workdir, configfile, *args, cores=cores)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime, process.stdout
 
 
 def job_counts(log: str) -> Counter:
@@ -79,15 +131,14 @@ def jobs_run(log: str) -> list[tuple[str, dict[str, str]]]:
     return jobs
 
 
-def noop_seconds(workdir: Path, configfile: Path, repeats: int) -> float:
-    """Best wall time of `snakemake all` on a built tree; it must find nothing to do."""
-    best = float("inf")
+def noop_seconds(workdir: Path, configfile: Path, repeats: int) -> tuple[float, float]:
+    """Best wall and CPU time of `snakemake all` on a built tree; it must find nothing to do."""
+    best = (float("inf"), float("inf"))
     for _ in range(repeats):
-        start = time.perf_counter()
-        process = snakemake(workdir, configfile, "all")
-        best = min(best, time.perf_counter() - start)
-        if job_counts(process.stdout):
-            raise RuntimeError(f"{workdir} is not up to date; jobs that ran: {dict(job_counts(process.stdout))}")
+        wall, cpu, log = timed(workdir, configfile, "all")
+        if job_counts(log):
+            raise RuntimeError(f"{workdir} is not up to date; jobs that ran: {dict(job_counts(log))}")
+        best = (min(best[0], wall), min(best[1], cpu))
     return best
 
 
@@ -95,13 +146,15 @@ def noop_seconds(workdir: Path, configfile: Path, repeats: int) -> float:
 
 
 def config_with_models(total: int) -> dict:
-    """The default config, with an MLP learning-rate sweep making up `total` models in all."""
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
-    config = copy.deepcopy(config)
+    """tests/config/tiny.yaml with an MLP learning-rate sweep making up exactly `total` models in
+    all (the tiny config has fewer models than any size timed, unlike config.yaml; a dry run reads
+    no data, so its small data set costs nothing here)."""
     from maskflow.config import resolve_models
 
-    existing = len(resolve_models(config))
-    extra = max(0, total - existing)
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    extra = total - len(resolve_models(config))
+    if extra < 0:
+        raise ValueError(f"{TINY_CONFIG.name} has more than {total} models")
     if extra:
         config.setdefault("sweeps", {})["bench"] = {
             "base": "mlp",
@@ -110,18 +163,12 @@ def config_with_models(total: int) -> dict:
     return config
 
 
-def dry_run_seconds(config: dict, workdir: Path, repeats: int) -> tuple[float, int]:
-    """Best wall time of `snakemake -n all` over `repeats`, and the number of jobs it planned."""
+def dry_run_seconds(config: dict, workdir: Path, repeats: int) -> tuple[float, float, int]:
+    """Best wall and CPU time of `snakemake -n all` over `repeats`, and the number of jobs it planned."""
     config_path = workdir / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
-    best = float("inf")
-    jobs = 0
-    for _ in range(repeats):
-        start = time.perf_counter()
-        process = snakemake(workdir, config_path, "-n", "all")
-        best = min(best, time.perf_counter() - start)
-        jobs = sum(job_counts(process.stdout).values())
-    return best, jobs
+    runs = [timed(workdir, config_path, "-n", "all") for _ in range(repeats)]
+    return min(r[0] for r in runs), min(r[1] for r in runs), sum(job_counts(runs[-1][2]).values())
 
 
 def noop_figures(workdir: Path | None, configfile: Path, repeats: int) -> dict:
@@ -131,9 +178,9 @@ def noop_figures(workdir: Path | None, configfile: Path, repeats: int) -> dict:
             workdir = Path(tmp)
             print(f"building {configfile.name} in a temporary folder for the no-op run (not timed) ...")
             snakemake(workdir, configfile, "all")
-        seconds = noop_seconds(workdir, configfile, repeats)
-    print(f"snakemake all, everything built ({configfile.name}): {seconds:.2f} s")
-    return {"noop_config": configfile.name, "noop_s": seconds}
+        wall, cpu = noop_seconds(workdir, configfile, repeats)
+    print(f"snakemake all, everything built ({configfile.name}): {wall:.2f} s ({cpu:.2f} CPU s)")
+    return {"noop_config": configfile.name, "noop_s": wall, "noop_cpu_s": cpu}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -146,15 +193,16 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     figures = {}
     with tempfile.TemporaryDirectory() as tmp:
-        seconds, jobs = dry_run_seconds(yaml.safe_load((ROOT / "config.yaml").read_text()), Path(tmp), args.repeats)
-        figures["dry_run_default_s"] = seconds
-        print(f"snakemake -n all, default config: {seconds:.2f} s ({jobs} jobs planned)")
-        for total in args.models:
-            seconds, jobs = dry_run_seconds(config_with_models(total), Path(tmp), args.repeats)
-            figures[f"dry_run_{total}_models_s"] = seconds
-            print(f"snakemake -n all, {total} models: {seconds:.2f} s ({jobs} jobs planned)")
+        configs = {"default": yaml.safe_load((ROOT / "config.yaml").read_text())}
+        configs.update({f"{total}_models": config_with_models(total) for total in args.models})
+        for name, config in configs.items():
+            wall, cpu, jobs = dry_run_seconds(config, Path(tmp), args.repeats)
+            figures.update({f"dry_run_{name}_s": wall, f"dry_run_{name}_cpu_s": cpu, f"dry_run_{name}_jobs": jobs})
+            label = "default config" if name == "default" else name.replace("_", " ") + f" ({TINY_CONFIG.name} + a sweep)"
+            print(f"snakemake -n all, {label}: {wall:.2f} s ({cpu:.2f} CPU s), {jobs} jobs planned")
     if not args.skip_noop:
         figures.update(noop_figures(args.noop_workdir, args.noop_config.resolve(), args.repeats))
+    figures["slurm_probe_s"] = slurm_probe_seconds()
     return figures
 
 
