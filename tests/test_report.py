@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import shutil
 import subprocess
 import zipfile
@@ -243,3 +244,16 @@ def test_snakemake_report_zip(tiny_run, tmp_path):
     assert any(name.endswith("report.html") for name in names)
     assert any(name.endswith("comparison.png") for name in names)
     assert any(name.endswith("confusion_matrix_test.png") for name in names)
+
+
+def test_plan_is_read_from_a_file_as_the_workflow_passes_it(plan, tmp_path):
+    # The workflow writes the plan to results/report_plan.json: hundreds of models outgrow the
+    # 128 KiB one command-line argument may hold.
+    plan_file = tmp_path / "report_plan.json"
+    plan_file.write_text(json.dumps(plan), encoding="utf-8")
+    main(["report", "--plan", str(plan_file), "--out", str(tmp_path / "from_file.html")])
+    from_text = write_report(plan, tmp_path / "from_text.html")
+    # the same page, but for the minute it was written
+    written = re.compile(r"report written</th><td class=\"text\">[^<]*<")
+    from_file = (tmp_path / "from_file.html").read_text(encoding="utf-8")
+    assert written.search(from_file) and written.sub("", from_file) == written.sub("", from_text)

@@ -1,6 +1,6 @@
 """`maskflow report`: the one self-contained HTML report of an experiment (`results/report.html`).
 
-    maskflow report --plan '<json from workflow/rules/report.smk>' --out results/report.html
+    maskflow report --plan results/report_plan.json --out results/report.html
 
 The plan (built by the report rule, which owns every path) lists each dataset's files (quality
 report, class counts, statistics figures, comparison, sweeps) and each model's metrics and
@@ -83,7 +83,9 @@ window.addEventListener('load', function () {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--plan", required=True, help="JSON: title, datasets with their files and models (from report.smk)")
+    parser.add_argument(
+        "--plan", required=True, help="a JSON file (or JSON text): title, datasets with their files and models (from report.smk)"
+    )
     parser.add_argument("--out", required=True, help="report.html to write")
 
 
@@ -441,8 +443,10 @@ def build_html(plan: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> None:
+    # The workflow passes a file: a plan of hundreds of models outgrows one command-line argument.
+    text = args.plan if args.plan.lstrip().startswith("{") else Path(args.plan).read_text(encoding="utf-8")
     try:
-        plan = json.loads(args.plan)
+        plan = json.loads(text)
     except json.JSONDecodeError as error:
         raise ConfigError(f"--plan is not valid JSON ({error})") from None
     text = build_html(plan)

@@ -57,6 +57,7 @@ localrules:
     evaluate_ensemble,
     compare,
     sweep,
+    report_plan,
     report,
     figure_confusion_matrix,
     figure_per_class_accuracy,

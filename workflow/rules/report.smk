@@ -1,8 +1,27 @@
 # The final report: one self-contained HTML file (results/report.html). Its inputs are every
 # figure, table and metrics file of the experiment, so it is always the last job.
+
+
+# The plan (what the report shows and where each file is) goes through a file: for hundreds of
+# models it outgrows the 128 KiB a single command-line argument may hold. Written by the
+# Snakemake process itself (a run: block), so it reruns exactly when the plan's params change.
+rule report_plan:
+    output:
+        "results/report_plan.json",
+    log:
+        "results/logs/report_plan.log",
+    params:
+        plan=as_json(REPORT_PLAN),
+    run:
+        from maskflow.atomic import write_text
+
+        write_text(output[0], params.plan)
+
+
 rule report:
     input:
-        sorted(set(plan_paths(REPORT_PLAN["datasets"]))),
+        files=sorted(set(plan_paths(REPORT_PLAN["datasets"]))),
+        plan="results/report_plan.json",
     output:
         report(
             "results/report.html",
@@ -13,7 +32,5 @@ rule report:
         "results/logs/report.log",
     conda:
         CONDA_ENV
-    params:
-        plan=as_json(REPORT_PLAN),
     shell:
-        "python -m maskflow report --plan {params.plan:q} --out {output:q} 2> {log:q}"
+        "python -m maskflow report --plan {input.plan:q} --out {output:q} 2> {log:q}"
