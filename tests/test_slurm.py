@@ -151,7 +151,7 @@ def preempt(job_id: str) -> None:
     preempts the running jobs, `job_id` among them, and requeues them (same id, started again).
     The node has as many CPUs as `nproc` says (scripts/slurm/cluster.sh)."""
     subprocess.run(
-        ["sbatch", "--parsable", "-p", "urgent", "-c", str(len(os.sched_getaffinity(0))), "--mem", "100", "-t", "1", "--wrap", "sleep 1"],
+        ["sbatch", "--parsable", "-p", "urgent", "-c", str(len(os.sched_getaffinity(0))), "--mem", "100", "-t", "1", "--output", "/dev/null", "--wrap", "sleep 1"],
         check=True, capture_output=True, timeout=60,
     )
 
