@@ -36,8 +36,10 @@ from maskflow.config import load_and_check  # noqa: E402
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 # Keys of a resolved model that do not affect training (workflow/rules/train.smk NOT_TRAINING).
 NOT_TRAINING = ("description", "figures")
-# Rules without a model wildcard that depend on every model of a dataset.
-AGGREGATES = {"compare", "sweep", "report", "all"}
+# Rules without a model wildcard that depend on every model of a dataset, and those of them
+# that the whole config feeds (the report's plan carries the config's hash).
+AGGREGATES = {"compare", "sweep", "report_plan", "report", "all"}
+WHOLE_CONFIG = {"report_plan", "report", "all"}
 
 
 def resolved(config: dict) -> dict:
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict:
         "lr": (lr_config, f"models.{args.model}.train.lr {lr_before:g} -> {lr_before * args.lr_factor:g}",
                with_dependants(retrain, plans["lr"]), AGGREGATES),
         "figure": (figure_config, f"models.{args.model}.figures.{args.figure_key} -> {args.figure_value}",
-                   redraw, {"report", "all"}),
+                   redraw, WHOLE_CONFIG),
     }
 
     with tempfile.TemporaryDirectory() as tmp:
