@@ -207,16 +207,20 @@ def test_chromium_renders_every_image(plan, tmp_path):
 # --------------------------------------------------------------------------- the tiny workflow's report
 
 
+def workflow_pngs(run: Path) -> list[Path]:
+    """Every PNG the workflow made: model figures, data statistics, comparisons and sweeps."""
+    results = run / "results"
+    return [path for pattern in ("*/figures/*/*.png", "*/stats/*.png", "*/comparison.png", "*/sweeps/*.png")
+            for path in results.glob(pattern)]  # fmt: skip
+
+
 @pytest.mark.workflow
 def test_workflow_report_embeds_every_figure(tiny_run):
     report = tiny_run / "results" / "report.html"
     page = Page(report.read_text(encoding="utf-8"))
     assert_self_contained(page)
     sizes = decode_images(page)
-    figures = list((tiny_run / "results").glob("*/figures/*/*.png"))
-    stats = list((tiny_run / "results").glob("*/stats/*.png"))
-    others = list((tiny_run / "results").glob("*/comparison.png")) + list((tiny_run / "results").glob("*/sweeps/*.png"))
-    assert len(sizes) == len(figures) + len(stats) + len(others)
+    assert len(sizes) == len(workflow_pngs(tiny_run))
     for model in ("cnn-s1", "cnn-s2", "cnn_aug", "mlp", "lr-lr0.01", "lr-lr0.1", "ens"):
         assert anchor("model", "masks", model) in page.ids
     assert "McNemar" in page.all_text and "git commit" in page.all_text
@@ -227,7 +231,7 @@ def test_workflow_report_embeds_every_figure(tiny_run):
 def test_workflow_report_opens_in_chromium(tiny_run, tmp_path):
     report = tiny_run / "results" / "report.html"
     page = browser_check(report, tmp_path)
-    assert len(page.images) > 50
+    assert len(page.images) == len(workflow_pngs(tiny_run))
     shot = tmp_path / "shot.png"
     chromium(report.as_uri(), tmp_path / "profile3", "--virtual-time-budget=10000", "--window-size=1280,2400", f"--screenshot={shot}")
     with Image.open(shot) as image:
