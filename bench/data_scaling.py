@@ -72,7 +72,9 @@ def photo_rows(photos: int, seed: int, jobs: int) -> tuple[Path, pd.DataFrame]:
     chunks = -(-photos // CHUNK)
     missing = [k for k in range(chunks) if not (chunk_dir(seed, k) / "rows.csv").is_file()]
     if missing:
-        print(f"generating {len(missing) * CHUNK} photos in {len(missing)} chunks ({jobs} processes), kept in {chunk_dir(seed, 0).parent}")
+        print(
+            f"generating {len(missing) * CHUNK} photos in {len(missing)} chunks ({jobs} processes), kept in {chunk_dir(seed, 0).parent}"
+        )
         started = time.perf_counter()
         with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
             list(pool.map(generate_chunk, [seed] * len(missing), missing))
@@ -147,9 +149,18 @@ def measure_child(raw_dir: Path, annotations: Path, threads: int) -> dict:
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     anon_kb = sampler.stop()
     # ru_maxrss is kB on Linux and bytes on macOS; VmHWM (Linux) is kB.
-    hwm_kb = status_kb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // (1024 if sys.platform == "darwin" else 1)
-    return {"crops": sum(counts.values()), "wall_s": wall, "cpu_s": cpu, "rss_before_mb": (before_kb or 0) / 1024,
-            "anon_before_mb": (anon_before_kb or 0) / 1024, "peak_rss_mb": hwm_kb / 1024, "peak_anon_mb": (anon_kb or 0) / 1024}
+    hwm_kb = status_kb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // (
+        1024 if sys.platform == "darwin" else 1
+    )
+    return {
+        "crops": sum(counts.values()),
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "rss_before_mb": (before_kb or 0) / 1024,
+        "anon_before_mb": (anon_before_kb or 0) / 1024,
+        "peak_rss_mb": hwm_kb / 1024,
+        "peak_anon_mb": (anon_kb or 0) / 1024,
+    }
 
 
 def measure(raw_dir: Path, annotations: Path, threads: int, repeats: int) -> dict:
@@ -162,7 +173,11 @@ def measure(raw_dir: Path, annotations: Path, threads: int, repeats: int) -> dic
             raise RuntimeError(f"cache step failed:\n{process.stderr[-3000:]}")
         runs.append(json.loads(process.stdout.strip().splitlines()[-1]))
     best = min(runs, key=lambda run: run["wall_s"])
-    return {**best, "peak_rss_mb": max(r["peak_rss_mb"] for r in runs), "peak_anon_mb": max(r["peak_anon_mb"] for r in runs)}
+    return {
+        **best,
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        "peak_anon_mb": max(r["peak_anon_mb"] for r in runs),
+    }
 
 
 # ---------------------------------------------------------------- main
@@ -171,7 +186,13 @@ def measure(raw_dir: Path, annotations: Path, threads: int, repeats: int) -> dic
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, nargs="+", default=[100, 1000, 5000])
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="cache threads to time (the first is the speed-up's base)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="cache threads to time (the first is the speed-up's base)",
+    )
     parser.add_argument("--repeats", type=int, default=1, help="fresh processes per measurement (best wall time kept)")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--generate-jobs", type=int, default=1, help="processes generating missing photos (not timed)")
@@ -180,9 +201,13 @@ def main(argv: list[str] | None = None) -> dict:
     OUT.mkdir(parents=True, exist_ok=True)
     photo_rows(max(args.photos), args.seed, args.generate_jobs)  # generate what is missing, before timing anything
     figures: dict = {"threads": args.threads}
-    print(f"cache step ({PREPROCESS['size']}x{PREPROCESS['size']} rgb crops, margin 0.1, square), one fresh process per run")
-    print(f"{'photos':>7}{'crops':>8}{'threads':>8}{'wall s':>8}{'crops/s':>9}{'CPU s':>8}{'crops/CPU s':>12}"
-          f"{'speed-up':>9}{'peak RSS MB':>12}{'output MB':>10}{'peak anon MB':>13}")
+    print(
+        f"cache step ({PREPROCESS['size']}x{PREPROCESS['size']} rgb crops, margin 0.1, square), one fresh process per run"
+    )
+    print(
+        f"{'photos':>7}{'crops':>8}{'threads':>8}{'wall s':>8}{'crops/s':>9}{'CPU s':>8}{'crops/CPU s':>12}"
+        f"{'speed-up':>9}{'peak RSS MB':>12}{'output MB':>10}{'peak anon MB':>13}"
+    )
     for photos in sorted(args.photos):
         raw_dir, rows = photo_rows(photos, args.seed, args.generate_jobs)
         warm_page_cache(raw_dir, rows)
@@ -194,20 +219,32 @@ def main(argv: list[str] | None = None) -> dict:
                 run = measure(raw_dir, annotations, threads, args.repeats)
                 rate = run["crops"] / run["wall_s"]
                 base = figures.get(f"{photos}_photos/{args.threads[0]}_threads", {}).get("crops_per_s", rate)
-                run.update(photos=photos, threads=threads, crops_per_s=rate, crops_per_cpu_s=run["crops"] / run["cpu_s"],
-                           speedup=rate / base, output_mb=output_mb)
+                run.update(
+                    photos=photos,
+                    threads=threads,
+                    crops_per_s=rate,
+                    crops_per_cpu_s=run["crops"] / run["cpu_s"],
+                    speedup=rate / base,
+                    output_mb=output_mb,
+                )
                 figures[f"{photos}_photos/{threads}_threads"] = run
-                print(f"{photos:>7}{run['crops']:>8}{threads:>8}{run['wall_s']:>8.2f}{rate:>9.0f}{run['cpu_s']:>8.2f}"
-                      f"{run['crops_per_cpu_s']:>12.0f}{run['speedup']:>9.2f}{run['peak_rss_mb']:>12.0f}{output_mb:>10.1f}"
-                      f"{run['peak_anon_mb']:>13.0f}")
+                print(
+                    f"{photos:>7}{run['crops']:>8}{threads:>8}{run['wall_s']:>8.2f}{rate:>9.0f}{run['cpu_s']:>8.2f}"
+                    f"{run['crops_per_cpu_s']:>12.0f}{run['speedup']:>9.2f}{run['peak_rss_mb']:>12.0f}{output_mb:>10.1f}"
+                    f"{run['peak_anon_mb']:>13.0f}"
+                )
     runs = [value for value in figures.values() if isinstance(value, dict)]
     small, large = min(runs, key=lambda r: r["photos"]), max(runs, key=lambda r: r["photos"])
     figures["anon_growth_mb"] = large["peak_anon_mb"] - small["peak_anon_mb"]
-    figures["rss_growth_beyond_output_mb"] = (large["peak_rss_mb"] - large["output_mb"]) - (small["peak_rss_mb"] - small["output_mb"])
-    print(f"\n{small['photos']} -> {large['photos']} photos: peak anonymous memory {small['peak_anon_mb']:.0f} -> "
-          f"{large['peak_anon_mb']:.0f} MB ({large['anon_before_mb']:.0f} MB of it after imports, before the step); "
-          f"peak RSS less the output array {small['peak_rss_mb'] - small['output_mb']:.0f} -> "
-          f"{large['peak_rss_mb'] - large['output_mb']:.0f} MB")
+    figures["rss_growth_beyond_output_mb"] = (large["peak_rss_mb"] - large["output_mb"]) - (
+        small["peak_rss_mb"] - small["output_mb"]
+    )
+    print(
+        f"\n{small['photos']} -> {large['photos']} photos: peak anonymous memory {small['peak_anon_mb']:.0f} -> "
+        f"{large['peak_anon_mb']:.0f} MB ({large['anon_before_mb']:.0f} MB of it after imports, before the step); "
+        f"peak RSS less the output array {small['peak_rss_mb'] - small['output_mb']:.0f} -> "
+        f"{large['peak_rss_mb'] - large['output_mb']:.0f} MB"
+    )
     return figures
 
 

@@ -35,8 +35,16 @@ def training_costs(workdir: Path) -> pd.DataFrame:
         dataset, model = tsv.parts[-4], tsv.stem
         job = pd.read_csv(tsv, sep="\t").iloc[-1]
         history = pd.read_csv(workdir / "results" / dataset / "models" / model / "history.csv")
-        rows.append({"dataset": dataset, "model": model, "epochs": len(history), "job_s": float(job["s"]),
-                     "epochs_s": float(history["seconds"].sum()), "max_rss_mb": float(job["max_rss"])})
+        rows.append(
+            {
+                "dataset": dataset,
+                "model": model,
+                "epochs": len(history),
+                "job_s": float(job["s"]),
+                "epochs_s": float(history["seconds"].sum()),
+                "max_rss_mb": float(job["max_rss"]),
+            }
+        )
     return pd.DataFrame(rows, columns=["dataset", "model", "epochs", "job_s", "epochs_s", "max_rss_mb"])
 
 
@@ -49,7 +57,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"{args.config.name}: snakemake --cores {args.cores} all on {os.cpu_count()} cores (load average {load:.2f} at start)")
+    print(
+        f"{args.config.name}: snakemake --cores {args.cores} all on {os.cpu_count()} cores (load average {load:.2f} at start)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -60,18 +70,36 @@ def main(argv: list[str] | None = None) -> dict:
         cache_s = {path.parts[-3]: float(pd.read_csv(path, sep="\t")["s"].iloc[-1]) for path in cache_tsv}
         noop, noop_cpu = noop_seconds(workdir, args.config.resolve(), args.noop_repeats)
 
-    print(f"\nwall time {wall:.0f} s ({wall / 60:.1f} min), {cpu / 60:.1f} CPU min, for {jobs} jobs; no-op rerun {noop:.1f} s ({noop_cpu:.1f} CPU s)")
+    print(
+        f"\nwall time {wall:.0f} s ({wall / 60:.1f} min), {cpu / 60:.1f} CPU min, for {jobs} jobs; no-op rerun {noop:.1f} s ({noop_cpu:.1f} CPU s)"
+    )
     print(f"cache step: {', '.join(f'{d} {s:.1f} s' for d, s in cache_s.items())}")
     print(f"\n{'dataset':<8}{'model':<28}{'epochs':>7}{'job s':>8}{'epochs s':>10}{'peak MB':>9}")
     for row in costs.itertuples():
-        print(f"{row.dataset:<8}{row.model:<28}{row.epochs:>7}{row.job_s:>8.1f}{row.epochs_s:>10.1f}{row.max_rss_mb:>9.0f}")
+        print(
+            f"{row.dataset:<8}{row.model:<28}{row.epochs:>7}{row.job_s:>8.1f}{row.epochs_s:>10.1f}{row.max_rss_mb:>9.0f}"
+        )
     print(f"{'sum':<36}{costs['epochs'].sum():>7}{costs['job_s'].sum():>8.1f}{costs['epochs_s'].sum():>10.1f}")
-    print("job s: the train job (process start, imports, data load, training, checkpoints); epochs s: the training loop alone")
+    print(
+        "job s: the train job (process start, imports, data load, training, checkpoints); epochs s: the training loop alone"
+    )
     return {
-        "config": args.config.name, "cores": args.cores, "load_at_start": load, "wall_s": wall, "cpu_s": cpu, "jobs": jobs, "noop_s": noop, "noop_cpu_s": noop_cpu,
-        "cache_s": cache_s, "models": len(costs), "train_job_s": float(costs["job_s"].sum()),
+        "config": args.config.name,
+        "cores": args.cores,
+        "load_at_start": load,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "jobs": jobs,
+        "noop_s": noop,
+        "noop_cpu_s": noop_cpu,
+        "cache_s": cache_s,
+        "models": len(costs),
+        "train_job_s": float(costs["job_s"].sum()),
         "train_epochs_s": float(costs["epochs_s"].sum()),
-        "per_model": {f"{r.dataset}/{r.model}": {"job_s": r.job_s, "epochs_s": r.epochs_s, "epochs": r.epochs} for r in costs.itertuples()},
+        "per_model": {
+            f"{r.dataset}/{r.model}": {"job_s": r.job_s, "epochs_s": r.epochs_s, "epochs": r.epochs}
+            for r in costs.itertuples()
+        },
     }
 
 

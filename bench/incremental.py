@@ -104,10 +104,18 @@ def main(argv: list[str] | None = None) -> dict:
     retrain = changed_models(plans["base"], plans["lr"], None)
     redraw = changed_models(plans["lr"], plans["figure"], ("figures",))
     edits = {
-        "lr": (lr_config, f"models.{args.model}.train.lr {lr_before:g} -> {lr_before * args.lr_factor:g}",
-               with_dependants(retrain, plans["lr"]), AGGREGATES),
-        "figure": (figure_config, f"models.{args.model}.figures.{args.figure_key} -> {args.figure_value}",
-                   redraw, WHOLE_CONFIG),
+        "lr": (
+            lr_config,
+            f"models.{args.model}.train.lr {lr_before:g} -> {lr_before * args.lr_factor:g}",
+            with_dependants(retrain, plans["lr"]),
+            AGGREGATES,
+        ),
+        "figure": (
+            figure_config,
+            f"models.{args.model}.figures.{args.figure_key} -> {args.figure_value}",
+            redraw,
+            WHOLE_CONFIG,
+        ),
     }
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -118,7 +126,12 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{args.config.name}: full build {full_seconds:.1f} s, {sum(counts['full'].values())} jobs")
         planned = job_counts(snakemake(workdir, workdir / "base.yaml", "-n", "all").stdout)
         print(f"dry run after the build: {sum(planned.values())} jobs planned {dict(planned) if planned else ''}")
-        figures: dict = {"config": args.config.name, "full_s": full_seconds, "full_jobs": sum(counts["full"].values()), "noop_planned": sum(planned.values())}
+        figures: dict = {
+            "config": args.config.name,
+            "full_s": full_seconds,
+            "full_jobs": sum(counts["full"].values()),
+            "noop_planned": sum(planned.values()),
+        }
         for edit, (config, label, allowed, aggregates) in edits.items():
             seconds, log = run_edit(workdir, config, edit)
             counts[edit] = job_counts(log)
@@ -128,13 +141,24 @@ def main(argv: list[str] | None = None) -> dict:
             expected_train = sorted(retrain) if edit == "lr" else []
             print(f"\nedit {label}: {sum(counts[edit].values())} jobs in {seconds:.1f} s")
             print(f"  trained: {', '.join(trained) or 'nothing'} (expected: {', '.join(expected_train) or 'nothing'})")
-            print(f"  jobs outside the edited model{'s' if len(allowed) > 1 else ''} ({', '.join(sorted(allowed))}) "
-                  f"and {', '.join(sorted(aggregates))}: {', '.join(odd) or 'none'}")
-            figures.update({f"{edit}_s": seconds, f"{edit}_jobs": sum(counts[edit].values()), f"{edit}_trained": len(trained),
-                            f"{edit}_expected_trained": len(expected_train), f"{edit}_unexpected": odd,
-                            f"{edit}_ok": trained == expected_train and not odd})
+            print(
+                f"  jobs outside the edited model{'s' if len(allowed) > 1 else ''} ({', '.join(sorted(allowed))}) "
+                f"and {', '.join(sorted(aggregates))}: {', '.join(odd) or 'none'}"
+            )
+            figures.update(
+                {
+                    f"{edit}_s": seconds,
+                    f"{edit}_jobs": sum(counts[edit].values()),
+                    f"{edit}_trained": len(trained),
+                    f"{edit}_expected_trained": len(expected_train),
+                    f"{edit}_unexpected": odd,
+                    f"{edit}_ok": trained == expected_train and not odd,
+                }
+            )
 
-    rules = sorted(set().union(*counts.values()), key=lambda r: list(counts["full"]).index(r) if r in counts["full"] else 99)
+    rules = sorted(
+        set().union(*counts.values()), key=lambda r: list(counts["full"]).index(r) if r in counts["full"] else 99
+    )
     print(f"\n{'jobs per rule':<28}" + "".join(f"{name:>8}" for name in counts))
     for rule in [*rules, "total"]:
         row = [sum(c.values()) if rule == "total" else c.get(rule, 0) for c in counts.values()]

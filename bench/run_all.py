@@ -44,8 +44,10 @@ class Row(NamedTuple):
 
 
 def times_better(baseline: float, maskflow: float, word: str = "faster") -> str:
-    """'4.2x faster' when maskflow's cost is lower, '0.8x (slower)' when not."""
+    """'4.2x faster' when maskflow's cost is lower, '0.80x (slower)' when higher, '1.02x (same)' within 5 %."""
     ratio = baseline / maskflow if maskflow else float("inf")
+    if abs(ratio - 1) < 0.05:
+        return f"{ratio:.2f}x (same)"
     if ratio < 1:
         return f"{ratio:.2f}x (slower)"
     return f"{ratio:.1f}x {word}" if ratio >= 2 else f"{ratio:.2f}x {word}"
@@ -63,11 +65,18 @@ def growth(large: float, small: float, flat: str, tolerance: float = 0.25) -> st
 def preprocess_rows(f: dict) -> list[Row]:
     size = f"{f['photos']} photos, {f['crops']} crops"
     return [
-        Row(f"Cache step, 1 core: crops per CPU second vs a per-row PIL script ({size})",
-            f"{f['maskflow_crops_per_s']:.0f} crops/s", f"{f['naive_crops_per_s']:.0f} crops/s",
-            times_better(f["naive_cpu_s"], f["maskflow_cpu_s"])),
-        Row(f"Cache step CPU time vs only decoding each photo once with PIL ({size})",
-            f"{f['maskflow_cpu_s']:.2f} s", f"{f['decode_only_cpu_s']:.2f} s", times_better(f["decode_only_cpu_s"], f["maskflow_cpu_s"])),
+        Row(
+            f"Cache step, 1 core: crops per CPU second vs a per-row PIL script ({size})",
+            f"{f['maskflow_crops_per_s']:.0f} crops/s",
+            f"{f['naive_crops_per_s']:.0f} crops/s",
+            times_better(f["naive_cpu_s"], f["maskflow_cpu_s"]),
+        ),
+        Row(
+            f"Cache step CPU time vs only decoding each photo once with PIL ({size})",
+            f"{f['maskflow_cpu_s']:.2f} s",
+            f"{f['decode_only_cpu_s']:.2f} s",
+            times_better(f["decode_only_cpu_s"], f["maskflow_cpu_s"]),
+        ),
     ]
 
 
@@ -77,13 +86,21 @@ def train_epoch_rows(f: dict) -> list[Row]:
         if not isinstance(figures, dict):
             continue
         model, device = key.split("/")
-        workers = sorted(int(name[len("torchvision_w"):-len("_epoch_s")]) for name in figures if name.endswith("_epoch_s") and name.startswith("torchvision_w"))
+        workers = sorted(
+            int(name[len("torchvision_w") : -len("_epoch_s")])
+            for name in figures
+            if name.endswith("_epoch_s") and name.startswith("torchvision_w")
+        )
         for n in workers:
             for part, label in (("epoch", "s per training epoch"), ("pipeline", "s per epoch of input batches alone")):
-                rows.append(Row(
-                    f"{label}, {model} on {device} ({f['crops']} crops, batch {f['batch_size']}) vs ImageFolder+DataLoader, {n} workers",
-                    f"{figures[f'maskflow_{part}_s']:.3f} s", f"{figures[f'torchvision_w{n}_{part}_s']:.3f} s",
-                    times_better(figures[f"torchvision_w{n}_{part}_s"], figures[f"maskflow_{part}_s"])))
+                rows.append(
+                    Row(
+                        f"{label}, {model} on {device} ({f['crops']} crops, batch {f['batch_size']}) vs ImageFolder+DataLoader, {n} workers",
+                        f"{figures[f'maskflow_{part}_s']:.3f} s",
+                        f"{figures[f'torchvision_w{n}_{part}_s']:.3f} s",
+                        times_better(figures[f"torchvision_w{n}_{part}_s"], figures[f"maskflow_{part}_s"]),
+                    )
+                )
     return rows
 
 
@@ -95,22 +112,38 @@ def data_scaling_rows(f: dict) -> list[Row]:
         base = runs[f"{photos}_photos/{one}_threads"]
         for threads in more:
             run = runs[f"{photos}_photos/{threads}_threads"]
-            rows.append(Row(f"Cache step, {photos} photos ({run['crops']} crops): {threads} threads vs {one}",
-                            f"{run['crops_per_s']:.0f} crops/s", f"{base['crops_per_s']:.0f} crops/s",
-                            f"{run['crops_per_s'] / base['crops_per_s']:.2f}x speed-up"))
+            rows.append(
+                Row(
+                    f"Cache step, {photos} photos ({run['crops']} crops): {threads} threads vs {one}",
+                    f"{run['crops_per_s']:.0f} crops/s",
+                    f"{base['crops_per_s']:.0f} crops/s",
+                    f"{run['crops_per_s'] / base['crops_per_s']:.2f}x speed-up",
+                )
+            )
     small, large = (min(runs.values(), key=lambda r: r["photos"]), max(runs.values(), key=lambda r: r["photos"]))
     if large["photos"] > small["photos"]:
         per = f"{one} thread{'s' if one > 1 else ''}"
         first = runs[f"{small['photos']}_photos/{one}_threads"]
         last = runs[f"{large['photos']}_photos/{one}_threads"]
         rows += [
-            Row(f"Cache step crops/s, {large['photos']} photos vs {small['photos']} ({per})", f"{last['crops_per_s']:.0f} crops/s",
-                f"{first['crops_per_s']:.0f} crops/s", growth(last["crops_per_s"], first["crops_per_s"], "throughput holds")),
-            Row(f"Cache step peak anonymous memory, {large['photos']} photos vs {small['photos']} (decoded photos are not held)",
-                f"{large['peak_anon_mb']:.0f} MB", f"{small['peak_anon_mb']:.0f} MB",
-                growth(large["peak_anon_mb"], small["peak_anon_mb"], "flat")),
-            Row(f"Cache step peak RSS incl. the {large['output_mb']:.0f} MB output array, {large['photos']} photos vs {small['photos']}",
-                f"{large['peak_rss_mb']:.0f} MB", f"{small['peak_rss_mb']:.0f} MB", growth(large["peak_rss_mb"], small["peak_rss_mb"], "flat")),
+            Row(
+                f"Cache step crops/s, {large['photos']} photos vs {small['photos']} ({per})",
+                f"{last['crops_per_s']:.0f} crops/s",
+                f"{first['crops_per_s']:.0f} crops/s",
+                growth(last["crops_per_s"], first["crops_per_s"], "throughput holds"),
+            ),
+            Row(
+                f"Cache step peak anonymous memory, {large['photos']} photos vs {small['photos']} (decoded photos are not held)",
+                f"{large['peak_anon_mb']:.0f} MB",
+                f"{small['peak_anon_mb']:.0f} MB",
+                growth(large["peak_anon_mb"], small["peak_anon_mb"], "flat"),
+            ),
+            Row(
+                f"Cache step peak RSS incl. the {large['output_mb']:.0f} MB output array, {large['photos']} photos vs {small['photos']}",
+                f"{large['peak_rss_mb']:.0f} MB",
+                f"{small['peak_rss_mb']:.0f} MB",
+                growth(large["peak_rss_mb"], small["peak_rss_mb"], "flat"),
+            ),
         ]
     return rows
 
@@ -118,17 +151,32 @@ def data_scaling_rows(f: dict) -> list[Row]:
 def workflow_overhead_rows(f: dict) -> list[Row]:
     goals = {"default": 3.0, "500_models": 15.0}
     rows = []
-    for name in [key[len("dry_run_"):-len("_jobs")] for key in f if key.startswith("dry_run_") and key.endswith("_jobs")]:
+    for name in [
+        key[len("dry_run_") : -len("_jobs")] for key in f if key.startswith("dry_run_") and key.endswith("_jobs")
+    ]:
         goal = f", goal < {goals[name]:.0f} s" if name in goals else ""
         label = "default config" if name == "default" else name.replace("_", " ") + " (tiny config + a sweep)"
-        rows.append(Row(f"`snakemake -n all` (plan only), {label}, {f[f'dry_run_{name}_jobs']} jobs{goal}",
-                        f"{f[f'dry_run_{name}_s']:.2f} s ({f[f'dry_run_{name}_cpu_s']:.2f} CPU s)"))
+        rows.append(
+            Row(
+                f"`snakemake -n all` (plan only), {label}, {f[f'dry_run_{name}_jobs']} jobs{goal}",
+                f"{f[f'dry_run_{name}_s']:.2f} s ({f[f'dry_run_{name}_cpu_s']:.2f} CPU s)",
+            )
+        )
     if "noop_s" in f:
-        rows.append(Row(f"`snakemake all` with everything built (no-op), {f['noop_config']}",
-                        f"{f['noop_s']:.2f} s ({f['noop_cpu_s']:.2f} CPU s)"))
+        rows.append(
+            Row(
+                f"`snakemake all` with everything built (no-op), {f['noop_config']}",
+                f"{f['noop_s']:.2f} s ({f['noop_cpu_s']:.2f} CPU s)",
+            )
+        )
     if (f.get("slurm_probe_s") or 0) > 1:
-        rows.append(Row("Not in the rows above: the slurm plugin's `scontrol` probe at every Snakemake start "
-                        "(SLURM tools installed here, no controller running)", f"+{f['slurm_probe_s']:.1f} s"))
+        rows.append(
+            Row(
+                "Not in the rows above: the slurm plugin's `scontrol` probe at every Snakemake start "
+                "(SLURM tools installed here, no controller running)",
+                f"+{f['slurm_probe_s']:.1f} s",
+            )
+        )
     return rows
 
 
@@ -137,21 +185,39 @@ def incremental_rows(f: dict) -> list[Row]:
     labels = {"lr": "one model's learning rate", "figure": "one figure option of that model"}
     for edit, label in labels.items():
         ok = "as expected" if f[f"{edit}_ok"] else f"UNEXPECTED: {', '.join(f[f'{edit}_unexpected'][:5])}"
-        rows.append(Row(f"Jobs rerun after editing {label} ({f['config']}; {f[f'{edit}_trained']} trained, {ok})",
-                        f"{f[f'{edit}_jobs']} jobs", f"{f['full_jobs']} jobs (full build)",
-                        times_better(f["full_jobs"], f[f"{edit}_jobs"], "fewer")))
-        rows.append(Row(f"Wall time of that rerun vs the full build", f"{f[f'{edit}_s']:.0f} s", f"{f['full_s']:.0f} s",
-                        times_better(f["full_s"], f[f"{edit}_s"])))
+        rows.append(
+            Row(
+                f"Jobs rerun after editing {label} ({f['config']}; {f[f'{edit}_trained']} trained, {ok})",
+                f"{f[f'{edit}_jobs']} jobs",
+                f"{f['full_jobs']} jobs (full build)",
+                times_better(f["full_jobs"], f[f"{edit}_jobs"], "fewer"),
+            )
+        )
+        rows.append(
+            Row(
+                f"Wall time of that rerun vs the full build",
+                f"{f[f'{edit}_s']:.0f} s",
+                f"{f['full_s']:.0f} s",
+                times_better(f["full_s"], f[f"{edit}_s"]),
+            )
+        )
     return rows
 
 
 def end_to_end_rows(f: dict) -> list[Row]:
     return [
-        Row(f"`snakemake --cores {f['cores']} all`, {f['config']}, from nothing ({f['jobs']} jobs, {os.cpu_count()} cores)",
-            f"{f['wall_s'] / 60:.1f} min ({f['cpu_s'] / 60:.0f} CPU min)"),
-        Row(f"Training, {f['models']} models: train jobs' wall time summed (training loop alone)",
-            f"{f['train_job_s']:.0f} s ({f['train_epochs_s']:.0f} s)"),
-        Row(f"`snakemake all` with everything built (no-op), {f['config']}", f"{f['noop_s']:.1f} s ({f['noop_cpu_s']:.1f} CPU s)"),
+        Row(
+            f"`snakemake --cores {f['cores']} all`, {f['config']}, from nothing ({f['jobs']} jobs, {os.cpu_count()} cores)",
+            f"{f['wall_s'] / 60:.1f} min ({f['cpu_s'] / 60:.0f} CPU min)",
+        ),
+        Row(
+            f"Training, {f['models']} models: train jobs' wall time summed (training loop alone)",
+            f"{f['train_job_s']:.0f} s ({f['train_epochs_s']:.0f} s)",
+        ),
+        Row(
+            f"`snakemake all` with everything built (no-op), {f['config']}",
+            f"{f['noop_s']:.1f} s ({f['noop_cpu_s']:.1f} CPU s)",
+        ),
     ]
 
 
@@ -197,22 +263,32 @@ def run_benchmark(name: str, argv: list[str]) -> dict:
 def child(name: str, out: str, argv: list[str]) -> None:
     sys.path.insert(0, str(ROOT))
     figures = importlib.import_module(f"bench.{name}").main(argv)
-    Path(out).write_text(json.dumps(figures, default=lambda value: value.item() if hasattr(value, "item") else str(value)))
+    Path(out).write_text(
+        json.dumps(figures, default=lambda value: value.item() if hasattr(value, "item") else str(value))
+    )
 
 
 def machine() -> str:
     """CPU, cores, memory, GPU and versions, in one line."""
     cpu = platform.processor() or platform.machine()
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30 if hasattr(os, "sysconf") else float("nan")
+    memory = (
+        os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30 if hasattr(os, "sysconf") else float("nan")
+    )
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, {gpu}; {platform.system()}, Python {platform.python_version()}, "
-            f"torch {torch.__version__}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, {gpu}; {platform.system()}, Python {platform.python_version()}, "
+        f"torch {torch.__version__}"
+    )
 
 
 def markdown(rows: list[tuple[str, Row]]) -> str:

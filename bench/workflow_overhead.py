@@ -76,17 +76,32 @@ def snakemake_env() -> dict[str, str]:
         (shim / "scontrol").write_text("#!/bin/sh\nexit 1\n")
         (shim / "scontrol").chmod(0o755)
         path.insert(0, str(shim))
-        print(f"note: `scontrol show config` takes {probe:.1f} s here (SLURM tools, no controller); Snakemake's slurm plugin "
-              f"would wait that long at every start. Benchmarked runs see an scontrol that fails at once.", flush=True)
+        print(
+            f"note: `scontrol show config` takes {probe:.1f} s here (SLURM tools, no controller); Snakemake's slurm plugin "
+            f"would wait that long at every start. Benchmarked runs see an scontrol that fails at once.",
+            flush=True,
+        )
     return {**os.environ, "PATH": os.pathsep.join([*path, os.environ.get("PATH", "")])}
 
 
-def snakemake(workdir: Path, configfile: Path, *args: str, cores: int = 2, check: bool = True) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, configfile: Path, *args: str, cores: int = 2, check: bool = True
+) -> subprocess.CompletedProcess:
     """Run the repository's Snakefile in `workdir` with one config file; stdout and stderr
     together in `.stdout` (a dry run logs to stdout, a real run to stderr)."""
     command = [
-        sys.executable, "-m", "snakemake", "--cores", str(cores), *args,
-        "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), "--configfile", str(configfile),
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        str(cores),
+        *args,
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
     ]
     process = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=snakemake_env())
     if check and process.returncode != 0:
@@ -187,7 +202,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, nargs="+", default=[10, 100, 500])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--noop-workdir", type=Path, help="a tree already built with --noop-config (default: build one)")
+    parser.add_argument(
+        "--noop-workdir", type=Path, help="a tree already built with --noop-config (default: build one)"
+    )
     parser.add_argument("--noop-config", type=Path, default=TINY_CONFIG)
     parser.add_argument("--skip-noop", action="store_true", help="time the dry runs only")
     args = parser.parse_args(argv)
@@ -198,7 +215,9 @@ def main(argv: list[str] | None = None) -> dict:
         for name, config in configs.items():
             wall, cpu, jobs = dry_run_seconds(config, Path(tmp), args.repeats)
             figures.update({f"dry_run_{name}_s": wall, f"dry_run_{name}_cpu_s": cpu, f"dry_run_{name}_jobs": jobs})
-            label = "default config" if name == "default" else name.replace("_", " ") + f" ({TINY_CONFIG.name} + a sweep)"
+            label = (
+                "default config" if name == "default" else name.replace("_", " ") + f" ({TINY_CONFIG.name} + a sweep)"
+            )
             print(f"snakemake -n all, {label}: {wall:.2f} s ({cpu:.2f} CPU s), {jobs} jobs planned")
     if not args.skip_noop:
         figures.update(noop_figures(args.noop_workdir, args.noop_config.resolve(), args.repeats))
