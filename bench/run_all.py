@@ -1,7 +1,7 @@
 """Run every benchmark in bench/ and print one table: what was measured, maskflow's figure,
 the baseline's figure (where there is one) and the ratio between them.
 
-    .venv/bin/python bench/run_all.py                              # everything, default sizes (about 20 min on 2 cores)
+    .venv/bin/python bench/run_all.py                              # everything, default sizes (about 15 min on 2 cores)
     .venv/bin/python bench/run_all.py --quick                      # small sizes, no end-to-end run (a few minutes)
     .venv/bin/python bench/run_all.py --only preprocess train_epoch --markdown bench/out/table.md
     .venv/bin/python bench/run_all.py --skip end_to_end incremental
