@@ -36,10 +36,30 @@ def run_snakemake(workdir: Path, *args: str, config: Path = TINY_CONFIG, check: 
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory) -> Path:
+def no_slurm_bin(tmp_path_factory) -> Path:
+    """A folder whose `scontrol` fails at once. The SLURM executor plugin runs `scontrol show
+    config` whenever Snakemake loads its plugins, local runs included; where SLURM's client tools
+    are installed but no controller runs (CI after the SLURM test stopped its cluster), that
+    waits ~9 s at every Snakemake start."""
+    folder = tmp_path_factory.mktemp("no-slurm-bin")
+    (folder / "scontrol").write_text("#!/bin/sh\nexit 1\n")
+    (folder / "scontrol").chmod(0o755)
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _no_slurm_probe_outside_slurm_tests(request, monkeypatch, no_slurm_bin):
+    if request.node.get_closest_marker("slurm") is None:
+        monkeypatch.setenv("PATH", f"{no_slurm_bin}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, no_slurm_bin) -> Path:
     """One full run of the tiny config, shared by the end-to-end tests that only read results."""
     workdir = tmp_path_factory.mktemp("tiny")
-    run_snakemake(workdir, "all")
+    with pytest.MonkeyPatch.context() as patch:  # session scope: set up before the autouse one
+        patch.setenv("PATH", f"{no_slurm_bin}{os.pathsep}{os.environ.get('PATH', '')}")
+        run_snakemake(workdir, "all")
     return workdir
 
 
