@@ -117,7 +117,7 @@ def validate_schema(config: dict, schema_path: str | Path) -> None:
 
 def resolve_dataset(name: str, dataset: dict) -> dict:
     """A dataset entry with every default filled in."""
-    resolved = deep_merge({k: v for k, v in DATASET_DEFAULTS.items()}, dataset)
+    resolved = deep_merge(DATASET_DEFAULTS, dataset)
     resolved["name"] = name
     return resolved
 
