@@ -6,8 +6,9 @@ ImageFolder + DataLoader + PIL transforms, over the same crops, model and batch 
 
 Both sides train the default config's `cnn_baseline` (three conv blocks, batch size 16) with
 horizontal flips and rotation up to 10 degrees. maskflow indexes uint8 arrays held in memory
-(on the GPU when there is one) and augments whole batches with tensor ops; torchvision decodes
-one PNG per sample and transforms it with PIL every epoch. Also timed: the input pipeline
+(on the GPU when there is one), augments whole batches with tensor ops and trains as
+`maskflow train` does (channels-last model, fused optimizer); torchvision decodes one PNG per
+sample and transforms it with PIL every epoch, under a hand-written loop with torch's defaults. Also timed: the input pipeline
 alone (batches produced, no model). With CUDA present, images per second on the GPU too.
 `main()` returns the figures as a dict.
 """
@@ -34,7 +35,7 @@ sys.path.insert(0, str(ROOT / "workflow"))
 from maskflow.augment import Augmenter  # noqa: E402
 from maskflow.checkpoint import Normalizer, as_nchw  # noqa: E402
 from maskflow.models import build_model  # noqa: E402
-from maskflow.train import CrossEntropy, Split, batch_bounds, train_one_epoch  # noqa: E402
+from maskflow.train import OPTIMIZERS, CrossEntropy, Split, batch_bounds, train_one_epoch  # noqa: E402
 from maskflow.device import MixedPrecision, place  # noqa: E402
 
 # The default config's cnn_baseline and mlp (config.yaml).
@@ -78,9 +79,13 @@ def write_image_folder(x: np.ndarray, y: np.ndarray, root: Path) -> None:
 def make_model(arch: dict, channels: int, size: int, device, maskflow: bool):
     torch.manual_seed(0)
     model = build_model(arch, channels, size, 3)
-    # maskflow places models in channels-last memory (maskflow.device.place); a hand-written
-    # loop keeps torch's default layout.
-    model = place(model, device) if maskflow else model.to(device)
+    if maskflow:
+        # As `maskflow train` does: channels-last memory (maskflow.device.place) and its own
+        # optimizer table (fused kernels).
+        model = place(model, device)
+        return model, OPTIMIZERS["adam"](model.parameters(), {"lr": 1e-3, "weight_decay": 0.0})
+    # A hand-written loop: torch's default layout and Adam's default (per-tensor) update.
+    model = model.to(device)
     return model, torch.optim.Adam(model.parameters(), lr=1e-3)
 
 
