@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from maskflow import cache
+from maskflow.atomic import sha256_file
 from maskflow.cache import BUILDERS, build_cache, crop_rows, from_arrays
 from maskflow.crop import Preprocess, crop, finish, regions
 from maskflow.errors import ConfigError, DataError
@@ -256,6 +257,7 @@ def test_cli_writes_cache_and_logs_counts(dataset, tmp_path):
     assert process.returncode == 0, process.stderr
     n_train = int((frame["split"] == "train").sum())
     assert f"train: {n_train} crops from" in process.stderr and "crops/s" in process.stderr
-    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == sorted(
-        f"{s}_{part}" for s in ("train", "val", "test") for part in ("x.npy", "y.npy", "index.csv")
-    )
+    names = [f"{s}_{part}" for s in ("train", "val", "test") for part in ("x.npy", "y.npy", "index.csv")]
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == sorted([*names, "checksums.json"])
+    checksums = json.loads((tmp_path / "c" / "checksums.json").read_text())
+    assert checksums == {name: sha256_file(tmp_path / "c" / name) for name in names}

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from maskflow import integrity
 from maskflow.atomic import sha256_file
 from maskflow.cli import main
 from maskflow.metrics import split_metrics
@@ -44,6 +45,7 @@ def write_cache(cache_dir: Path, counts=None, size: int = 12, channels: int = 3,
         "channels": channels, "size": size, "computed_on": "train", "train_sha256": sha256_file(cache_dir / "train_x.npy"),
     }
     (cache_dir.parent / "normalization.json").write_text(json.dumps(normalization))
+    integrity.write_checksums(cache_dir)  # as the cache stage ends
     return cache_dir
 
 

@@ -31,11 +31,12 @@ import yaml
 from PIL import Image
 
 from conftest import ROOT, SNAKEMAKE, TINY_CONFIG, run_snakemake
-from maskflow.integrity import cache_names
+from maskflow.integrity import CHECKSUMS_NAME, cache_names
 
 CACHE = "results/masks/cache"
 MODEL = "results/masks/models/cnn"
-CACHE_TARGETS = [f"{CACHE}/{name}" for name in cache_names()]
+CACHE_OUTPUTS = [*cache_names(), CHECKSUMS_NAME]
+CACHE_TARGETS = [f"{CACHE}/{name}" for name in CACHE_OUTPUTS]
 CHECKPOINT = f"{MODEL}/checkpoint.pt"
 PHOTO_SIZE = (2000, 1500)
 EPOCHS = 40
@@ -144,9 +145,9 @@ def rerun_as_a_user(workdir: Path, config: Path, *targets: str) -> list[str]:
 
 
 def assert_same_cache(workdir: Path, reference: Path) -> None:
-    for name in cache_names():
+    for name in CACHE_OUTPUTS:
         assert (workdir / CACHE / name).read_bytes() == (reference / CACHE / name).read_bytes(), name
-    leftovers = sorted(p.name for p in (workdir / CACHE).iterdir() if p.name not in cache_names())
+    leftovers = sorted(p.name for p in (workdir / CACHE).iterdir() if p.name not in CACHE_OUTPUTS)
     assert leftovers == [], f"left in the cache folder: {leftovers}"
 
 
@@ -227,6 +228,24 @@ def test_a_truncated_cache_file_is_refused_then_rebuilt_byte_for_byte(config, re
     assert process.returncode != 0
     log = (workdir / "results/masks/logs/class_stats.log").read_text()
     assert f"{CACHE}/val_x.npy: truncated" in log and "snakemake --forcerun cache" in log, log
+    assert "Traceback" not in log
+    run_snakemake(workdir, "--forcerun", "cache", "--", target, config=config)
+    assert_same_cache(workdir, reference)
+
+
+def test_a_cache_file_swapped_in_with_a_newer_date_is_refused_not_sealed(config, reference, tmp_path):
+    """A newer file makes Snakemake rerun the statistics, which check it against the cache's checksums."""
+    workdir = copy_without_model(reference, tmp_path / "run")
+    val_x = workdir / CACHE / "val_x.npy"
+    crops = np.load(val_x)
+    np.save(val_x, crops[::-1])  # same shape and dtype, other order: as if from another run
+    target = "results/masks/stats/normalization.json"
+
+    process = run_snakemake(workdir, target, config=config, check=False)
+
+    assert process.returncode != 0
+    log = (workdir / "results/masks/logs/class_stats.log").read_text()
+    assert f"{CACHE}/val_x.npy: sha256" in log and "checksums.json" in log and "snakemake --forcerun cache" in log, log
     assert "Traceback" not in log
     run_snakemake(workdir, "--forcerun", "cache", "--", target, config=config)
     assert_same_cache(workdir, reference)

@@ -390,6 +390,22 @@ def test_a_cache_file_swapped_in_from_another_run_breaks_the_seal(sealed_cache, 
         integrity.load_split(sealed_cache, "test", classes=CLASSES, seal=seal)
 
 
+def test_a_cache_file_swapped_in_with_a_newer_date_is_refused_not_sealed(sealed_cache, tmp_path, capsys):
+    """A newer file makes Snakemake rerun the statistics: they must refuse it, not seal it."""
+    shutil.copy(other_run(tmp_path) / "val_x.npy", sealed_cache / "val_x.npy")  # plain copy: a new mtime
+    status, err = cli("stats", "--cache-dir", str(sealed_cache), "--spec", json.dumps({"classes": CLASSES}),
+                      "--counts", str(tmp_path / "c2.csv"), "--normalization", str(tmp_path / "n2.json"), capsys=capsys)
+    assert_clear_error(status, err, "val_x.npy", "recorded in", "checksums.json", "snakemake --forcerun cache")
+    assert not (tmp_path / "n2.json").exists()
+
+
+def test_a_cache_without_its_checksums_is_refused(sealed_cache, tmp_path, capsys):
+    (sealed_cache / "checksums.json").unlink()
+    status, err = cli("stats", "--cache-dir", str(sealed_cache), "--spec", json.dumps({"classes": CLASSES}),
+                      "--counts", str(tmp_path / "c2.csv"), "--normalization", str(tmp_path / "n2.json"), capsys=capsys)
+    assert_clear_error(status, err, "checksums.json", "not found", "snakemake --forcerun cache")
+
+
 # ======================================================================== checkpoints
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from maskflow import stats
+from maskflow import integrity, stats
 from maskflow.atomic import sha256_file
 from maskflow.errors import DataError
 
@@ -46,6 +46,7 @@ def cache_dir(tmp_path):
     write_split(directory, "train", train, [0, 0, 1, 0])
     write_split(directory, "val", np.full((2, 2, 2, 3), 250, dtype=np.uint8), [0, 0])
     write_split(directory, "test", np.zeros((0, 2, 2, 3), dtype=np.uint8), [])
+    integrity.write_checksums(directory)  # as the cache stage ends
     return directory
 
 

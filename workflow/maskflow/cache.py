@@ -7,8 +7,8 @@ reads a photo.
         --out-dir results/masks/cache --threads 2
 
 Writes, for split in train/val/test, `{split}_x.npy` (uint8 N x H x W x C), `{split}_y.npy`
-(int64 label_index) and `{split}_index.csv` (row_id, photo, box, label in array order), as in
-docs/contracts.md. The annotation format picks the builder (BUILDERS registry):
+(int64 label_index) and `{split}_index.csv` (row_id, photo, box, label in array order), then
+`checksums.json` (sha256 of those nine files), as in docs/contracts.md. The annotation format picks the builder (BUILDERS registry):
 
 - photo formats (bbox_csv, voc_xml, image_folder) go through `crop_rows`: each photo is
   decoded once (at a reduced JPEG scale when every box allows it) and all its boxes cut from
@@ -43,7 +43,7 @@ import pandas as pd
 
 from maskflow import atomic
 from maskflow.config import SPLITS
-from maskflow.integrity import INDEX_COLUMNS, cache_names, cache_path
+from maskflow.integrity import CHECKSUMS_NAME, INDEX_COLUMNS, cache_names, cache_path, write_checksums
 from maskflow.crop import Preprocess, crop, finish, min_scale, regions
 from maskflow.errors import ConfigError, DataError
 from maskflow.photos import open_photo
@@ -243,7 +243,8 @@ def remove_leftover_temporaries(out_dir: Path) -> None:
     its own, and a half-written train_x can be as large as the finished one. Only this stage
     writes these names, so whatever matches is garbage."""
     out_dir = Path(out_dir)
-    leftovers = [p for name in cache_names() for p in out_dir.glob(f".{name[:100]}.tmp-*") if p.is_file()]
+    names = [*cache_names(), CHECKSUMS_NAME]
+    leftovers = [p for name in names for p in out_dir.glob(f".{name[:100]}.tmp-*") if p.is_file()]
     for path in leftovers:
         path.unlink(missing_ok=True)
     if leftovers:
@@ -271,6 +272,9 @@ def build_cache(raw_dir: Path, annotations: Path, spec: dict, out_dir: Path, thr
             split, len(rows), rows["photo"].nunique(), "photos" if builder is build_from_photos else "files",
             seconds, len(rows) / seconds if seconds > 0 else 0.0, threads, "s" if threads > 1 else "",
         )
+    # Last, so its presence means every file above is complete; the stats stage checks the
+    # files against it before sealing them (maskflow.integrity).
+    write_checksums(out_dir)
     log.info("cached %s crops of %dx%dx%d into %s", counts, prep.size, prep.size, prep.depth, out_dir)
     return counts
 

@@ -17,10 +17,12 @@ What is checked:
   write is named as such, instead of numpy's "cannot reshape array");
 - x is uint8 N x H x W x C, y is integer N, the index has the contract's columns and N rows,
   and y agrees with the index's label_index row by row (files of two runs mixed together);
-- the seal: the stats stage records the sha256 of every cache file in normalization.json
-  (`cache_sha256`); a cache file that no longer matches was changed after the data stage (an
-  `rsync -a` or `cp -p` from another run keeps old modification times, so Snakemake does not
-  notice);
+- the seal: the cache stage records the sha256 of every file it wrote in its own
+  `checksums.json`; the stats stage refuses a cache that no longer matches it (a file swapped
+  in with a newer date makes Snakemake rerun the statistics, which must not seal the stranger)
+  and copies the checksums into normalization.json (`cache_sha256`), which the later stages
+  check; a cache file that no longer matches was changed after the data stage (an `rsync -a`
+  or `cp -p` from another run keeps old modification times, so Snakemake does not notice);
 - a checkpoint saved by a training run that did not finish, one saved for another model, or
   one whose weights no longer match the `weights_sha256` recorded at save time (torch itself
   loads a flipped byte in tensor data without complaint).
@@ -38,6 +40,7 @@ from typing import Mapping, NamedTuple
 import numpy as np
 import pandas as pd
 
+from maskflow import atomic
 from maskflow.atomic import sha256_file
 from maskflow.config import SPLITS
 from maskflow.errors import CheckpointError, DataError
@@ -47,6 +50,7 @@ INDEX_COLUMNS = ["row_id", "photo", "xmin", "ymin", "xmax", "ymax", "label", "la
 # part -> file name suffix of one split's cache files
 CACHE_PARTS = {"x": "x.npy", "y": "y.npy", "index": "index.csv"}
 SEAL_KEY = "cache_sha256"  # key of the seal in normalization.json
+CHECKSUMS_NAME = "checksums.json"  # the cache stage's own record of what it wrote
 REBUILD_CACHE = "rebuild it: snakemake --forcerun cache (reruns the cache stage and everything after it)"
 
 
@@ -115,6 +119,34 @@ class Seal(NamedTuple):
 def seal_cache(cache_dir: str | os.PathLike, splits=SPLITS) -> dict[str, str]:
     """{file name: sha256} of every cache file: what the stats stage writes as `cache_sha256`."""
     return {name: sha256_file(Path(cache_dir) / name) for name in cache_names(splits)}
+
+
+def write_checksums(cache_dir: str | os.PathLike) -> dict[str, str]:
+    """Record the sha256 of every cache file in the cache's checksums.json (the cache stage's last step)."""
+    checksums = seal_cache(cache_dir)
+    atomic.write_json(Path(cache_dir) / CHECKSUMS_NAME, checksums)
+    return checksums
+
+
+def verified_checksums(cache_dir: str | os.PathLike) -> dict[str, str]:
+    """The cache stage's checksums, after checking every cache file still matches them.
+
+    What the stats stage seals: a file replaced after the cache stage (even with a newer
+    date, which makes Snakemake rerun the statistics) is refused here, not sealed."""
+    path = Path(cache_dir) / CHECKSUMS_NAME
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: not found (the cache stage writes it last); {REBUILD_CACHE}") from None
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: cannot read the cache checksums ({error}); {REBUILD_CACHE}") from None
+    missing = [name for name in cache_names() if not isinstance(recorded, dict) or name not in recorded]
+    if missing:
+        raise DataError(f"{path}: no checksum for {', '.join(missing)}; {REBUILD_CACHE}")
+    seal = Seal({name: recorded[name] for name in cache_names()}, str(path))
+    for name in cache_names():
+        verify_seal(Path(cache_dir) / name, seal)
+    return seal.checksums
 
 
 def read_seal(normalization_path: str | os.PathLike | None) -> Seal | None:

@@ -59,6 +59,7 @@ rule cache:
         annotations="results/{dataset}/data/annotations.csv",
     output:
         cache_files("{dataset}"),
+        checksums="results/{dataset}/cache/checksums.json",
     log:
         "results/{dataset}/logs/cache.log",
     benchmark:
@@ -77,6 +78,7 @@ rule cache:
 rule class_stats:
     input:
         cache=cache_files("{dataset}"),
+        checksums="results/{dataset}/cache/checksums.json",
     output:
         counts=report(
             "results/{dataset}/stats/class_counts.csv",
