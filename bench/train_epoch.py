@@ -35,7 +35,9 @@ sys.path.insert(0, str(ROOT / "workflow"))
 from maskflow.augment import Augmenter  # noqa: E402
 from maskflow.checkpoint import Normalizer, as_nchw  # noqa: E402
 from maskflow.models import build_model  # noqa: E402
-from maskflow.train import OPTIMIZERS, CrossEntropy, Split, batch_bounds, train_one_epoch  # noqa: E402
+from maskflow.train_data import Split  # noqa: E402
+from maskflow.train_loop import batch_bounds, train_one_epoch  # noqa: E402
+from maskflow.train_optim import OPTIMIZERS, CrossEntropy  # noqa: E402
 from maskflow.device import MixedPrecision, place  # noqa: E402
 
 # The default config's cnn_baseline and mlp (config.yaml).

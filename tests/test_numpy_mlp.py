@@ -11,7 +11,7 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from maskflow import checkpoint, models, numpy_mlp, train
+from maskflow import checkpoint, models, numpy_mlp, train, train_data, train_outputs
 from maskflow.atomic import save_npy, sha256_file
 from maskflow.config import TRAIN_DEFAULTS, deep_merge
 from maskflow.errors import ConfigError
@@ -186,7 +186,7 @@ def test_train_stage_writes_outputs_that_reload_to_the_logged_metrics(digits, tm
         "computed_on": "train", "train_sha256": sha256_file(cache / "train_x.npy"),
     }))  # fmt: skip
     classes = [str(d) for d in range(10)]
-    data = train.load_data(cache, normalization, classes, torch.device("cpu"))
+    data = train_data.load_data(cache, normalization, classes, torch.device("cpu"))
     paths = train.Paths(*(tmp_path / name for name in ("checkpoint.pt", "history.csv", "latent.npz", "resume.pt")))
     arch = models.check_arch({"type": "numpy_mlp", "hidden": [32, 2], "activation": "tanh", "dtype": "float64"})
     spec = {
@@ -199,7 +199,7 @@ def test_train_stage_writes_outputs_that_reload_to_the_logged_metrics(digits, tm
     saved = numpy_mlp.train_cached(spec, data, paths)
 
     history = pd.read_csv(paths.history)
-    assert history.columns.tolist() == train.HISTORY_COLUMNS and history["epoch"].tolist() == list(range(1, 9))
+    assert history.columns.tolist() == train_outputs.HISTORY_COLUMNS and history["epoch"].tolist() == list(range(1, 9))
     model, ckpt = checkpoint.load_model(paths.checkpoint)
     assert ckpt["best_epoch"] == 8 and ckpt["param_count"] == 64 * 32 + 32 + 32 * 2 + 2 + 2 * 10 + 10
     proba = checkpoint.predict_proba(model, ckpt, np.load(cache / "val_x.npy"))

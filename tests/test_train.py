@@ -24,6 +24,8 @@ from maskflow.cli import build_parser
 from maskflow.device import MixedPrecision, amp_dtype, configure, resolve_device
 from maskflow.errors import ConfigError, DataError
 from maskflow.sampling import EpochSampler, class_weights, loss_weights
+from maskflow.train_loop import batch_bounds
+from maskflow.train_optim import CrossEntropy
 
 CLASSES = ["good", "bad", "none"]
 SPEC = {
@@ -237,9 +239,9 @@ def test_threads_are_applied(cache, tmp_path):
 
 
 def test_a_last_batch_of_one_sample_joins_the_previous_one(tmp_path):
-    assert train_module.batch_bounds(33, 16) == [(0, 16), (16, 33)]
-    assert train_module.batch_bounds(32, 16) == [(0, 16), (16, 32)]
-    assert train_module.batch_bounds(1, 16) == [(0, 1)]
+    assert batch_bounds(33, 16) == [(0, 16), (16, 33)]
+    assert batch_bounds(32, 16) == [(0, 16), (16, 32)]
+    assert batch_bounds(1, 16) == [(0, 1)]
     # batch norm in training mode fails on a batch of one: 33 samples with batch size 16 must train
     cache = write_cache(tmp_path / "cache", n_train=33, n_val=5)
     train(cache, tmp_path / "out", {**SPEC, "arch": {"type": "mlp", "hidden": [8], "batch_norm": True}, "train": {"epochs": 1, "batch_size": 16}})
@@ -379,7 +381,7 @@ def test_cross_entropy_matches_torch_definition(weight, smoothing):
     logits = torch.randn(20, 3, generator=torch.Generator().manual_seed(0))
     y = torch.randint(0, 3, (20,), generator=torch.Generator().manual_seed(1))
     w = None if weight is None else torch.tensor(weight)
-    ours = train_module.CrossEntropy(w, smoothing, 3)(logits, y)
+    ours = CrossEntropy(w, smoothing, 3)(logits, y)
     expected = torch.nn.functional.cross_entropy(logits, y, weight=w, label_smoothing=smoothing)
     assert torch.allclose(ours, expected, atol=1e-6)
 

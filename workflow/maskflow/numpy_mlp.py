@@ -13,7 +13,7 @@ models:
   checkpoints, evaluation and saliency go through the one torch inference path; `build` is
   its untrained form for the model registry (maskflow.models), which reloads checkpoints;
 - `train_cached(spec, data, paths)` is the train stage for this type: cached arrays in;
-  checkpoint, history.csv and latent.npz out, as maskflow.train writes them.
+  checkpoint, history.csv and latent.npz out, written by maskflow.train_outputs as for torch.
 
 Inputs are float arrays laid out as the torch models receive them (N x C x H x W, already
 normalised); they are flattened in C order, exactly like `nn.Flatten`, so the numpy and the
@@ -431,7 +431,7 @@ def to_torch(state: dict[str, np.ndarray], arch: dict):
 # --- the workflow's train stage --------------------------------------------------------------------
 @dataclass
 class _Trained:
-    """The parts of a torch training run (maskflow.train.Run) that build_checkpoint reads."""
+    """The parts of a torch training run (maskflow.train_loop.Run) that build_checkpoint reads."""
 
     spec: dict
     model: object  # the torch twin holding the weights handed on
@@ -447,22 +447,24 @@ class _Trained:
 def train_cached(spec: dict, data, paths, threads: int = 1) -> dict:
     """`maskflow train` for `numpy_mlp`: the cached arrays in, the same outputs as a torch model out.
 
-    `spec` is the resolved model, `data` and `paths` are maskflow.train's `Data` and `Paths`.
-    Inputs are normalised by the checkpoint's `Normalizer`, and every validation metric and
-    latent snapshot goes through the torch twin on the shared inference path, so evaluating
-    the checkpoint reproduces the logged metrics exactly. Training runs on the CPU with
-    `threads` BLAS threads and takes seconds, so it writes its outputs once, at the end
-    (no resume state). Returns the checkpoint dict it wrote.
+    `spec` is the resolved model, `data` is maskflow.train_data's `Data` and `paths` is
+    maskflow.train's `Paths`. Inputs are normalised by the checkpoint's `Normalizer`, and every
+    validation metric and latent snapshot goes through the torch twin on the shared inference
+    path, so evaluating the checkpoint reproduces the logged metrics exactly. Training runs on
+    the CPU with `threads` BLAS threads and takes seconds, so it writes its outputs once, at
+    the end (no resume state). Returns the checkpoint dict it wrote.
     """
     import dataclasses
 
     from threadpoolctl import threadpool_limits
 
     from maskflow import checkpoint as ckpt_io
-    from maskflow import train as trainer
+    from maskflow import train_loop  # its evaluate and features, not this module's numpy ones
+    from maskflow.train_data import Split
+    from maskflow.train_outputs import build_checkpoint, write_history, write_latent
 
     def on_cpu(split):
-        return trainer.Split(split.x.cpu(), split.y.cpu(), split.y_np)
+        return Split(split.x.cpu(), split.y.cpu(), split.y_np)
 
     data = dataclasses.replace(data, train=on_cpu(data.train), val=on_cpu(data.val))
     normalizer = ckpt_io.Normalizer(data.normalization)
@@ -473,12 +475,12 @@ def train_cached(spec: dict, data, paths, threads: int = 1) -> dict:
     latent: dict = {}
 
     def val_metrics(state: dict) -> tuple[float, float]:
-        metrics = trainer.evaluate(to_torch(state, arch), data.val, normalizer)
+        metrics = train_loop.evaluate(to_torch(state, arch), data.val, normalizer)
         return metrics["loss"], metrics["accuracy"]
 
     def on_epoch(epoch: int, row: dict, state: dict) -> None:
         if epoch in train_spec["latent_epochs"] and len(data.val.y):
-            latent[epoch] = trainer.features(to_torch(state, arch), data.val, normalizer)
+            latent[epoch] = train_loop.features(to_torch(state, arch), data.val, normalizer)
         log.info(
             "epoch %d/%d %s",
             epoch,
@@ -493,10 +495,10 @@ def train_cached(spec: dict, data, paths, threads: int = 1) -> dict:
         )  # fmt: skip
     seconds = sum(row["seconds"] for row in fit.history)
     trained = _Trained(spec, to_torch(fit.state, arch), fit.history, len(fit.history), fit.best_epoch, seconds)
-    checkpoint = trainer.build_checkpoint(trained, data, arch, complete=True)
+    checkpoint = build_checkpoint(trained, data, arch, complete=True)
     ckpt_io.save_checkpoint(paths.checkpoint, checkpoint)
-    trainer.write_history(paths.history, fit.history)
-    trainer.write_latent(paths.latent, latent, data.val.y_np)
+    write_history(paths.history, fit.history)
+    write_latent(paths.latent, latent, data.val.y_np)
     paths.resume.unlink(missing_ok=True)
     return checkpoint
 
