@@ -55,6 +55,8 @@ def times_better(baseline: float, maskflow: float, word: str = "faster") -> str:
 
 def growth(large: float, small: float, flat: str, tolerance: float = 0.25) -> str:
     """'1.04x (flat)' when `large` is within `tolerance` of `small`, else '3.10x (grows)'."""
+    if not small:  # e.g. peak memory where /proc is missing (macOS): no ratio to give
+        return "n/a"
     ratio = large / small
     return f"{ratio:.2f}x ({flat if abs(ratio - 1) <= tolerance else 'grows' if ratio > 1 else 'shrinks'})"
 
