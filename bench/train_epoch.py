@@ -10,17 +10,16 @@ horizontal flips and rotation up to 10 degrees. maskflow indexes uint8 arrays he
 `maskflow train` does (channels-last model, fused optimizer); torchvision decodes one PNG per
 sample and transforms it with PIL every epoch, under a hand-written loop with torch's defaults. Also timed: the input pipeline
 alone (batches produced, no model). With CUDA present, images per second on the GPU too.
+Both sides run in one process, under the same OpenMP wait policy: libgomp's default (spin,
+then sleep), as a training job with its own cores gets; `OMP_WAIT_POLICY=PASSIVE` in the
+environment times them as jobs sharing cores run (see maskflow.openmp).
 `main()` returns the figures as a dict.
 """
 
 from __future__ import annotations
 
-import os
-
-# As in `maskflow train`: OpenMP threads sleep when idle (both sides of the comparison alike).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -192,7 +191,11 @@ def main(argv: list[str] | None = None) -> dict:
             for device in devices:
                 workers = args.workers if device == "cpu" else [max(args.workers)]
                 results[f"{name}/{device}"] = measure(ARCHS[name], device, x, y, Path(folder), normalization, args.epochs, workers)
-    print(f"{results['crops']} crops ({source}), batch {BATCH}, {args.threads} torch threads, {args.epochs} timed epochs")
+    results["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY", "default")
+    print(
+        f"{results['crops']} crops ({source}), batch {BATCH}, {args.threads} torch threads, "
+        f"OpenMP waits {results['omp_wait_policy']}, {args.epochs} timed epochs"
+    )
     print("seconds per epoch (_s), torchvision / maskflow (ratio_), w = DataLoader workers")
     for key, figures in results.items():
         if isinstance(figures, dict):

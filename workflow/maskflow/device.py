@@ -118,4 +118,7 @@ def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     threads = torch.get_num_threads()
-    return f"cpu ({threads} thread{'s' if threads != 1 else ''})"
+    # Passive OpenMP waits (set by the workflow when jobs share cores) are worth knowing when
+    # reading a log's epoch times: see maskflow.openmp.
+    waits = ", passive OpenMP waits" if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE" else ""
+    return f"cpu ({threads} thread{'s' if threads != 1 else ''}{waits})"

@@ -24,13 +24,6 @@ evaluation, stop signals) and maskflow.train_outputs (checkpoint, history, laten
 
 from __future__ import annotations
 
-import os
-
-# Set before torch loads OpenMP: idle OpenMP threads then sleep instead of spinning. When
-# several jobs share a few cores (snakemake --cores 8 on a 2-core laptop), spinning threads
-# steal the cores the others compute on: a training step measured 20x slower here.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import argparse
 import hashlib
 import json

@@ -12,11 +12,17 @@ from snakemake.exceptions import WorkflowError
 os.environ.update(
     PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 )
-# Jobs share cores (--cores 8 on a 2-core laptop): OpenMP threads that spin while waiting
-# made a 23 ms torch step take 495 ms. Passive waits cost nothing when cores are free.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 PACKAGE_DIR = os.path.join(workflow.basedir, "workflow")
 sys.path.insert(0, PACKAGE_DIR)
+
+from maskflow.openmp import choose_wait_policy  # noqa: E402
+
+# Idle OpenMP threads sleep (passive waits) only when jobs will share cores (--cores 8 on a
+# 2-core laptop); with a core each, spinning is up to 2.5x faster (maskflow.openmp).
+try:
+    choose_wait_policy(workflow.cores)
+except WorkflowError:  # no --cores (a cluster executor with --jobs): jobs run elsewhere
+    choose_wait_policy(None)
 
 # Rules call the package as `python -m maskflow ...` with workflow/ on PYTHONPATH, so the same
 # command works in the venv that runs Snakemake, in the per-rule conda env and on cluster nodes.
