@@ -44,8 +44,11 @@ class Row(NamedTuple):
 
 
 def times_better(baseline: float, maskflow: float, word: str = "faster") -> str:
-    """'4.2x faster' when maskflow's cost is lower, '0.80x (slower)' when higher, '1.02x (same)' within 5 %."""
-    ratio = baseline / maskflow if maskflow else float("inf")
+    """'4.2x faster' when maskflow's cost is lower, '0.80x (slower)' when higher, '1.02x (same)' within 5 %;
+    'n/a' when maskflow's figure is 0 (too small to measure: no ratio to give)."""
+    if not maskflow:
+        return "n/a"
+    ratio = baseline / maskflow
     if abs(ratio - 1) < 0.05:
         return f"{ratio:.2f}x (same)"
     if ratio < 1:

@@ -126,6 +126,10 @@ def job_counts(log: str) -> Counter:
     was to be done). The `total` row is left out."""
     counts: Counter = Counter()
     match = re.search(r"^Job stats:\n.*\n-+\s+-+\n((?:\S+\s+\d+\n)+)", log, re.MULTILINE)
+    if not match and re.search(r"^Job stats:$", log, re.MULTILINE):
+        # A table that is there but does not parse (a new Snakemake layout) must not read as
+        # "no jobs": the benchmarks would report a rerun of nothing.
+        raise ValueError("Snakemake's 'Job stats:' table did not parse; has its layout changed?")
     for line in match.group(1).splitlines() if match else []:
         rule, count = line.split()
         if rule != "total":

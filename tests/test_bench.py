@@ -163,6 +163,9 @@ def test_job_counts_and_jobs_run_on_small_logs():
     assert overhead.job_counts(table) == Counter({"compare": 2, "all": 1})
     # Only the first table counts (a dry run prints a second one after the jobs).
     assert overhead.job_counts(table + "\n\n" + table.replace("2", "7")) == Counter({"compare": 2, "all": 1})
+    # A table whose layout no longer parses is an error, not "no jobs".
+    with pytest.raises(ValueError, match="Job stats"):
+        overhead.job_counts("Job stats:\njob | count\n--- | ---\ncompare | 2\n")
     # A job without wildcards after one with them does not take theirs.
     blocks = (
         "localrule compare:\n    jobid: 1\n    wildcards: dataset=masks\nShell command: python -m maskflow compare\n"
@@ -349,6 +352,7 @@ def test_times_better_and_growth_words():
     assert run_all.times_better(2.0, 2.05) == "0.98x (same)"
     assert run_all.times_better(1.0, 2.0) == "0.50x (slower)"
     assert run_all.times_better(232, 20, "fewer") == "11.6x fewer"
+    assert run_all.times_better(1.0, 0.0) == "n/a"
     assert run_all.growth(104, 100, "flat") == "1.04x (flat)"
     assert run_all.growth(125, 100, "flat") == "1.25x (flat)"
     assert run_all.growth(310, 100, "flat") == "3.10x (grows)"
