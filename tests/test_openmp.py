@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import copy_tree, run_snakemake
-from maskflow.openmp import PASSIVE, available_cpus, choose_wait_policy
+from maskflow.openmp import DECIDED_BY_MASKFLOW, PASSIVE, available_cpus, choose_wait_policy
 
 TRAIN_LOG = "results/masks/logs/train/mlp.log"
 CHECKPOINT = "results/masks/models/mlp/checkpoint.pt"
@@ -16,7 +16,7 @@ CHECKPOINT = "results/masks/models/mlp/checkpoint.pt"
 def test_jobs_sharing_cores_wait_passively(cores):
     environ: dict[str, str] = {}
     assert choose_wait_policy(cores, environ, cpus=8) == PASSIVE
-    assert environ == {"OMP_WAIT_POLICY": PASSIVE}
+    assert environ == {"OMP_WAIT_POLICY": PASSIVE, DECIDED_BY_MASKFLOW: PASSIVE}
 
 
 @pytest.mark.parametrize("cores", [None, 1, 8])
@@ -32,6 +32,19 @@ def test_a_policy_the_user_set_is_kept():
     assert environ == {"OMP_WAIT_POLICY": "ACTIVE"}
 
 
+def test_a_policy_maskflow_set_elsewhere_is_decided_again():
+    # A login node given --cores 8 on 4 CPUs chose passive waits; sbatch handed its environment
+    # to a cluster job whose Snakemake has 8 cores of its own.
+    environ = {}
+    choose_wait_policy(8, environ, cpus=4)
+    assert choose_wait_policy(8, environ, cpus=8) is None
+    assert environ == {}
+    # The user's own choice, even the same value, is not ours to undo.
+    environ = {"OMP_WAIT_POLICY": PASSIVE}
+    assert choose_wait_policy(8, environ, cpus=8) == PASSIVE
+    assert environ == {"OMP_WAIT_POLICY": PASSIVE}
+
+
 def test_available_cpus_counts_this_process_s_cpus():
     assert 1 <= available_cpus()
 
@@ -43,6 +56,7 @@ def train_log_after_forced_training(workdir, cores: int) -> str:
 
 def test_the_workflow_sets_passive_waits_only_when_promised_more_cores_than_there_are(tiny_run, tmp_path, monkeypatch):
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv(DECIDED_BY_MASKFLOW, raising=False)
     workdir = copy_tree(tiny_run, tmp_path / "run")
     # --cores overrides run_snakemake's own (the last one given wins).
     shared = train_log_after_forced_training(workdir, 4 * available_cpus())

@@ -12,6 +12,8 @@ sleep until woken. Which is faster depends on whether the job has its cores to i
 
 The workflow (workflow/rules/common.smk) calls `choose_wait_policy` once with the cores
 Snakemake was given; jobs inherit the environment. A variable the user set is never changed.
+One that maskflow set is decided again by the next Snakemake process that reads it: sbatch
+passes the login node's environment to a cluster job, whose Snakemake has its own cores.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from __future__ import annotations
 import os
 
 PASSIVE = "PASSIVE"
+# Marks an OMP_WAIT_POLICY that this module set, as opposed to one the user chose.
+DECIDED_BY_MASKFLOW = "MASKFLOW_OMP_WAIT_POLICY"
 
 
 def available_cpus() -> int:
@@ -38,9 +42,12 @@ def choose_wait_policy(cores: int | None, environ=os.environ, cpus: int | None =
     """Set OMP_WAIT_POLICY=PASSIVE in `environ` when jobs will share cores; returns the policy
     now in effect (None: libgomp's default, spin then sleep). Must run before torch is imported
     in the processes that read it, which is why the workflow sets it for its jobs."""
+    ours = environ.pop(DECIDED_BY_MASKFLOW, None)
+    if ours is not None and environ.get("OMP_WAIT_POLICY") == ours:
+        del environ["OMP_WAIT_POLICY"]  # inherited from another Snakemake process: decide anew
     if "OMP_WAIT_POLICY" in environ:
         return environ["OMP_WAIT_POLICY"]
     if oversubscribed(cores, available_cpus() if cpus is None else cpus):
-        environ["OMP_WAIT_POLICY"] = PASSIVE
+        environ["OMP_WAIT_POLICY"] = environ[DECIDED_BY_MASKFLOW] = PASSIVE
         return PASSIVE
     return None
