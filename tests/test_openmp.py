@@ -3,6 +3,8 @@ promised more cores than the machine has (maskflow.openmp)."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from conftest import copy_tree, run_snakemake
@@ -45,8 +47,15 @@ def test_a_policy_maskflow_set_elsewhere_is_decided_again():
     assert environ == {"OMP_WAIT_POLICY": PASSIVE}
 
 
-def test_available_cpus_counts_this_process_s_cpus():
-    assert 1 <= available_cpus()
+def test_available_cpus_counts_the_cpus_this_process_may_use_not_the_machine_s():
+    # A taskset or a cluster job's allocation narrows the affinity mask, not os.cpu_count().
+    allowed = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, {min(allowed)})
+        assert available_cpus() == 1
+    finally:
+        os.sched_setaffinity(0, allowed)
+    assert available_cpus() == len(allowed)
 
 
 def train_log_after_forced_training(workdir, cores: int) -> str:
