@@ -3,7 +3,7 @@
     .venv/bin/python bench/data_scaling.py                         # 100, 1000 and 5000 photos, 1 and 2 threads
     .venv/bin/python bench/data_scaling.py --photos 100 1000 --threads 1 2 --generate-jobs 2
 
-For each photo count and thread count, `maskflow.cache.build_cache` (what `maskflow cache`
+For each photo count and thread count, `maskflow.data.cache.build_cache` (what `maskflow cache`
 runs: every photo decoded once, crops written into a memory-mapped .npy) runs in a fresh
 Python process on generated photos (maskflow.sources.synthetic, ~1600 px JPEGs, 5-7 faces
 each), so each measurement has its own peak memory. Printed per run: crops per second (wall
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -55,7 +54,7 @@ def chunk_dir(seed: int, index: int) -> Path:
 
 def generate_chunk(seed: int, index: int) -> Path:
     """Generate chunk `index` unless it is complete already; rows.csv, written last, marks it complete."""
-    from maskflow import atomic
+    from maskflow.io import atomic
     from maskflow.sources.synthetic import generate
 
     folder = chunk_dir(seed, index)
@@ -137,7 +136,7 @@ def measure_child(raw_dir: Path, annotations: Path, threads: int) -> dict:
     """Run the cache step once in this (fresh) process; return its time and memory."""
     import resource
 
-    from maskflow.cache import build_cache
+    from maskflow.data.cache import build_cache
 
     spec = {"preprocess": PREPROCESS, "annotations": {"format": "bbox_csv"}, "classes": CLASSES}
     before_kb, anon_before_kb = status_kb("VmRSS"), status_kb("RssAnon")

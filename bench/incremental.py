@@ -30,8 +30,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.workflow_overhead import TINY_CONFIG, job_counts, jobs_run, snakemake, timed  # noqa: E402
 from maskflow.config import load_and_check  # noqa: E402
+
+from bench.workflow_overhead import TINY_CONFIG, job_counts, jobs_run, snakemake, timed  # noqa: E402
 
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 # Keys of a resolved model that do not affect training (workflow/rules/train.smk NOT_TRAINING).

@@ -6,7 +6,7 @@ decoding every photo once, on the same generated photos, on one core.
 Photos come from maskflow's synthetic generator (seeded): about 1600 px wide JPEGs with about
 6 faces each. Three ways over the same rows:
 
-  (a) maskflow: `maskflow.cache.crop_rows` with threads=1, the code `maskflow cache` runs
+  (a) maskflow: `maskflow.data.cache.crop_rows` with threads=1, the code `maskflow cache` runs
       (each photo decoded once, at a reduced JPEG scale when its boxes allow; OpenCV area resize);
   (b) naive: for every row, open the photo again with Pillow, crop, resize with Pillow;
   (c) decode-only: decode each photo once at full size with Pillow and do nothing else.
@@ -21,16 +21,16 @@ import argparse
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps
 
-from maskflow.cache import crop_rows
-from maskflow.crop import Preprocess, min_scale, regions
+from maskflow.data.cache import crop_rows
+from maskflow.data.crop import Preprocess, min_scale, regions
 from maskflow.sources.synthetic import generate
 
 
@@ -64,7 +64,9 @@ def decode_scales(rows: pd.DataFrame, prep: Preprocess) -> dict[str, int]:
     """Photos per decode scale (1, 1/2, 1/4, 1/8) that maskflow's reduced-scale decode may use."""
     counts: dict[str, int] = {}
     for _, boxes in rows.groupby("photo", sort=False):
-        allowed = min_scale(regions(boxes[["xmin", "ymin", "xmax", "ymax"]].to_numpy(float), prep.margin, prep.square), prep.size)
+        allowed = min_scale(
+            regions(boxes[["xmin", "ymin", "xmax", "ymax"]].to_numpy(float), prep.margin, prep.square), prep.size
+        )
         factor = next(f for f in (8, 4, 2, 1) if 1 / f >= allowed)
         counts[f"1/{factor}"] = counts.get(f"1/{factor}", 0) + 1
     return dict(sorted(counts.items()))
@@ -108,8 +110,10 @@ def main(argv: list[str] | None = None) -> dict:
         n_photos, n_rows = rows["photo"].nunique(), len(rows)
         with Image.open(raw / rows["photo"].iloc[0]) as first:
             example = f"{first.size[0]}x{first.size[1]}"
-        print(f"{n_photos} photos (e.g. {example}), {n_rows} boxes, {prep.size}x{prep.size} rgb crops "
-              f"(margin 0.1, square); generated in {generated:.1f} s")
+        print(
+            f"{n_photos} photos (e.g. {example}), {n_rows} boxes, {prep.size}x{prep.size} rgb crops "
+            f"(margin 0.1, square); generated in {generated:.1f} s"
+        )
         print(f"JPEG decode scale the boxes allow: {decode_scales(rows, prep)}")
         decode_only(raw, rows, prep)  # warm the page cache so no method pays for the disk
         timings = measure(

@@ -30,8 +30,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -200,7 +201,7 @@ def incremental_rows(f: dict) -> list[Row]:
         )
         rows.append(
             Row(
-                f"Wall time of that rerun vs the full build",
+                "Wall time of that rerun vs the full build",
                 f"{f[f'{edit}_s']:.0f} s",
                 f"{f['full_s']:.0f} s",
                 times_better(f["full_s"], f[f"{edit}_s"]),

@@ -12,7 +12,7 @@ sample and transforms it with PIL every epoch, under a hand-written loop with to
 alone (batches produced, no model). With CUDA present, images per second on the GPU too.
 Both sides run in one process, under the same OpenMP wait policy: libgomp's default (spin,
 then sleep), as a training job with its own cores gets; `OMP_WAIT_POLICY=PASSIVE` in the
-environment times them as jobs sharing cores run (see maskflow.openmp).
+environment times them as jobs sharing cores run (see maskflow.runtime.openmp).
 `main()` returns the figures as a dict.
 """
 
@@ -31,13 +31,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from maskflow.augment import Augmenter  # noqa: E402
-from maskflow.checkpoint import Normalizer, as_nchw  # noqa: E402
+from maskflow.inference import Normalizer, as_nchw  # noqa: E402
 from maskflow.models import build_model  # noqa: E402
-from maskflow.train_data import Split  # noqa: E402
-from maskflow.train_loop import batch_bounds, train_one_epoch  # noqa: E402
-from maskflow.train_optim import OPTIMIZERS, CrossEntropy  # noqa: E402
-from maskflow.device import MixedPrecision, place  # noqa: E402
+from maskflow.runtime.device import MixedPrecision, place  # noqa: E402
+from maskflow.training.augment import Augmenter  # noqa: E402
+from maskflow.training.data import Split  # noqa: E402
+from maskflow.training.loop import batch_bounds, train_one_epoch  # noqa: E402
+from maskflow.training.optim import OPTIMIZERS, CrossEntropy  # noqa: E402
 
 # The default config's cnn_baseline and mlp (config.yaml).
 ARCHS = {
@@ -81,7 +81,7 @@ def make_model(arch: dict, channels: int, size: int, device, maskflow: bool):
     torch.manual_seed(0)
     model = build_model(arch, channels, size, 3)
     if maskflow:
-        # As `maskflow train` does: channels-last memory (maskflow.device.place) and its own
+        # As `maskflow train` does: channels-last memory (maskflow.runtime.device.place) and its own
         # optimizer table (fused kernels).
         model = place(model, device)
         return model, OPTIMIZERS["adam"](model.parameters(), {"lr": 1e-3, "weight_decay": 0.0})
@@ -113,7 +113,17 @@ def maskflow_side(arch, x, y, normalization, device):
     amp = MixedPrecision.for_device(torch.device(device), enabled=True)
 
     def epoch():
-        train_one_epoch(model, split, torch.randperm(len(y), generator=order), BATCH, normalizer, augmenter, criterion, optimizer, amp)
+        train_one_epoch(
+            model,
+            split,
+            torch.randperm(len(y), generator=order),
+            BATCH,
+            normalizer,
+            augmenter,
+            criterion,
+            optimizer,
+            amp,
+        )
 
     def pipeline_only():
         index = torch.randperm(len(y), generator=order).to(device)
@@ -132,8 +142,13 @@ def torchvision_side(arch, root: Path, normalization, channels, size, device, wo
     steps += [transforms.ToTensor(), transforms.Normalize(normalization["mean"], normalization["std"])]
     dataset = datasets.ImageFolder(str(root), transform=transforms.Compose(steps))
     loader = torch.utils.data.DataLoader(
-        dataset, batch_size=BATCH, shuffle=True, num_workers=workers, pin_memory=device == "cuda",
-        persistent_workers=workers > 0, generator=torch.Generator().manual_seed(0),
+        dataset,
+        batch_size=BATCH,
+        shuffle=True,
+        num_workers=workers,
+        pin_memory=device == "cuda",
+        persistent_workers=workers > 0,
+        generator=torch.Generator().manual_seed(0),
     )
     model, optimizer = make_model(arch, channels, size, device, maskflow=False)
     criterion = torch.nn.CrossEntropyLoss()
@@ -147,7 +162,7 @@ def torchvision_side(arch, root: Path, normalization, channels, size, device, wo
             optimizer.step()
 
     def pipeline_only():
-        for images, labels in loader:
+        for images, _labels in loader:
             images.to(device)
 
     return epoch, pipeline_only
@@ -190,7 +205,9 @@ def main(argv: list[str] | None = None) -> dict:
         for name in args.models:
             for device in devices:
                 workers = args.workers if device == "cpu" else [max(args.workers)]
-                results[f"{name}/{device}"] = measure(ARCHS[name], device, x, y, Path(folder), normalization, args.epochs, workers)
+                results[f"{name}/{device}"] = measure(
+                    ARCHS[name], device, x, y, Path(folder), normalization, args.epochs, workers
+                )
     results["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY", "default")
     print(
         f"{results['crops']} crops ({source}), batch {BATCH}, {args.threads} torch threads, "

@@ -20,10 +20,14 @@ def run_snakemake(workdir: Path, *args: str, config: Path = TINY_CONFIG, check: 
     """Run the repository's Snakefile in `workdir` (results land there) and return the process."""
     command = [
         *SNAKEMAKE,
-        "--snakefile", str(ROOT / "Snakefile"),
-        "--directory", str(workdir),
-        "--configfile", str(config),
-        "--cores", "2",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(config),
+        "--cores",
+        "2",
         *args,
     ]
     env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
@@ -71,3 +75,32 @@ def workdir(tmp_path) -> Path:
 def copy_tree(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst, dirs_exist_ok=True)
     return dst
+
+
+# Under CI a test that needs a system package must run: a green CI run that skipped the SLURM
+# or browser tests (apt failed, chromium missing) would claim what it never checked.
+MUST_RUN_UNDER_CI = ("slurm", "browser")
+
+
+def under_ci() -> bool:
+    """CI=true (GitHub Actions, GitLab CI and most others set it)."""
+    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI, a skip of a test marked `slurm` or `browser` is reported as a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    if not (report.skipped and under_ci()) or hasattr(report, "wasxfail"):
+        return
+    marks = [name for name in MUST_RUN_UNDER_CI if item.get_closest_marker(name)]
+    if not marks:
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    reason = reason.removeprefix("Skipped: ")
+    report.outcome = "failed"
+    report.longrepr = (
+        f"skipped under CI (CI={os.environ['CI']}), where tests marked {'/'.join(marks)} must run: {reason}\n"
+        "Install what they need first (scripts/install-system-deps.sh, as root)."
+    )

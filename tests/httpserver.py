@@ -49,7 +49,7 @@ class Recorded:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "_Server"
+    server: _Server
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format, *args):  # keep pytest output clean
@@ -117,7 +117,7 @@ BEHAVIOURS = {"ok": _Handler.ok, "drop": _Handler.drop, "stall": _Handler.stall}
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    owner: "HTTPTestServer"
+    owner: HTTPTestServer
 
 
 class HTTPTestServer:
@@ -142,7 +142,7 @@ class HTTPTestServer:
     def requests_to(self, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.path == path]
 
-    def __enter__(self) -> "HTTPTestServer":
+    def __enter__(self) -> HTTPTestServer:
         self._thread.start()
         return self
 

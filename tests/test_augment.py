@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from maskflow.augment import Augmenter
+from maskflow.training.augment import Augmenter
 
 ALL = {"hflip": True, "vflip": True, "rotate": 20, "translate": 0.1, "brightness": 0.3, "contrast": 0.3}
 

@@ -384,19 +384,36 @@ def test_rows_find_their_figures_by_key():
     assert train_rows[3].measured.endswith("2 workers") and train_rows[3].baseline == "1.000 s"
 
     def scaling(photos, rate, anon):
-        return {"photos": photos, "crops": photos * 6, "crops_per_s": rate, "peak_anon_mb": anon,
-                "peak_rss_mb": 100 + photos / 10, "output_mb": photos / 100}
+        return {
+            "photos": photos,
+            "crops": photos * 6,
+            "crops_per_s": rate,
+            "peak_anon_mb": anon,
+            "peak_rss_mb": 100 + photos / 10,
+            "output_mb": photos / 100,
+        }
 
     scaling_rows = run_all.data_scaling_rows(
         {
             "threads": [1, 2],
-            **{f"{p}_photos/{t}_threads": scaling(p, rate, anon)
-               for p, t, rate, anon in ((100, 1, 1000, 50), (100, 2, 1800, 51), (5000, 1, 1100, 52), (5000, 2, 2000, 52))},
+            **{
+                f"{p}_photos/{t}_threads": scaling(p, rate, anon)
+                for p, t, rate, anon in (
+                    (100, 1, 1000, 50),
+                    (100, 2, 1800, 51),
+                    (5000, 1, 1100, 52),
+                    (5000, 2, 2000, 52),
+                )
+            },
             "anon_growth_mb": 2.0,
         }
     )
     assert [row.ratio for row in scaling_rows] == [
-        "1.80x speed-up", "1.82x speed-up", "1.10x (throughput holds)", "1.04x (flat)", "5.45x (grows)"
+        "1.80x speed-up",
+        "1.82x speed-up",
+        "1.10x (throughput holds)",
+        "1.04x (flat)",
+        "5.45x (grows)",
     ]
 
     base = {"config": "tiny.yaml", "full_jobs": 70, "full_s": 100.0}

@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from maskflow import cache
-from maskflow.atomic import sha256_file
-from maskflow.cache import BUILDERS, build_cache, crop_rows, from_arrays
-from maskflow.crop import Preprocess, crop, finish, regions
+from maskflow.data import cache
+from maskflow.data.cache import BUILDERS, build_cache, crop_rows, from_arrays
+from maskflow.data.crop import Preprocess, crop, finish, regions
+from maskflow.data.photos import open_photo
 from maskflow.errors import ConfigError, DataError
-from maskflow.photos import open_photo
+from maskflow.io.hashing import sha256_file
 
 CLASSES = ["good", "bad", "none"]
 PREPROCESS = {"size": 16, "channels": "rgb", "margin": 0.1, "square": True}
@@ -52,20 +52,35 @@ def dataset(tmp_path):
             exif[0x0112] = 6
             image.save(path, quality=92, exif=exif)
         else:
-            Image.fromarray(photo_pixels(width, height, i)).save(path, **({"quality": 92} if name.endswith("jpg") else {}))
+            Image.fromarray(photo_pixels(width, height, i)).save(
+                path, **({"quality": 92} if name.endswith("jpg") else {})
+            )
         with Image.open(path) as opened:
             w, h = opened.size if name != "rot.jpg" else opened.size[::-1]
-        for j in range(int(rng.integers(1, 5))):
+        for _j in range(int(rng.integers(1, 5))):
             side = int(rng.integers(12, 200))
             x0, y0 = int(rng.integers(0, w - side)), int(rng.integers(0, h - side))
             k = int(rng.integers(0, 3))
             number = len(rows) + 1
-            rows.append({
-                "row_id": f"train.csv:{number}", "source_file": "train.csv", "source_row": number,
-                "photo": f"images/{name}", "array_index": "", "photo_width": w, "photo_height": h,
-                "xmin": x0, "ymin": y0, "xmax": x0 + side, "ymax": y0 + side // 2 + 6,
-                "label": CLASSES[k], "label_index": k, "given_split": "", "split": split,
-            })
+            rows.append(
+                {
+                    "row_id": f"train.csv:{number}",
+                    "source_file": "train.csv",
+                    "source_row": number,
+                    "photo": f"images/{name}",
+                    "array_index": "",
+                    "photo_width": w,
+                    "photo_height": h,
+                    "xmin": x0,
+                    "ymin": y0,
+                    "xmax": x0 + side,
+                    "ymax": y0 + side // 2 + 6,
+                    "label": CLASSES[k],
+                    "label_index": k,
+                    "given_split": "",
+                    "split": split,
+                }
+            )
     frame = pd.DataFrame(rows).sample(frac=1.0, random_state=1).reset_index(drop=True)  # interleave photos
     annotations = tmp_path / "annotations.csv"
     frame.to_csv(annotations, index=False)
@@ -171,13 +186,26 @@ def test_array_formats_plug_in_with_one_registration(tmp_path, monkeypatch):
         return images
 
     monkeypatch.setitem(BUILDERS, "fake_arrays", from_arrays(load_arrays))
-    rows = pd.DataFrame({
-        "row_id": ["d.npz:1", "d.npz:2", "d.npz:3"], "photo": "d.npz", "array_index": [0, 1, 2],
-        "xmin": "", "ymin": "", "xmax": "", "ymax": "", "label": ["good", "none", "good"], "label_index": [0, 2, 0],
-        "split": ["train", "train", "test"],
-    })
+    rows = pd.DataFrame(
+        {
+            "row_id": ["d.npz:1", "d.npz:2", "d.npz:3"],
+            "photo": "d.npz",
+            "array_index": [0, 1, 2],
+            "xmin": "",
+            "ymin": "",
+            "xmax": "",
+            "ymax": "",
+            "label": ["good", "none", "good"],
+            "label_index": [0, 2, 0],
+            "split": ["train", "train", "test"],
+        }
+    )
     rows.to_csv(tmp_path / "annotations.csv", index=False)
-    spec = {"preprocess": {"size": 4, "channels": "rgb"}, "annotations": {"format": "fake_arrays", "keys": {}}, "classes": CLASSES}
+    spec = {
+        "preprocess": {"size": 4, "channels": "rgb"},
+        "annotations": {"format": "fake_arrays", "keys": {}},
+        "classes": CLASSES,
+    }
     build_cache(tmp_path, tmp_path / "annotations.csv", spec, tmp_path / "c")
     x = np.load(tmp_path / "c" / "train_x.npy")
     assert x.shape == (2, 4, 4, 3) and (x[:, :2] == 200).all() and (x[:, 2:] == 0).all()
@@ -189,14 +217,26 @@ def test_registered_npz_format_goes_through_the_same_resize(tmp_path):
     rng = np.random.default_rng(2)
     images = rng.integers(0, 256, (5, 8, 8), dtype=np.uint8)
     np.savez(tmp_path / "digits.npz", image=images, label=np.array([0, 1, 2, 0, 1]))
-    rows = pd.DataFrame({
-        "row_id": [f"digits.npz:{i + 1}" for i in (4, 0, 2)], "photo": "digits.npz", "array_index": [4, 0, 2],
-        "xmin": "", "ymin": "", "xmax": "", "ymax": "", "label": ["bad", "good", "none"], "label_index": [1, 0, 2],
-        "split": "train",
-    })
+    rows = pd.DataFrame(
+        {
+            "row_id": [f"digits.npz:{i + 1}" for i in (4, 0, 2)],
+            "photo": "digits.npz",
+            "array_index": [4, 0, 2],
+            "xmin": "",
+            "ymin": "",
+            "xmax": "",
+            "ymax": "",
+            "label": ["bad", "good", "none"],
+            "label_index": [1, 0, 2],
+            "split": "train",
+        }
+    )
     rows.to_csv(tmp_path / "annotations.csv", index=False)
-    spec = {"preprocess": {"size": 4, "channels": "gray"}, "annotations": {"format": "npz", "files": {"all": "digits.npz"}},
-            "classes": CLASSES}
+    spec = {
+        "preprocess": {"size": 4, "channels": "gray"},
+        "annotations": {"format": "npz", "files": {"all": "digits.npz"}},
+        "classes": CLASSES,
+    }
     build_cache(tmp_path, tmp_path / "annotations.csv", spec, tmp_path / "c")
     x = np.load(tmp_path / "c" / "train_x.npy")
     expected = [finish(images[i], Preprocess(size=4, channels="gray")) for i in (4, 0, 2)]
@@ -228,7 +268,9 @@ def test_bad_boxes_name_their_rows(dataset):
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "maskflow", "cache", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "maskflow", "cache", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_missing_photo_exits_2_naming_photo_and_rows(dataset, tmp_path):
@@ -237,8 +279,16 @@ def test_cli_missing_photo_exits_2_naming_photo_and_rows(dataset, tmp_path):
     (raw / victim).unlink()
     users = frame.loc[frame["photo"] == victim, "row_id"].tolist()
     process = run_cli(
-        "--raw-dir", str(raw), "--annotations", str(annotations), "--spec", json.dumps(SPEC),
-        "--out-dir", str(tmp_path / "c"), "--threads", "2",
+        "--raw-dir",
+        str(raw),
+        "--annotations",
+        str(annotations),
+        "--spec",
+        json.dumps(SPEC),
+        "--out-dir",
+        str(tmp_path / "c"),
+        "--threads",
+        "2",
     )
     assert process.returncode == 2, process.stderr
     assert "Traceback" not in process.stderr
@@ -251,8 +301,16 @@ def test_cli_missing_photo_exits_2_naming_photo_and_rows(dataset, tmp_path):
 def test_cli_writes_cache_and_logs_counts(dataset, tmp_path):
     raw, annotations, frame = dataset
     process = run_cli(
-        "--raw-dir", str(raw), "--annotations", str(annotations), "--spec", json.dumps(SPEC),
-        "--out-dir", str(tmp_path / "c"), "--threads", "2",
+        "--raw-dir",
+        str(raw),
+        "--annotations",
+        str(annotations),
+        "--spec",
+        json.dumps(SPEC),
+        "--out-dir",
+        str(tmp_path / "c"),
+        "--threads",
+        "2",
     )
     assert process.returncode == 0, process.stderr
     n_train = int((frame["split"] == "train").sum())

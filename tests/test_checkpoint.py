@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 import torch
 
-from maskflow.atomic import sha256_file
-from maskflow.checkpoint import load_checkpoint, load_model, predict_proba, proba_metrics, verify_data
 from maskflow.errors import CheckpointError
+from maskflow.inference import predict_proba, proba_metrics
+from maskflow.io.hashing import sha256_file
+from maskflow.models.checkpoint import load_checkpoint, load_model, verify_data
 from test_train import SPEC, spec_with, train, write_cache
 
 

@@ -11,31 +11,54 @@ import pytest
 from PIL import Image
 
 from maskflow.cli import main
-from maskflow.compare import settings_of
-from maskflow.metrics import mcnemar_exact, split_metrics
+from maskflow.evaluation.compare import settings_of
+from maskflow.evaluation.metrics import mcnemar_exact, split_metrics
 
 CLASSES = ["good", "bad"]
 N = 40
 
 
-def write_model(models_dir: Path, name: str, correct: np.ndarray, spec: dict, kind: str = "model", seconds: float = 2.0) -> None:
+def write_model(
+    models_dir: Path, name: str, correct: np.ndarray, spec: dict, kind: str = "model", seconds: float = 2.0
+) -> None:
     """metrics.json + predictions_test.csv of a model that gets `correct` test samples right."""
     folder = models_dir / name
     folder.mkdir(parents=True, exist_ok=True)
     truth = np.array([0, 1] * (N // 2))
     predicted = np.where(correct, truth, 1 - truth)
-    frame = pd.DataFrame({"row_id": [f"t:{i}" for i in range(N)], "true": [CLASSES[k] for k in truth],
-                          "predicted": [CLASSES[k] for k in predicted]})
+    frame = pd.DataFrame(
+        {
+            "row_id": [f"t:{i}" for i in range(N)],
+            "true": [CLASSES[k] for k in truth],
+            "predicted": [CLASSES[k] for k in predicted],
+        }
+    )
     frame.to_csv(folder / "predictions_test.csv", index=False)
     splits = {s: split_metrics(truth, predicted, CLASSES, predicted) for s in ("train", "val", "test")}
-    document = {"model": name, "dataset": "d", "classes": CLASSES, "kind": kind, "splits": splits,
-                "spec": {"name": name, "kind": kind, **spec}, "training": {"param_count": 100, "best_epoch": 3, "epoch": 5, "train_seconds": seconds}}
+    document = {
+        "model": name,
+        "dataset": "d",
+        "classes": CLASSES,
+        "kind": kind,
+        "splits": splits,
+        "spec": {"name": name, "kind": kind, **spec},
+        "training": {"param_count": 100, "best_epoch": 3, "epoch": 5, "train_seconds": seconds},
+    }
     (folder / "metrics.json").write_text(json.dumps(document))
 
 
-CNN_SPEC = {"arch": {"type": "cnn", "blocks": [{"channels": 8, "kernel": 3, "pool": 2}], "head": [16]},
-            "train": {"optimizer": "adam", "lr": 0.001, "batch_size": 32, "epochs": 5, "imbalance": {"method": "none"},
-                      "augment": {"hflip": True, "rotate": 0}, "early_stopping": None}}
+CNN_SPEC = {
+    "arch": {"type": "cnn", "blocks": [{"channels": 8, "kernel": 3, "pool": 2}], "head": [16]},
+    "train": {
+        "optimizer": "adam",
+        "lr": 0.001,
+        "batch_size": 32,
+        "epochs": 5,
+        "imbalance": {"method": "none"},
+        "augment": {"hflip": True, "rotate": 0},
+        "early_stopping": None,
+    },
+}
 
 
 @pytest.fixture
@@ -49,10 +72,23 @@ def compared(tmp_path):
     write_model(models, "wide", better, {**CNN_SPEC, "group": "wide", "seed": 2})
     write_model(models, "ens", better, {"group": "ens", "members": ["base-s1", "wide"]}, kind="ensemble")
     names = ["base-s1", "base-s2", "wide", "ens"]
-    args = ["compare", "--dataset", "d", "--baseline", "base",
-            "--metrics", *[str(models / n / "metrics.json") for n in names],
-            "--predictions", *[str(models / n / "predictions_test.csv") for n in names],
-            "--table", str(tmp_path / "comparison.csv"), "--groups", str(tmp_path / "groups.csv"), "--plot", str(tmp_path / "comparison.png")]
+    args = [
+        "compare",
+        "--dataset",
+        "d",
+        "--baseline",
+        "base",
+        "--metrics",
+        *[str(models / n / "metrics.json") for n in names],
+        "--predictions",
+        *[str(models / n / "predictions_test.csv") for n in names],
+        "--table",
+        str(tmp_path / "comparison.csv"),
+        "--groups",
+        str(tmp_path / "groups.csv"),
+        "--plot",
+        str(tmp_path / "comparison.png"),
+    ]
     main(args)
     return tmp_path, base, better
 
@@ -96,17 +132,40 @@ def test_replicates_are_summarised_by_mean_and_std(compared):
 def test_an_unknown_baseline_is_refused(tmp_path, compared, capsys):
     models = tmp_path / "models"
     with pytest.raises(SystemExit) as stop:
-        main(["compare", "--dataset", "d", "--baseline", "nope", "--metrics", str(models / "wide" / "metrics.json"),
-              "--predictions", str(models / "wide" / "predictions_test.csv"), "--table", str(tmp_path / "t.csv"),
-              "--groups", str(tmp_path / "g.csv"), "--plot", str(tmp_path / "p.png")])
+        main(
+            [
+                "compare",
+                "--dataset",
+                "d",
+                "--baseline",
+                "nope",
+                "--metrics",
+                str(models / "wide" / "metrics.json"),
+                "--predictions",
+                str(models / "wide" / "predictions_test.csv"),
+                "--table",
+                str(tmp_path / "t.csv"),
+                "--groups",
+                str(tmp_path / "g.csv"),
+                "--plot",
+                str(tmp_path / "p.png"),
+            ]
+        )
     assert stop.value.code == 2 and "baseline 'nope'" in capsys.readouterr().err
 
 
 def test_settings_registry_describes_every_arch():
-    assert settings_of({"arch": {"type": "mlp", "hidden": [16, 8], "bottleneck": 2}, "train": {}})["arch"] == "mlp 16-8-(2)"
+    assert (
+        settings_of({"arch": {"type": "mlp", "hidden": [16, 8], "bottleneck": 2}, "train": {}})["arch"]
+        == "mlp 16-8-(2)"
+    )
     assert settings_of({"arch": {"type": "resnet"}, "train": {}})["arch"] == "resnet18 width 64"
-    stopping = settings_of({"arch": {"type": "cnn", "blocks": [{"channels": 4, "kernel": 5, "stride": 2}]},
-                            "train": {"early_stopping": {"monitor": "val_loss", "patience": 3}}})
+    stopping = settings_of(
+        {
+            "arch": {"type": "cnn", "blocks": [{"channels": 4, "kernel": 5, "stride": 2}]},
+            "train": {"early_stopping": {"monitor": "val_loss", "patience": 3}},
+        }
+    )
     assert stopping["arch"] == "cnn 4k5s2" and stopping["early_stopping"] == "val_loss/3"
 
 
@@ -116,15 +175,27 @@ def test_settings_registry_describes_every_arch():
 def write_sweep_model(models: Path, name: str, values: dict, accuracy: float) -> None:
     correct = np.arange(N) < round(accuracy * N)
     write_model(models, name, correct, {**CNN_SPEC, "group": name, "seed": 1, "sweep": "grid", "sweep_values": values})
-    pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [1, 0.8, 0.6], "train_acc": [0.5, 0.6, accuracy],
-                  "val_loss": [1.1, 0.9, 0.8], "val_acc": [0.5, 0.55, accuracy], "lr": 0.1, "seconds": 1}).to_csv(models / name / "history.csv", index=False)
+    pd.DataFrame(
+        {
+            "epoch": [1, 2, 3],
+            "train_loss": [1, 0.8, 0.6],
+            "train_acc": [0.5, 0.6, accuracy],
+            "val_loss": [1.1, 0.9, 0.8],
+            "val_acc": [0.5, 0.55, accuracy],
+            "lr": 0.1,
+            "seconds": 1,
+        }
+    ).to_csv(models / name / "history.csv", index=False)
 
 
-@pytest.mark.parametrize("grid", [
-    {"train.lr": [0.001, 0.01, 0.1]},
-    {"train.lr": [0.01, 0.1], "train.batch_size": [16, 64]},
-    {"train.lr": [0.01], "train.batch_size": [16, 64], "train.optimizer": ["sgd", "adam"]},
-])
+@pytest.mark.parametrize(
+    "grid",
+    [
+        {"train.lr": [0.001, 0.01, 0.1]},
+        {"train.lr": [0.01, 0.1], "train.batch_size": [16, 64]},
+        {"train.lr": [0.01], "train.batch_size": [16, 64], "train.optimizer": ["sgd", "adam"]},
+    ],
+)
 def test_sweep_table_and_plots(tmp_path, grid):
     import itertools
 
@@ -134,10 +205,27 @@ def test_sweep_table_and_plots(tmp_path, grid):
         name = f"grid-{i}"
         write_sweep_model(models, name, dict(zip(grid, values)), 0.5 + 0.05 * i)
         names.append(name)
-    out = {key: tmp_path / f"grid{suffix}" for key, suffix in (("table", ".csv"), ("plot", ".png"), ("curves", "_curves.png"))}
-    main(["sweep", "--sweep", "grid", "--metrics", *[str(models / n / "metrics.json") for n in names],
-          "--histories", *[str(models / n / "history.csv") for n in names],
-          "--table", str(out["table"]), "--plot", str(out["plot"]), "--curves", str(out["curves"])])
+    out = {
+        key: tmp_path / f"grid{suffix}"
+        for key, suffix in (("table", ".csv"), ("plot", ".png"), ("curves", "_curves.png"))
+    }
+    main(
+        [
+            "sweep",
+            "--sweep",
+            "grid",
+            "--metrics",
+            *[str(models / n / "metrics.json") for n in names],
+            "--histories",
+            *[str(models / n / "history.csv") for n in names],
+            "--table",
+            str(out["table"]),
+            "--plot",
+            str(out["plot"]),
+            "--curves",
+            str(out["curves"]),
+        ]
+    )
     table = pd.read_csv(out["table"])
     assert table["model"].tolist() == names
     assert list(table.columns[1 : 1 + len(grid)]) == list(grid)
@@ -150,8 +238,25 @@ def test_sweep_table_and_plots(tmp_path, grid):
 def test_a_model_outside_the_sweep_is_refused(tmp_path, capsys):
     models = tmp_path / "models"
     write_model(models, "other", np.ones(N, bool), {**CNN_SPEC, "group": "other", "seed": 1})
-    pd.DataFrame({"epoch": [1], "train_loss": [1], "train_acc": [1], "val_loss": [1], "val_acc": [1]}).to_csv(models / "other" / "history.csv", index=False)
+    pd.DataFrame({"epoch": [1], "train_loss": [1], "train_acc": [1], "val_loss": [1], "val_acc": [1]}).to_csv(
+        models / "other" / "history.csv", index=False
+    )
     with pytest.raises(SystemExit) as stop:
-        main(["sweep", "--sweep", "grid", "--metrics", str(models / "other" / "metrics.json"), "--histories", str(models / "other" / "history.csv"),
-              "--table", str(tmp_path / "t.csv"), "--plot", str(tmp_path / "p.png"), "--curves", str(tmp_path / "c.png")])
+        main(
+            [
+                "sweep",
+                "--sweep",
+                "grid",
+                "--metrics",
+                str(models / "other" / "metrics.json"),
+                "--histories",
+                str(models / "other" / "history.csv"),
+                "--table",
+                str(tmp_path / "t.csv"),
+                "--plot",
+                str(tmp_path / "p.png"),
+                "--curves",
+                str(tmp_path / "c.png"),
+            ]
+        )
     assert stop.value.code == 2 and "not part of sweep 'grid'" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""maskflow.crop: box geometry (margin, square, padding), resizing and channels, on pixel
+"""maskflow.data.crop: box geometry (margin, square, padding), resizing and channels, on pixel
 patterns whose values say where they came from; and agreement of reduced-scale decoding."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from maskflow.crop import Preprocess, crop, cut, finish, min_scale, regions, to_channels, to_pixels
+from maskflow.data.crop import Preprocess, crop, cut, finish, min_scale, regions, to_channels, to_pixels
+from maskflow.data.photos import open_photo
 from maskflow.errors import ConfigError
-from maskflow.photos import open_photo
 
 
 def coordinate_image(width: int = 60, height: int = 40) -> Image.Image:

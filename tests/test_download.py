@@ -9,8 +9,8 @@ import stat
 import threading
 
 import pytest
-from httpserver import HTTPTestServer
 
+from httpserver import HTTPTestServer
 from maskflow.errors import DownloadError
 from maskflow.sources.download import download, url_basename
 
@@ -97,7 +97,11 @@ def test_several_drops_resume_each_from_where_the_last_stopped(server, tmp_path)
     url = server.add("/data.bin", BODY, script=["drop", "drop", "ok"])
     download(url, tmp_path / "data.bin", sha256=SHA, **FAST)
     half = len(BODY) // 2
-    assert [r.headers.get("Range") for r in server.requests] == [None, f"bytes={half}-", f"bytes={half + (len(BODY) - half) // 2}-"]
+    assert [r.headers.get("Range") for r in server.requests] == [
+        None,
+        f"bytes={half}-",
+        f"bytes={half + (len(BODY) - half) // 2}-",
+    ]
 
 
 def test_dropped_connection_without_range_support_restarts(server, tmp_path):

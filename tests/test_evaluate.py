@@ -14,15 +14,26 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from maskflow import integrity
-from maskflow.atomic import sha256_file
 from maskflow.cli import main
-from maskflow.metrics import split_metrics
+from maskflow.data import integrity
+from maskflow.evaluation.metrics import split_metrics
+from maskflow.io.hashing import sha256_file
 
 CLASSES = ["good", "bad", "none"]
 CNN = {"type": "cnn", "blocks": [{"channels": 4, "kernel": 3, "pool": 2}, {"channels": 6, "kernel": 3}], "head": [8]}
 MLP_2D = {"type": "mlp", "hidden": [8], "bottleneck": 2}
-PREDICTION_COLUMNS = ["row_id", "photo", "xmin", "ymin", "xmax", "ymax", "true", "predicted", "predicted_prior", "confidence"]
+PREDICTION_COLUMNS = [
+    "row_id",
+    "photo",
+    "xmin",
+    "ymin",
+    "xmax",
+    "ymax",
+    "true",
+    "predicted",
+    "predicted_prior",
+    "confidence",
+]
 
 
 def write_cache(cache_dir: Path, counts=None, size: int = 12, channels: int = 3, seed: int = 0) -> Path:
@@ -32,17 +43,32 @@ def write_cache(cache_dir: Path, counts=None, size: int = 12, channels: int = 3,
     cache_dir.mkdir(parents=True, exist_ok=True)
     for split, n in counts.items():
         y = rng.choice(len(CLASSES), size=n, p=[0.6, 0.3, 0.1]).astype(np.int64)
-        x = np.clip(rng.normal(60 + 70 * y[:, None, None, None], 30, (n, size, size, channels)), 0, 255).astype(np.uint8)
+        x = np.clip(rng.normal(60 + 70 * y[:, None, None, None], 30, (n, size, size, channels)), 0, 255).astype(
+            np.uint8
+        )
         np.save(cache_dir / f"{split}_x.npy", x)
         np.save(cache_dir / f"{split}_y.npy", y)
-        pd.DataFrame({
-            "row_id": [f"{split}.csv:{i + 1}" for i in range(n)], "photo": [f"images/p{i // 3}.jpg" for i in range(n)],
-            "xmin": 1, "ymin": 2, "xmax": 11, "ymax": 12, "label": [CLASSES[k] for k in y], "label_index": y,
-        }).to_csv(cache_dir / f"{split}_index.csv", index=False)
+        pd.DataFrame(
+            {
+                "row_id": [f"{split}.csv:{i + 1}" for i in range(n)],
+                "photo": [f"images/p{i // 3}.jpg" for i in range(n)],
+                "xmin": 1,
+                "ymin": 2,
+                "xmax": 11,
+                "ymax": 12,
+                "label": [CLASSES[k] for k in y],
+                "label_index": y,
+            }
+        ).to_csv(cache_dir / f"{split}_index.csv", index=False)
     train_x = np.load(cache_dir / "train_x.npy") / 255.0
     normalization = {
-        "mean": train_x.mean(axis=(0, 1, 2)).tolist(), "std": train_x.std(axis=(0, 1, 2)).tolist(), "scale": 255,
-        "channels": channels, "size": size, "computed_on": "train", "train_sha256": sha256_file(cache_dir / "train_x.npy"),
+        "mean": train_x.mean(axis=(0, 1, 2)).tolist(),
+        "std": train_x.std(axis=(0, 1, 2)).tolist(),
+        "scale": 255,
+        "channels": channels,
+        "size": size,
+        "computed_on": "train",
+        "train_sha256": sha256_file(cache_dir / "train_x.npy"),
     }
     (cache_dir.parent / "normalization.json").write_text(json.dumps(normalization))
     integrity.write_checksums(cache_dir)  # as the cache stage ends
@@ -53,21 +79,40 @@ def write_checkpoint(path: Path, cache_dir: Path, arch=CNN, name: str = "model_a
     """A checkpoint in the contract's format (docs/contracts.md) with seeded random weights."""
     import torch
 
-    from maskflow.checkpoint import FORMAT, save_checkpoint, versions
     from maskflow.models import build_model
+    from maskflow.models.checkpoint import FORMAT, save_checkpoint, versions
 
     normalization = json.loads((cache_dir.parent / "normalization.json").read_text())
     torch.manual_seed(seed)
     model = build_model(arch, normalization["channels"], normalization["size"], len(CLASSES))
-    spec = {"name": name, "kind": "model", "dataset": "masks", "seed": seed, "group": name, "description": "test model",
-            "arch": arch, "train": {"optimizer": "adam", "lr": 0.01, "batch_size": 8, "epochs": 2}, "sweep": None}
+    spec = {
+        "name": name,
+        "kind": "model",
+        "dataset": "masks",
+        "seed": seed,
+        "group": name,
+        "description": "test model",
+        "arch": arch,
+        "train": {"optimizer": "adam", "lr": 0.01, "batch_size": 8, "epochs": 2},
+        "sweep": None,
+    }
     checkpoint = {
-        "format": FORMAT, "model_state": model.state_dict(), "arch": arch, "classes": CLASSES, "normalization": normalization,
-        "image": {"size": normalization["size"], "channels": normalization["channels"]}, "spec": spec, "seed": seed,
-        "epoch": 2, "best_epoch": 1, "versions": versions(),
+        "format": FORMAT,
+        "model_state": model.state_dict(),
+        "arch": arch,
+        "classes": CLASSES,
+        "normalization": normalization,
+        "image": {"size": normalization["size"], "channels": normalization["channels"]},
+        "spec": spec,
+        "seed": seed,
+        "epoch": 2,
+        "best_epoch": 1,
+        "versions": versions(),
         "data_sha256": {key: sha256_file(cache_dir / f"{key}.npy") for key in ("train_x", "train_y", "val_x", "val_y")},
-        "val_metrics": {"loss": 1.0, "accuracy": 0.5}, "train_seconds": 1.5,
-        "param_count": sum(p.numel() for p in model.parameters()), **extra,
+        "val_metrics": {"loss": 1.0, "accuracy": 0.5},
+        "train_seconds": 1.5,
+        "param_count": sum(p.numel() for p in model.parameters()),
+        **extra,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(path, checkpoint)
@@ -76,9 +121,21 @@ def write_checkpoint(path: Path, cache_dir: Path, arch=CNN, name: str = "model_a
 
 def evaluate_model(model_dir: Path, cache_dir: Path) -> int:
     try:
-        main(["evaluate", "--checkpoint", str(model_dir / "checkpoint.pt"), "--cache-dir", str(cache_dir),
-              "--normalization", str(cache_dir.parent / "normalization.json"), "--out-dir", str(model_dir),
-              "--metrics", str(model_dir / "metrics.json")])
+        main(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(model_dir / "checkpoint.pt"),
+                "--cache-dir",
+                str(cache_dir),
+                "--normalization",
+                str(cache_dir.parent / "normalization.json"),
+                "--out-dir",
+                str(model_dir),
+                "--metrics",
+                str(model_dir / "metrics.json"),
+            ]
+        )
     except SystemExit as stop:
         return int(stop.code)
     return 0
@@ -110,11 +167,18 @@ def test_predictions_follow_the_contract(evaluated):
 def test_metrics_match_the_predictions_and_carry_training_facts(evaluated):
     model_dir, _ = evaluated
     metrics = json.loads((model_dir / "metrics.json").read_text())
-    assert (metrics["model"], metrics["dataset"], metrics["kind"], metrics["classes"]) == ("model_a", "masks", "model", CLASSES)
+    assert (metrics["model"], metrics["dataset"], metrics["kind"], metrics["classes"]) == (
+        "model_a",
+        "masks",
+        "model",
+        CLASSES,
+    )
     lookup = {c: i for i, c in enumerate(CLASSES)}
     for split in ("train", "val", "test"):
         frame = pd.read_csv(model_dir / f"predictions_{split}.csv", keep_default_na=False)
-        expected = split_metrics(frame["true"].map(lookup), frame["predicted"].map(lookup), CLASSES, frame["predicted_prior"].map(lookup))
+        expected = split_metrics(
+            frame["true"].map(lookup), frame["predicted"].map(lookup), CLASSES, frame["predicted_prior"].map(lookup)
+        )
         assert metrics["splits"][split] == expected
     assert metrics["training"]["best_epoch"] == 1
     assert metrics["training"]["param_count"] > 0
@@ -153,25 +217,52 @@ def test_an_empty_split_is_evaluated_as_empty(tmp_path):
 # --------------------------------------------------------------------------- ensembles
 
 
-def write_member(models_dir: Path, name: str, proba_by_split: dict[str, np.ndarray], truth: list[str], seconds: float) -> None:
+def write_member(
+    models_dir: Path, name: str, proba_by_split: dict[str, np.ndarray], truth: list[str], seconds: float
+) -> None:
     folder = models_dir / name
     folder.mkdir(parents=True, exist_ok=True)
     for split, proba in proba_by_split.items():
-        frame = pd.DataFrame({"row_id": [f"r{i}" for i in range(len(proba))], "photo": "images/a.jpg", "xmin": 0, "ymin": 0,
-                              "xmax": 5, "ymax": 5, "true": truth, "predicted": [CLASSES[k] for k in proba.argmax(1)],
-                              "predicted_prior": "good", "confidence": proba.max(1)})
+        frame = pd.DataFrame(
+            {
+                "row_id": [f"r{i}" for i in range(len(proba))],
+                "photo": "images/a.jpg",
+                "xmin": 0,
+                "ymin": 0,
+                "xmax": 5,
+                "ymax": 5,
+                "true": truth,
+                "predicted": [CLASSES[k] for k in proba.argmax(1)],
+                "predicted_prior": "good",
+                "confidence": proba.max(1),
+            }
+        )
         for k, c in enumerate(CLASSES):
             frame[f"p_{c}"] = proba[:, k]
         frame.to_csv(folder / f"predictions_{split}.csv", index=False)
-    (folder / "metrics.json").write_text(json.dumps({"model": name, "training": {"param_count": 10, "train_seconds": seconds}}))
+    (folder / "metrics.json").write_text(
+        json.dumps({"model": name, "training": {"param_count": 10, "train_seconds": seconds}})
+    )
 
 
 def run_ensemble(tmp_path, members) -> int:
     spec = {"name": "ens", "kind": "ensemble", "dataset": "masks", "members": members}
     try:
-        main(["evaluate", "--ensemble", json.dumps(spec), "--models-dir", str(tmp_path / "models"),
-              "--cache-dir", str(tmp_path / "cache"), "--out-dir", str(tmp_path / "models" / "ens"),
-              "--metrics", str(tmp_path / "models" / "ens" / "metrics.json")])
+        main(
+            [
+                "evaluate",
+                "--ensemble",
+                json.dumps(spec),
+                "--models-dir",
+                str(tmp_path / "models"),
+                "--cache-dir",
+                str(tmp_path / "cache"),
+                "--out-dir",
+                str(tmp_path / "models" / "ens"),
+                "--metrics",
+                str(tmp_path / "models" / "ens" / "metrics.json"),
+            ]
+        )
     except SystemExit as stop:
         return int(stop.code)
     return 0

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from httpserver import HTTPTestServer
 
+from httpserver import HTTPTestServer
 from maskflow.cli import main
 from maskflow.errors import ConfigError, DataError, DownloadError
 from maskflow.sources.fetch import fetch
@@ -85,7 +85,9 @@ def test_url_file_takes_the_given_filename(server, out):
     assert tree(raw) == {"table.csv": b"abc"}
 
 
-@pytest.mark.parametrize("name, pack", [("masks.zip", make_zip), ("masks.tar.gz", make_tar_gz), ("masks.tgz", make_tar_gz)])
+@pytest.mark.parametrize(
+    "name, pack", [("masks.zip", make_zip), ("masks.tar.gz", make_tar_gz), ("masks.tgz", make_tar_gz)]
+)
 def test_url_archive_is_unpacked(server, out, name, pack):
     raw, manifest = out
     archive = pack(FILES)
@@ -235,7 +237,10 @@ def run_cli(capsys, raw: Path, manifest: Path, spec: str) -> tuple[int, str]:
 @pytest.mark.parametrize(
     "spec, expected",
     [
-        ('{"source": {"kind": "ftp", "url": "x"}}', "source.kind: 'ftp' is not allowed; allowed values: 'synthetic', 'url', 'path', 'sklearn'"),
+        (
+            '{"source": {"kind": "ftp", "url": "x"}}',
+            "source.kind: 'ftp' is not allowed; allowed values: 'synthetic', 'url', 'path', 'sklearn'",
+        ),
         ('{"source": {"kind": "url"}}', "'url' is a required property"),
         ('{"source": {"kind": "url", "url": "ftp://x/y.zip"}}', "source.url"),
         ('{"source": {"kind": "url", "url": "http://x/y", "sha256": "abc"}}', "source.sha256"),

@@ -14,12 +14,14 @@ from PIL import Image
 
 from maskflow.cli import main
 from maskflow.errors import ConfigError
+from maskflow.evaluation.metrics import split_metrics
 from maskflow.figures import FAMILIES, FigureJob, all_names, parse_name
 from maskflow.figures.common import class_colors
-from maskflow.metrics import split_metrics
-from test_evaluate import CLASSES, CNN, MLP_2D, write_cache, write_checkpoint
+from test_evaluate import CLASSES, MLP_2D, write_cache, write_checkpoint
 
-SPEC = json.dumps({"name": "m", "classes": CLASSES, "figures": {"misclassified": 8, "overlays": 2, "saliency_per_class": 2}})
+SPEC = json.dumps(
+    {"name": "m", "classes": CLASSES, "figures": {"misclassified": 8, "overlays": 2, "saliency_per_class": 2}}
+)
 
 
 def figure(out: Path, name: str, **inputs) -> int:
@@ -49,8 +51,18 @@ def metrics_file(tmp_path):
         p = np.where(rng.random(n) < 0.6, y, rng.integers(0, 3, n))
         splits[split] = split_metrics(y, p, CLASSES, p)
     path = tmp_path / "metrics.json"
-    path.write_text(json.dumps({"model": "m", "dataset": "masks", "classes": CLASSES, "kind": "model", "splits": splits,
-                                "training": {"best_epoch": 3}}))
+    path.write_text(
+        json.dumps(
+            {
+                "model": "m",
+                "dataset": "masks",
+                "classes": CLASSES,
+                "kind": "model",
+                "splits": splits,
+                "training": {"best_epoch": 3},
+            }
+        )
+    )
     return path
 
 
@@ -77,14 +89,26 @@ def test_confusion_and_per_class_from_metrics(tmp_path, metrics_file):
 
 def test_learning_curves_from_history(tmp_path, metrics_file):
     history = tmp_path / "history.csv"
-    pd.DataFrame({"epoch": [1, 2, 3, 4], "train_loss": [1.0, 0.7, 0.5, 0.4], "train_acc": [0.5, 0.6, 0.7, 0.8],
-                  "val_loss": [1.1, 0.8, 0.7, 0.75], "val_acc": [0.4, 0.55, 0.6, 0.58], "lr": 0.01, "seconds": 1.0}).to_csv(history, index=False)
+    pd.DataFrame(
+        {
+            "epoch": [1, 2, 3, 4],
+            "train_loss": [1.0, 0.7, 0.5, 0.4],
+            "train_acc": [0.5, 0.6, 0.7, 0.8],
+            "val_loss": [1.1, 0.8, 0.7, 0.75],
+            "val_acc": [0.4, 0.55, 0.6, 0.58],
+            "lr": 0.01,
+            "seconds": 1.0,
+        }
+    ).to_csv(history, index=False)
     assert figure(tmp_path / "lc.png", "learning_curves", history=history, metrics=metrics_file) == 0
     assert_png(tmp_path / "lc.png", 600)
 
 
 def test_a_missing_input_is_named(tmp_path, capsys):
-    assert figure(tmp_path / "x.png", "learning_curves", history=tmp_path / "nope.csv", metrics=tmp_path / "nope.json") == 2
+    assert (
+        figure(tmp_path / "x.png", "learning_curves", history=tmp_path / "nope.csv", metrics=tmp_path / "nope.json")
+        == 2
+    )
     assert "nope.csv" in capsys.readouterr().err
     assert figure(tmp_path / "x.png", "per_class_accuracy") == 2
     assert "--metrics" in capsys.readouterr().err
@@ -95,10 +119,20 @@ def write_predictions(path: Path, truth: list[str], predicted: list[str], confid
     n = len(truth)
     photos = photos or ["images/a.jpg"] * n
     boxes = boxes or [(0, 0, 10, 10)] * n
-    frame = pd.DataFrame({"row_id": [f"test.csv:{i + 1}" for i in range(n)], "photo": photos,
-                          "xmin": [b[0] for b in boxes], "ymin": [b[1] for b in boxes], "xmax": [b[2] for b in boxes],
-                          "ymax": [b[3] for b in boxes], "true": truth, "predicted": predicted, "predicted_prior": predicted,
-                          "confidence": confidence})
+    frame = pd.DataFrame(
+        {
+            "row_id": [f"test.csv:{i + 1}" for i in range(n)],
+            "photo": photos,
+            "xmin": [b[0] for b in boxes],
+            "ymin": [b[1] for b in boxes],
+            "xmax": [b[2] for b in boxes],
+            "ymax": [b[3] for b in boxes],
+            "true": truth,
+            "predicted": predicted,
+            "predicted_prior": predicted,
+            "confidence": confidence,
+        }
+    )
     for c in CLASSES:
         frame[f"p_{c}"] = 1 / 3
     frame.to_csv(path, index=False)
@@ -134,10 +168,15 @@ def test_overlays_draw_every_box_in_its_predicted_colour(tmp_path):
     photos = ["images/a.jpg", "images/a.jpg", "images/b.jpg"]
     truth = ["good", "bad", "good"]
     predictions = write_predictions(tmp_path / "p.csv", truth, ["bad", "bad", "bad"], [0.9, 0.8, 0.7], photos, boxes)
-    annotations = pd.read_csv(predictions)[["row_id", "photo", "xmin", "ymin", "xmax", "ymax"]].assign(label=truth, split="test")
+    annotations = pd.read_csv(predictions)[["row_id", "photo", "xmin", "ymin", "xmax", "ymax"]].assign(
+        label=truth, split="test"
+    )
     annotations.to_csv(tmp_path / "annotations.csv", index=False)
     out = tmp_path / "ov.png"
-    assert figure(out, "overlays_test", predictions=predictions, raw_dir=raw, annotations=tmp_path / "annotations.csv") == 0
+    assert (
+        figure(out, "overlays_test", predictions=predictions, raw_dir=raw, annotations=tmp_path / "annotations.csv")
+        == 0
+    )
     pixels = assert_png(out, 500)
     colours = dict(zip(CLASSES, class_colors(3)))
     assert _colour_pixels(pixels, colours["bad"]) > 500  # every box predicted bad: orange frames
@@ -146,8 +185,9 @@ def test_overlays_draw_every_box_in_its_predicted_colour(tmp_path):
 
 
 def test_saliency_gradients_belong_to_the_predicted_class(tmp_path):
-    from maskflow.checkpoint import load_model, predict_proba
     from maskflow.figures.saliency import pick_per_class, saliency_maps
+    from maskflow.inference import predict_proba
+    from maskflow.models.checkpoint import load_model
 
     cache_dir = write_cache(tmp_path / "cache")
     path = write_checkpoint(tmp_path / "m" / "checkpoint.pt", cache_dir)
@@ -168,8 +208,8 @@ def test_saliency_gradients_belong_to_the_predicted_class(tmp_path):
 def test_filters_and_last_conv_activations(tmp_path):
     from torch import nn
 
-    from maskflow.checkpoint import load_model
     from maskflow.figures.filters import conv_layers, filter_images
+    from maskflow.models.checkpoint import load_model
 
     cache_dir = write_cache(tmp_path / "cache")
     path = write_checkpoint(tmp_path / "m" / "checkpoint.pt", cache_dir)
@@ -194,9 +234,20 @@ def test_latent_from_snapshots_and_from_the_final_model(tmp_path):
     rng = np.random.default_rng(0)
     labels = np.load(cache_dir / "val_y.npy")
     latent = tmp_path / "latent.npz"
-    np.savez(latent, epochs=np.array([1, 2]), features_e1=rng.normal(size=(12, 8)).astype(np.float32),
-             features_e2=rng.normal(size=(12, 8)).astype(np.float32), labels=labels)
-    job = FigureJob("latent", "latent", None, json.loads(SPEC), {"latent": str(latent), "checkpoint": str(path), "cache_dir": str(cache_dir)})
+    np.savez(
+        latent,
+        epochs=np.array([1, 2]),
+        features_e1=rng.normal(size=(12, 8)).astype(np.float32),
+        features_e2=rng.normal(size=(12, 8)).astype(np.float32),
+        labels=labels,
+    )
+    job = FigureJob(
+        "latent",
+        "latent",
+        None,
+        json.loads(SPEC),
+        {"latent": str(latent), "checkpoint": str(path), "cache_dir": str(cache_dir)},
+    )
     shots, got_labels = snapshots(job)
     assert [label for label, _ in shots] == ["epoch 1", "epoch 2"]
     np.testing.assert_array_equal(got_labels, labels)
@@ -206,7 +257,13 @@ def test_latent_from_snapshots_and_from_the_final_model(tmp_path):
     mlp = write_checkpoint(tmp_path / "mlp" / "checkpoint.pt", cache_dir, arch=MLP_2D)
     empty = tmp_path / "empty.npz"
     np.savez(empty, epochs=np.zeros(0, dtype=int), labels=np.zeros(0, dtype=int))
-    job = FigureJob("latent", "latent", None, json.loads(SPEC), {"latent": str(empty), "checkpoint": str(mlp), "cache_dir": str(cache_dir)})
+    job = FigureJob(
+        "latent",
+        "latent",
+        None,
+        json.loads(SPEC),
+        {"latent": str(empty), "checkpoint": str(mlp), "cache_dir": str(cache_dir)},
+    )
     shots, _ = snapshots(job)
     assert len(shots) == 1 and shots[0][1].shape == (12, 2) and shots[0][0].startswith("final model")
     assert figure(tmp_path / "lat2.png", "latent", latent=empty, checkpoint=mlp, cache_dir=cache_dir) == 0
@@ -219,8 +276,9 @@ def test_latent_from_snapshots_and_from_the_final_model(tmp_path):
 def test_photo_order_puts_mistakes_first():
     from maskflow.figures.galleries import _photo_order
 
-    frame = pd.DataFrame({"photo": ["a", "a", "b", "c", "c", "c"], "true": ["x"] * 6,
-                          "predicted": ["x", "x", "y", "x", "y", "y"]})
+    frame = pd.DataFrame(
+        {"photo": ["a", "a", "b", "c", "c", "c"], "true": ["x"] * 6, "predicted": ["x", "x", "y", "x", "y", "y"]}
+    )
     assert _photo_order(frame) == ["c", "b", "a"]
 
 

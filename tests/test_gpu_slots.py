@@ -1,4 +1,4 @@
-"""maskflow.gpu_slots: concurrent train jobs on a machine with N (faked) GPUs each get their own.
+"""maskflow.runtime.gpu_slots: concurrent train jobs on a machine with N (faked) GPUs each get their own.
 
 Each "job" is a real process that claims a card through real flock files and holds it until
 told to exit, as a train job holds its card until it ends.
@@ -14,13 +14,13 @@ import textwrap
 
 import pytest
 
-from maskflow import gpu_slots
+from maskflow.runtime import gpu_slots
 
 # A train job: claim one of N fake cards, print it, hold it until stdin closes.
 JOB = textwrap.dedent(
     """
     import sys
-    from maskflow import gpu_slots
+    from maskflow.runtime import gpu_slots
     try:
         device = gpu_slots.claim_gpu(device_count=lambda: int(sys.argv[1]), folder=sys.argv[2], wait=sys.argv[3] == "wait", poll_seconds=0.05)
     except TimeoutError as error:

@@ -31,7 +31,7 @@ import yaml
 from PIL import Image
 
 from conftest import ROOT, SNAKEMAKE, TINY_CONFIG, run_snakemake
-from maskflow.integrity import CHECKSUMS_NAME, cache_names
+from maskflow.data.integrity import CHECKSUMS_NAME, cache_names
 
 CACHE = "results/masks/cache"
 MODEL = "results/masks/models/cnn"
@@ -91,9 +91,21 @@ def reference(config, tmp_path_factory) -> Path:
 
 def start_snakemake(workdir: Path, config: Path, *targets: str) -> subprocess.Popen:
     """Snakemake in its own process group (as a terminal or a batch system starts it)."""
-    command = [*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(config), "--cores", "2", *targets]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    command = [
+        *SNAKEMAKE,
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(config),
+        "--cores",
+        "2",
+        *targets,
+    ]
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
 
 
 def kill_when(process: subprocess.Popen, ready, sig: signal.Signals, timeout: float = 120) -> str:
@@ -190,7 +202,9 @@ def test_caching_killed_hard_is_rebuilt_byte_for_byte(config, reference, tmp_pat
 
 
 @pytest.mark.parametrize(
-    "sig, steps", [(signal.SIGTERM, []), (signal.SIGKILL, ["--rerun-incomplete", "--unlock"])], ids=["SIGTERM", "SIGKILL"]
+    "sig, steps",
+    [(signal.SIGTERM, []), (signal.SIGKILL, ["--rerun-incomplete", "--unlock"])],
+    ids=["SIGTERM", "SIGKILL"],
 )
 def test_training_killed_resumes_to_the_same_weights(config, reference, tmp_path, sig, steps):
     workdir = copy_without_model(reference, tmp_path / "run")

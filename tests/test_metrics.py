@@ -1,4 +1,4 @@
-"""maskflow.metrics: checked against scikit-learn and against hand-computed values."""
+"""maskflow.evaluation.metrics: checked against scikit-learn and against hand-computed values."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
-from maskflow.metrics import (
+from maskflow.evaluation.metrics import (
     DECISION_RULES,
     class_prior,
     decide_prior_corrected,

@@ -15,7 +15,11 @@ from maskflow.errors import ConfigError
 from maskflow.models import REGISTRY, ArchType, build_model, check_arch
 from maskflow.models.init import initialise
 
-CNN = {"type": "cnn", "blocks": [{"channels": 4, "pool": 2, "batch_norm": True}, {"channels": 8, "kernel": 5, "stride": 2}], "head": [12]}
+CNN = {
+    "type": "cnn",
+    "blocks": [{"channels": 4, "pool": 2, "batch_norm": True}, {"channels": 8, "kernel": 5, "stride": 2}],
+    "head": [12],
+}
 
 
 @pytest.mark.parametrize(
@@ -73,15 +77,21 @@ def test_same_seed_same_initial_weights_and_rrelu_is_seeded():
 
 
 # The first linear layer maps 3 x 16 x 16 = 768 inputs to 256 units.
-@pytest.mark.parametrize("weights, check", [
-    ("zeros", lambda w: torch.count_nonzero(w) == 0),
-    ("normal", lambda w: abs(float(w.std()) - 0.05) < 0.005),
-    ("xavier", lambda w: float(w.abs().max()) <= (6 / (768 + 256)) ** 0.5 and float(w.std()) > 0.04),
-    ("kaiming", lambda w: abs(float(w.std()) - (2 / 768) ** 0.5) < 0.005),
-])
+@pytest.mark.parametrize(
+    "weights, check",
+    [
+        ("zeros", lambda w: torch.count_nonzero(w) == 0),
+        ("normal", lambda w: abs(float(w.std()) - 0.05) < 0.005),
+        ("xavier", lambda w: float(w.abs().max()) <= (6 / (768 + 256)) ** 0.5 and float(w.std()) > 0.04),
+        ("kaiming", lambda w: abs(float(w.std()) - (2 / 768) ** 0.5) < 0.005),
+    ],
+)
 def test_initialisation_of_conv_and_linear_weights(weights, check):
     torch.manual_seed(0)
-    model = initialise(build_model({"type": "mlp", "hidden": [256], "batch_norm": True}, 3, 16, 3), {"weights": weights, "bias": "zeros", "std": 0.05})
+    model = initialise(
+        build_model({"type": "mlp", "hidden": [256], "batch_norm": True}, 3, 16, 3),
+        {"weights": weights, "bias": "zeros", "std": 0.05},
+    )
     linear = model.trunk[1]
     assert check(linear.weight.detach())
     assert torch.count_nonzero(linear.bias) == 0
@@ -101,8 +111,14 @@ def test_init_modes_change_the_default_weights():
 def test_check_arch_fills_defaults():
     filled = check_arch({"type": "cnn", "blocks": [{"channels": 4}, {"channels": 4, "stride": 2, "kernel": 5}]})
     assert filled["blocks"][0] == {
-        "channels": 4, "kernel": 3, "stride": 1, "padding": "same", "pool": None,
-        "batch_norm": False, "dropout": 0.0, "activation": "relu",
+        "channels": 4,
+        "kernel": 3,
+        "stride": 1,
+        "padding": "same",
+        "pool": None,
+        "batch_norm": False,
+        "dropout": 0.0,
+        "activation": "relu",
     }
     assert filled["blocks"][1]["padding"] == 2
     assert check_arch({"type": "resnet"}) == {"type": "resnet", "width": 64}
@@ -113,13 +129,22 @@ def test_check_arch_fills_defaults():
     [
         ({"type": "transformer"}, "type: unknown model type 'transformer'; known types: cnn, mlp, numpy_mlp, resnet"),
         ({"type": "mlp", "hiden": [3]}, "hiden: unknown key; allowed keys: activation, batch_norm, bottleneck"),
-        ({"type": "mlp", "activation": "swish"}, "activation: 'swish' is not allowed; allowed values: 'relu', 'leaky_relu', 'rrelu'"),
+        (
+            {"type": "mlp", "activation": "swish"},
+            "activation: 'swish' is not allowed; allowed values: 'relu', 'leaky_relu', 'rrelu'",
+        ),
         ({"type": "mlp", "dropout": 1.5}, r"dropout: must be a number in \[0, 1\), got 1.5"),
         ({"type": "mlp", "hidden": [16, 0]}, r"hidden\[1\]: must be an integer >= 1, got 0"),
         ({"type": "cnn", "head": [8]}, "blocks: required"),
         ({"type": "cnn", "blocks": []}, "blocks: must be a list of at least 1"),
-        ({"type": "cnn", "blocks": [{"channels": 4, "stride": 2, "padding": "same"}]}, r"blocks\[0\].padding: 'same' needs stride 1"),
-        ({"type": "cnn", "blocks": [{"channels": 4, "batch_norm": "yes"}]}, r"blocks\[0\].batch_norm: must be true or false"),
+        (
+            {"type": "cnn", "blocks": [{"channels": 4, "stride": 2, "padding": "same"}]},
+            r"blocks\[0\].padding: 'same' needs stride 1",
+        ),
+        (
+            {"type": "cnn", "blocks": [{"channels": 4, "batch_norm": "yes"}]},
+            r"blocks\[0\].batch_norm: must be true or false",
+        ),
         ({"type": "cnn", "blocks": [{"channels": True}]}, r"blocks\[0\].channels: must be an integer >= 1, got True"),
     ],
 )
@@ -136,7 +161,9 @@ def test_config_resolution_checks_every_arch_and_names_the_model():
 
 
 def test_default_config_architectures_all_build():
-    resolved = load_and_check(yaml.safe_load((ROOT / "config.yaml").read_text()), ROOT / "workflow/schemas/config.schema.yaml")
+    resolved = load_and_check(
+        yaml.safe_load((ROOT / "config.yaml").read_text()), ROOT / "workflow/schemas/config.schema.yaml"
+    )
     for name, spec in resolved["models"].items():
         size = resolved["datasets"][spec["dataset"]]["preprocess"]["size"]
         model = build_model(spec["arch"], 3, size, 3).eval()

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from maskflow import cache
 from maskflow.annotations import image_folder, npz
 from maskflow.annotations.validate import parse_spec, validate
-from maskflow.crop import Preprocess, finish
+from maskflow.data import cache
+from maskflow.data.crop import Preprocess, finish
 from maskflow.errors import DataError
 from maskflow.sources.sklearn_data import write_digits
 

@@ -1,4 +1,4 @@
-"""The from-scratch NumPy MLP (maskflow.numpy_mlp): hand-written gradients against torch
+"""The from-scratch NumPy MLP (maskflow.models.numpy_mlp): hand-written gradients against torch
 autograd, accuracy on scikit-learn's real digits, the zero-initialisation symmetry, and the
 torch twin used for evaluation."""
 
@@ -11,10 +11,18 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from maskflow import checkpoint, models, numpy_mlp, train, train_data, train_outputs
-from maskflow.atomic import save_npy, sha256_file
+from maskflow import models
 from maskflow.config import TRAIN_DEFAULTS, deep_merge
 from maskflow.errors import ConfigError
+from maskflow.inference import predict_proba, proba_metrics
+from maskflow.io.atomic import save_npy
+from maskflow.io.hashing import sha256_file
+from maskflow.models import checkpoint
+from maskflow.models.numpy_mlp import network, twin
+from maskflow.training import data as train_data
+from maskflow.training import numpy_mlp as numpy_trainer
+from maskflow.training import outputs as train_outputs
+from maskflow.training import train
 
 SGD = {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "batch_size": 32, "epochs": 30}
 
@@ -28,7 +36,7 @@ def digits():
 
 
 def _autograd(state, arch, x, y, label_smoothing):
-    module = numpy_mlp.to_torch(state, arch)
+    module = twin.to_torch(state, arch)
     loss = torch.nn.functional.cross_entropy(
         module(torch.from_numpy(x)), torch.from_numpy(y), label_smoothing=label_smoothing
     )
@@ -41,16 +49,16 @@ def _autograd(state, arch, x, y, label_smoothing):
     return float(loss.detach()), grads
 
 
-@pytest.mark.parametrize("activation", sorted(numpy_mlp.ACTIVATIONS))
+@pytest.mark.parametrize("activation", sorted(network.ACTIVATIONS))
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
 def test_gradients_match_torch_autograd_in_float64(activation, label_smoothing):
     rng = np.random.default_rng(3)
     arch = {"type": "numpy_mlp", "hidden": [7, 5], "activation": activation, "dtype": "float64"}
-    state = numpy_mlp.init_params([12, 7, 5, 4], {"weights": "normal", "bias": "normal", "std": 0.8}, rng, np.float64)
+    state = network.init_params([12, 7, 5, 4], {"weights": "normal", "bias": "normal", "std": 0.8}, rng, np.float64)
     x = rng.normal(size=(9, 3, 2, 2))
     y = rng.integers(0, 4, size=9)
 
-    loss, grads, _ = numpy_mlp.loss_and_grads(state, x, y, activation, label_smoothing)
+    loss, grads, _ = network.loss_and_grads(state, x, y, activation, label_smoothing)
     torch_loss, torch_grads = _autograd(state, arch, x, y, label_smoothing)
 
     assert loss == pytest.approx(torch_loss, rel=1e-12)
@@ -66,11 +74,11 @@ def test_reaches_90_percent_on_real_digits_and_history_has_the_contract_columns(
     x_train, x_test, y_train, y_test = digits
     arch = {"type": "numpy_mlp", "hidden": [64, 32], "activation": "relu"}
     seen = []
-    fit = numpy_mlp.train(
+    fit = numpy_trainer.train(
         x_train, y_train, x_test, y_test, arch, SGD, seed=1, on_epoch=lambda e, row, state: seen.append(e)
     )
 
-    probs = numpy_mlp.predict_proba(fit.state, x_test, arch)
+    probs = network.predict_proba(fit.state, x_test, arch)
     accuracy = (probs.argmax(axis=1) == y_test).mean()
     assert accuracy >= 0.90
     assert seen == list(range(1, 31)) and fit.best_epoch == 30
@@ -85,9 +93,9 @@ def test_training_is_deterministic_for_a_seed_and_differs_across_seeds(digits):
     x_train, x_test, y_train, y_test = digits
     arch = {"type": "numpy_mlp", "hidden": [16], "activation": "tanh"}
     spec = {**SGD, "epochs": 3}
-    first = numpy_mlp.train(x_train, y_train, x_test, y_test, arch, spec, seed=5)
-    again = numpy_mlp.train(x_train, y_train, x_test, y_test, arch, spec, seed=5)
-    other = numpy_mlp.train(x_train, y_train, x_test, y_test, arch, spec, seed=6)
+    first = numpy_trainer.train(x_train, y_train, x_test, y_test, arch, spec, seed=5)
+    again = numpy_trainer.train(x_train, y_train, x_test, y_test, arch, spec, seed=5)
+    other = numpy_trainer.train(x_train, y_train, x_test, y_test, arch, spec, seed=6)
     for name in first.state:
         np.testing.assert_array_equal(first.state[name], again.state[name])
     assert not np.array_equal(first.state["w0"], other.state["w0"])
@@ -97,10 +105,10 @@ def test_zero_init_keeps_hidden_units_identical_and_learns_worse_than_random(dig
     x_train, x_test, y_train, y_test = digits
     arch = {"type": "numpy_mlp", "hidden": [32, 16], "activation": "sigmoid", "dtype": "float64"}
     spec = {**SGD, "epochs": 30}
-    zeros = numpy_mlp.train(
+    zeros = numpy_trainer.train(
         x_train, y_train, x_test, y_test, arch, {**spec, "init": {"weights": "zeros", "bias": "zeros"}}, seed=1
     )
-    xavier = numpy_mlp.train(
+    xavier = numpy_trainer.train(
         x_train, y_train, x_test, y_test, arch, {**spec, "init": {"weights": "xavier", "bias": "zeros"}}, seed=1
     )
 
@@ -119,22 +127,22 @@ def test_torch_twin_gives_the_same_probabilities_and_features(digits):
     x_train, x_test, y_train, y_test = digits
     for dtype, tolerance in (("float64", 1e-12), ("float32", 1e-5)):
         arch = {"type": "numpy_mlp", "hidden": [20, 2], "activation": "tanh", "dtype": dtype}
-        fit = numpy_mlp.train(x_train, y_train, x_test, y_test, arch, {**SGD, "epochs": 2}, seed=2)
-        module = numpy_mlp.to_torch(fit.state, arch)
+        fit = numpy_trainer.train(x_train, y_train, x_test, y_test, arch, {**SGD, "epochs": 2}, seed=2)
+        module = twin.to_torch(fit.state, arch)
         # the shared inference path feeds float32 N x C x H x W tensors
         x = torch.from_numpy(x_test.astype(np.float32))
         with torch.no_grad():
             torch_probs = torch.softmax(module(x).double(), dim=1).numpy()
             torch_features = module.features(x).double().numpy()
         np.testing.assert_allclose(
-            torch_probs, numpy_mlp.predict_proba(fit.state, x_test.astype(np.float32), arch), atol=tolerance
+            torch_probs, network.predict_proba(fit.state, x_test.astype(np.float32), arch), atol=tolerance
         )
         np.testing.assert_allclose(
-            torch_features, numpy_mlp.features(fit.state, x_test.astype(np.float32), arch), atol=tolerance
+            torch_features, network.features(fit.state, x_test.astype(np.float32), arch), atol=tolerance
         )
         assert torch_features.shape == (len(x_test), 2)
         # a fresh twin built from the arch accepts the trained twin's state_dict (checkpoint reload)
-        rebuilt = numpy_mlp.build(arch, channels=1, size=8, num_classes=10)
+        rebuilt = twin.build(arch, channels=1, size=8, num_classes=10)
         rebuilt.load_state_dict(module.state_dict())
 
 
@@ -148,11 +156,11 @@ def test_early_stopping_restores_the_best_epoch(digits):
         "epochs": 40,
         "early_stopping": {"monitor": "val_loss", "patience": 2, "restore_best": True},
     }
-    fit = numpy_mlp.train(x_train, y_train, x_test, y_test, arch, spec, seed=1)
+    fit = numpy_trainer.train(x_train, y_train, x_test, y_test, arch, spec, seed=1)
     losses = [row["val_loss"] for row in fit.history]
     assert len(fit.history) < 40
     assert fit.best_epoch == 1 + int(np.argmin(losses))
-    assert numpy_mlp.evaluate(fit.state, x_test, y_test, arch)[0] == pytest.approx(min(losses))
+    assert numpy_trainer.evaluate(fit.state, x_test, y_test, arch)[0] == pytest.approx(min(losses))
 
 
 @pytest.mark.parametrize(
@@ -167,12 +175,10 @@ def test_early_stopping_restores_the_best_epoch(digits):
 )
 def test_unsupported_settings_are_refused_naming_the_key(arch, train, key):
     with pytest.raises(ConfigError, match=key):
-        numpy_mlp.check_spec(arch, train)
+        numpy_trainer.check_spec(arch, train)
 
 
 def test_train_stage_writes_outputs_that_reload_to_the_logged_metrics(digits, tmp_path, monkeypatch):
-    # the registration the lead adds (idempotent once it is there)
-    monkeypatch.setitem(models.REGISTRY, "numpy_mlp", models.ArchType("maskflow.numpy_mlp", numpy_mlp.check_arch))
     x_train, x_val, y_train, y_val = digits
     cache = tmp_path / "cache"
     for split, x, y in (("train", x_train, y_train), ("val", x_val, y_val)):
@@ -196,15 +202,15 @@ def test_train_stage_writes_outputs_that_reload_to_the_logged_metrics(digits, tm
         "train": deep_merge(TRAIN_DEFAULTS, {**SGD, "epochs": 8, "latent_epochs": [1, 8]}),
     }
 
-    saved = numpy_mlp.train_cached(spec, data, paths)
+    saved = numpy_trainer.train_cached(spec, data, paths)
 
     history = pd.read_csv(paths.history)
     assert history.columns.tolist() == train_outputs.HISTORY_COLUMNS and history["epoch"].tolist() == list(range(1, 9))
     model, ckpt = checkpoint.load_model(paths.checkpoint)
     assert ckpt["best_epoch"] == 8 and ckpt["param_count"] == 64 * 32 + 32 + 32 * 2 + 2 + 2 * 10 + 10
-    proba = checkpoint.predict_proba(model, ckpt, np.load(cache / "val_x.npy"))
+    proba = predict_proba(model, ckpt, np.load(cache / "val_x.npy"))
     # exact: the logged metrics came through the same inference path
-    assert checkpoint.proba_metrics(proba, y_val) == ckpt["val_metrics"] == saved["val_metrics"]
+    assert proba_metrics(proba, y_val) == ckpt["val_metrics"] == saved["val_metrics"]
     assert ckpt["val_metrics"] == {"loss": history["val_loss"].iloc[-1], "accuracy": history["val_acc"].iloc[-1]}
     assert ckpt["val_metrics"]["accuracy"] > 0.5  # two hidden units after 8 epochs: learning, not chance
     latent = np.load(paths.latent)
@@ -212,6 +218,6 @@ def test_train_stage_writes_outputs_that_reload_to_the_logged_metrics(digits, tm
     assert not np.allclose(latent["features_e1"], latent["features_e8"])
     assert not paths.resume.exists()
     # evaluate's integrity check accepts it: a finished run of this model with intact weights
-    from maskflow import integrity
+    from maskflow.data import integrity
 
     integrity.check_checkpoint(ckpt, model="np")

@@ -1,5 +1,5 @@
 """The OpenMP wait policy the workflow gives its jobs: passive waits only when Snakemake was
-promised more cores than the machine has (maskflow.openmp)."""
+promised more cores than the machine has (maskflow.runtime.openmp)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import pytest
 
 from conftest import copy_tree, run_snakemake
-from maskflow.openmp import DECIDED_BY_MASKFLOW, PASSIVE, available_cpus, choose_wait_policy
+from maskflow.runtime.openmp import DECIDED_BY_MASKFLOW, PASSIVE, available_cpus, choose_wait_policy
 
 TRAIN_LOG = "results/masks/logs/train/mlp.log"
 CHECKPOINT = "results/masks/models/mlp/checkpoint.pt"

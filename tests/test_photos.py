@@ -1,4 +1,4 @@
-"""maskflow.photos on real files written with Pillow: EXIF orientation, mode conversion,
+"""maskflow.data.photos on real files written with Pillow: EXIF orientation, mode conversion,
 reduced-scale JPEG decoding and the errors a bad file gives."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from maskflow.data.photos import load_photo, open_photo, probe_photo
 from maskflow.errors import DataError
-from maskflow.photos import load_photo, open_photo, probe_photo
 
 
 def smooth_rgb(width: int, height: int) -> np.ndarray:

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from conftest import run_snakemake
-from maskflow import cache
 from maskflow.annotations import pixel_csv
 from maskflow.annotations.validate import parse_spec, validate
+from maskflow.data import cache
 from maskflow.errors import DataError
 
 EMOTIONS = ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"]

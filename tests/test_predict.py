@@ -6,7 +6,6 @@ reproduce the workflow's own predictions_test.csv exactly (one preprocessing pat
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,8 +35,16 @@ def photos(tmp_path):
     rng = np.random.default_rng(0)
     for name in ("a.jpg", "gesichter_ü.jpg"):
         Image.fromarray(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)).save(folder / name, quality=92)
-    table = pd.DataFrame({"name": ["a.jpg", "a.jpg", "gesichter_ü.jpg"], "x1": [10, 60, 5], "y1": [10, 20, 5],
-                          "x2": [50, 120, 100], "y2": [50, 90, 110], "classname": ["good", "bad", "none"]})
+    table = pd.DataFrame(
+        {
+            "name": ["a.jpg", "a.jpg", "gesichter_ü.jpg"],
+            "x1": [10, 60, 5],
+            "y1": [10, 20, 5],
+            "x2": [50, 120, 100],
+            "y2": [50, 90, 110],
+            "classname": ["good", "bad", "none"],
+        }
+    )
     table.to_csv(tmp_path / "new.csv", index=False)
     cache_dir = write_cache(tmp_path / "cache")
     checkpoint = write_checkpoint(tmp_path / "model" / "checkpoint.pt", cache_dir)
@@ -48,19 +55,44 @@ COLUMNS = json.dumps({"filename": "name", "xmin": "x1", "ymin": "y1", "xmax": "x
 
 
 def test_predictions_use_the_cache_crops_and_the_checkpoint(photos):
-    from maskflow.cache import crop_rows
-    from maskflow.checkpoint import load_model, predict_proba
+    from maskflow.data.cache import crop_rows
+    from maskflow.inference import predict_proba
+    from maskflow.models.checkpoint import load_model
 
     tmp_path, folder, checkpoint = photos
     out = tmp_path / "preds.csv"
-    assert predict("--checkpoint", str(checkpoint), "--annotations", str(tmp_path / "new.csv"), "--images", str(folder),
-                   "--out", str(out), "--columns", COLUMNS, "--preprocess", json.dumps(PREPROCESS),
-                   "--overlays", str(tmp_path / "overlays")) == 0
+    assert (
+        predict(
+            "--checkpoint",
+            str(checkpoint),
+            "--annotations",
+            str(tmp_path / "new.csv"),
+            "--images",
+            str(folder),
+            "--out",
+            str(out),
+            "--columns",
+            COLUMNS,
+            "--preprocess",
+            json.dumps(PREPROCESS),
+            "--overlays",
+            str(tmp_path / "overlays"),
+        )
+        == 0
+    )
     preds = pd.read_csv(out)
     assert preds["row"].tolist() == [1, 2, 3]
     assert preds["photo"].tolist() == ["a.jpg", "a.jpg", "gesichter_ü.jpg"]
     assert preds["label"].tolist() == ["good", "bad", "none"]
-    rows = pd.DataFrame({"photo": preds["photo"], "xmin": [10, 60, 5], "ymin": [10, 20, 5], "xmax": [50, 120, 100], "ymax": [50, 90, 110]})
+    rows = pd.DataFrame(
+        {
+            "photo": preds["photo"],
+            "xmin": [10, 60, 5],
+            "ymin": [10, 20, 5],
+            "xmax": [50, 120, 100],
+            "ymax": [50, 90, 110],
+        }
+    )
     model, ckpt = load_model(checkpoint, "cpu")
     expected = predict_proba(model, ckpt, crop_rows(folder, rows, PREPROCESS), "cpu")
     np.testing.assert_array_equal(preds[[f"p_{c}" for c in CLASSES]].to_numpy(), expected)
@@ -74,22 +106,50 @@ def test_predictions_use_the_cache_crops_and_the_checkpoint(photos):
 def test_without_box_columns_each_photo_is_one_crop(photos):
     tmp_path, folder, checkpoint = photos
     pd.DataFrame({"filename": ["a.jpg"]}).to_csv(tmp_path / "whole.csv", index=False)
-    assert predict("--checkpoint", str(checkpoint), "--annotations", str(tmp_path / "whole.csv"), "--images", str(folder),
-                   "--out", str(tmp_path / "w.csv"), "--preprocess", json.dumps(PREPROCESS)) == 0
+    assert (
+        predict(
+            "--checkpoint",
+            str(checkpoint),
+            "--annotations",
+            str(tmp_path / "whole.csv"),
+            "--images",
+            str(folder),
+            "--out",
+            str(tmp_path / "w.csv"),
+            "--preprocess",
+            json.dumps(PREPROCESS),
+        )
+        == 0
+    )
     preds = pd.read_csv(tmp_path / "w.csv")
     assert preds[["xmin", "ymin", "xmax", "ymax"]].values.tolist() == [[0, 0, 160, 120]]
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda t: t.assign(name=["a.jpg", "missing.jpg", "a.jpg"]), "missing.jpg"),
-    (lambda t: t.assign(x1=["10", "ten", "5"]), "row 2: x1 = 'ten'"),
-    (lambda t: t.drop(columns=["y2"]), "y2 missing"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda t: t.assign(name=["a.jpg", "missing.jpg", "a.jpg"]), "missing.jpg"),
+        (lambda t: t.assign(x1=["10", "ten", "5"]), "row 2: x1 = 'ten'"),
+        (lambda t: t.drop(columns=["y2"]), "y2 missing"),
+    ],
+)
 def test_bad_requests_name_the_problem(photos, capsys, change, message):
     tmp_path, folder, checkpoint = photos
     change(pd.read_csv(tmp_path / "new.csv")).to_csv(tmp_path / "bad.csv", index=False)
-    code = predict("--checkpoint", str(checkpoint), "--annotations", str(tmp_path / "bad.csv"), "--images", str(folder),
-                   "--out", str(tmp_path / "p.csv"), "--columns", COLUMNS, "--preprocess", json.dumps(PREPROCESS))
+    code = predict(
+        "--checkpoint",
+        str(checkpoint),
+        "--annotations",
+        str(tmp_path / "bad.csv"),
+        "--images",
+        str(folder),
+        "--out",
+        str(tmp_path / "p.csv"),
+        "--columns",
+        COLUMNS,
+        "--preprocess",
+        json.dumps(PREPROCESS),
+    )
     assert code == 2
     error = capsys.readouterr().err
     assert message in error and "Traceback" not in error
@@ -98,8 +158,18 @@ def test_bad_requests_name_the_problem(photos, capsys, change, message):
 
 def test_crop_settings_must_be_known_and_match_the_checkpoint(photos, capsys):
     tmp_path, folder, checkpoint = photos
-    common = ["--checkpoint", str(checkpoint), "--annotations", str(tmp_path / "new.csv"), "--images", str(folder),
-              "--out", str(tmp_path / "p.csv"), "--columns", COLUMNS]
+    common = [
+        "--checkpoint",
+        str(checkpoint),
+        "--annotations",
+        str(tmp_path / "new.csv"),
+        "--images",
+        str(folder),
+        "--out",
+        str(tmp_path / "p.csv"),
+        "--columns",
+        COLUMNS,
+    ]
     assert predict(*common) == 2
     assert "--config" in capsys.readouterr().err
     assert predict(*common, "--preprocess", json.dumps({**PREPROCESS, "size": 32})) == 2
@@ -114,9 +184,23 @@ def test_predicting_the_test_photos_reproduces_the_workflow_evaluation(tiny_run,
     test_rows.rename(columns={"photo": "file"}).to_csv(tmp_path / "new.csv", index=False)
     out = tmp_path / "preds.csv"
     checkpoint = tiny_run / "results/masks/models/cnn_aug/checkpoint.pt"
-    assert predict("--checkpoint", str(checkpoint), "--annotations", str(tmp_path / "new.csv"),
-                   "--images", str(tiny_run / "resources/masks/raw"), "--out", str(out),
-                   "--columns", json.dumps({"filename": "file"}), "--config", str(TINY_CONFIG)) == 0
+    assert (
+        predict(
+            "--checkpoint",
+            str(checkpoint),
+            "--annotations",
+            str(tmp_path / "new.csv"),
+            "--images",
+            str(tiny_run / "resources/masks/raw"),
+            "--out",
+            str(out),
+            "--columns",
+            json.dumps({"filename": "file"}),
+            "--config",
+            str(TINY_CONFIG),
+        )
+        == 0
+    )
     preds = pd.read_csv(out, keep_default_na=False)
     workflow = pd.read_csv(tiny_run / "results/masks/models/cnn_aug/predictions_test.csv", keep_default_na=False)
     assert len(preds) == len(workflow) > 0

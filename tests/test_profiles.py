@@ -79,9 +79,24 @@ def test_resources_grow_with_each_attempt(tmp_path):
         )
     )
     done = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(tmp_path / "Snakefile"), "--directory", str(tmp_path),
-         "--profile", str(SLURM.parent), "--executor", "local", "--cores", "4"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(tmp_path / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--profile",
+            str(SLURM.parent),
+            "--executor",
+            "local",
+            "--cores",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr[-4000:]
     train = (tmp_path / "train.txt").read_text()
@@ -97,9 +112,25 @@ def test_resources_grow_with_each_attempt(tmp_path):
 def test_tiny_workflow_plan_under_the_slurm_profile(tmp_path):
     """Dry run of the real workflow: train jobs ask SLURM for a GPU, the others do not."""
     done = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
-         "--configfile", str(TINY_CONFIG), "--profile", str(SLURM.parent), "--dry-run", "all"],
-        capture_output=True, text=True, timeout=120, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            str(TINY_CONFIG),
+            "--profile",
+            str(SLURM.parent),
+            "--dry-run",
+            "all",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr[-4000:]
     resources = {}  # rule -> set of resource lines of its jobs

@@ -21,9 +21,9 @@ import subprocess
 import sys
 import unicodedata
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -34,9 +34,10 @@ from PIL import Image
 
 from bad_inputs import HOMEWORK_HEADER, bad_masks_dataset, write_not_an_image, write_table, write_truncated_jpeg
 from conftest import TINY_CONFIG, run_snakemake
-from maskflow import integrity
 from maskflow.cli import main
+from maskflow.data import integrity
 from maskflow.errors import CheckpointError, DataError
+from maskflow.io import hashing
 from test_evaluate import write_cache, write_checkpoint
 
 CLASSES = ["good", "bad", "none"]
@@ -139,15 +140,23 @@ LONG = "long " + "x" * 220 + ".png"  # 229 characters
 NON_ASCII = "маска 口罩 visage été.jpg"
 PHOTOS = {
     "plain JPEG": Photo("plain.jpg", solid((0, 128, 0), quality=95), rgb=(0, 128, 0)),
-    "truncated JPEG": Photo("truncated.jpg", write_truncated_jpeg, reason="corrupt_photo", detail="corrupt or truncated"),
-    "zero-byte file": Photo("empty.jpg", lambda p: p.write_bytes(b""), reason="corrupt_photo", detail="empty file (0 bytes)"),
+    "truncated JPEG": Photo(
+        "truncated.jpg", write_truncated_jpeg, reason="corrupt_photo", detail="corrupt or truncated"
+    ),
+    "zero-byte file": Photo(
+        "empty.jpg", lambda p: p.write_bytes(b""), reason="corrupt_photo", detail="empty file (0 bytes)"
+    ),
     "text file named .jpg": Photo("html.jpg", write_not_an_image, reason="corrupt_photo", detail="not an image"),
     "PNG with alpha": Photo("alpha.png", png_with_alpha, rgb=(255, 255, 255), tolerance=0, box=(36, 8, 60, 32)),
     "16-bit PNG": Photo("gray16.png", png_16_bit, rgb=(128, 128, 128), tolerance=0),
     "CMYK JPEG": Photo("cmyk.jpg", solid((0, 255, 255, 0), "CMYK", quality=95), rgb=(255, 0, 0), tolerance=8),
     "EXIF-rotated JPEG": Photo("rotated.jpg", exif_rotated_jpeg, rgb=(255, 0, 0), tolerance=12, box=(8, 2, 22, 16)),
-    "decompression bomb PNG": Photo("bomb.png", png_bomb, reason="corrupt_photo", detail="20000x20000 = 400 Mpx exceeds"),
-    "decompression bomb JPEG": Photo("bomb.jpg", jpeg_bomb, reason="corrupt_photo", detail="20000x20000 = 400 Mpx exceeds"),
+    "decompression bomb PNG": Photo(
+        "bomb.png", png_bomb, reason="corrupt_photo", detail="20000x20000 = 400 Mpx exceeds"
+    ),
+    "decompression bomb JPEG": Photo(
+        "bomb.jpg", jpeg_bomb, reason="corrupt_photo", detail="20000x20000 = 400 Mpx exceeds"
+    ),
     "name with spaces": Photo("a photo  with spaces .jpg", solid((200, 100, 0), quality=95), rgb=(200, 100, 0)),
     "non-ASCII name": Photo(NON_ASCII, solid((10, 20, 200), quality=95), rgb=(10, 20, 200)),
     "name stored NFD, table NFC": Photo(
@@ -171,9 +180,24 @@ def run_validate_with_little_memory(raw: Path, out: Path, quality: Path) -> subp
     """`maskflow validate` in a child whose address space cannot hold one decoded bomb."""
     spec = json.dumps({"annotations": {**HOMEWORK, "files": {"train": "train.csv"}}, "classes": CLASSES})
     return subprocess.run(
-        [sys.executable, "-m", "maskflow", "validate", "--raw-dir", str(raw), "--spec", spec,
-         "--out", str(out), "--quality", str(quality)],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        [
+            sys.executable,
+            "-m",
+            "maskflow",
+            "validate",
+            "--raw-dir",
+            str(raw),
+            "--spec",
+            spec,
+            "--out",
+            str(out),
+            "--quality",
+            str(quality),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT)),
     )
 
@@ -187,10 +211,23 @@ def photo_corpus(tmp_path_factory):
     validated, quality = root / "validated.csv", root / "quality.json"
     process = run_validate_with_little_memory(raw, validated, quality)
     assert process.returncode == 0, process.stderr
-    pd.read_csv(validated, dtype=str, keep_default_na=False).assign(split="train").to_csv(root / "annotations.csv", index=False)
+    pd.read_csv(validated, dtype=str, keep_default_na=False).assign(split="train").to_csv(
+        root / "annotations.csv", index=False
+    )
     spec = json.dumps({"preprocess": CROP, "annotations": {"format": "bbox_csv"}, "classes": CLASSES})
-    main(["cache", "--raw-dir", str(raw), "--annotations", str(root / "annotations.csv"), "--spec", spec,
-          "--out-dir", str(root / "cache")])
+    main(
+        [
+            "cache",
+            "--raw-dir",
+            str(raw),
+            "--annotations",
+            str(root / "annotations.csv"),
+            "--spec",
+            spec,
+            "--out-dir",
+            str(root / "cache"),
+        ]
+    )
     train = integrity.load_split(root / "cache", "train", classes=CLASSES)
     names = [unicodedata.normalize("NFC", Path(p).name) for p in train.index["photo"]]
     return json.loads(quality.read_text()), dict(zip(names, train.x)), root
@@ -220,8 +257,18 @@ def test_a_bomb_given_straight_to_the_cache_is_refused_naming_file_and_row(photo
     rows = rows.assign(row_id="train.csv:10", photo="images/bomb.png")
     rows.to_csv(root / "bomb.csv", index=False)
     spec = json.dumps({"preprocess": CROP, "annotations": {"format": "bbox_csv"}, "classes": CLASSES})
-    status, err = cli("cache", "--raw-dir", str(root / "raw"), "--annotations", str(root / "bomb.csv"), "--spec", spec,
-                      "--out-dir", str(root / "bomb_cache"), capsys=capsys)
+    status, err = cli(
+        "cache",
+        "--raw-dir",
+        str(root / "raw"),
+        "--annotations",
+        str(root / "bomb.csv"),
+        "--spec",
+        spec,
+        "--out-dir",
+        str(root / "bomb_cache"),
+        capsys=capsys,
+    )
     assert_clear_error(status, err, "images/bomb.png: 20000x20000 = 400 Mpx exceeds", "annotation row train.csv:10")
     assert not (root / "bomb_cache" / "train_x.npy").exists()
 
@@ -236,19 +283,44 @@ def bad_rows(tmp_path_factory):
     root = tmp_path_factory.mktemp("rows")
     expected = BAD_ROWS(root / "raw")
     spec = json.dumps({"annotations": HOMEWORK, "classes": CLASSES})
-    main(["validate", "--raw-dir", str(root / "raw"), "--spec", spec, "--out", str(root / "v.csv"),
-          "--quality", str(root / "q.json")])
+    main(
+        [
+            "validate",
+            "--raw-dir",
+            str(root / "raw"),
+            "--spec",
+            spec,
+            "--out",
+            str(root / "v.csv"),
+            "--quality",
+            str(root / "q.json"),
+        ]
+    )
     return expected, json.loads((root / "q.json").read_text()), pd.read_csv(root / "v.csv", dtype=str)
 
 
-ROW_REASONS = ["label_normalized", "box_clipped", "box_outside", "zero_area", "inverted_box", "nan_coordinate",
-               "float_coordinate", "unknown_label", "missing_photo", "corrupt_photo", "duplicate_row", "size_mismatch"]
+ROW_REASONS = [
+    "label_normalized",
+    "box_clipped",
+    "box_outside",
+    "zero_area",
+    "inverted_box",
+    "nan_coordinate",
+    "float_coordinate",
+    "unknown_label",
+    "missing_photo",
+    "corrupt_photo",
+    "duplicate_row",
+    "size_mismatch",
+]
 
 
 @pytest.mark.parametrize("reason", ROW_REASONS)
 def test_annotation_rows_get_their_reason_and_line(bad_rows, reason):
     expected, report, kept = bad_rows
-    lines = [r["row"] for r in report["dropped"] + report["repaired"] if r["reason"] == reason and r["file"] == "train.csv"]
+    lines = [
+        r["row"] for r in report["dropped"] + report["repaired"] if r["reason"] == reason and r["file"] == "train.csv"
+    ]
     assert lines == expected[reason]
     repaired = {r["reason"] for r in report["repaired"]}
     assert (reason in repaired) == all(f"train.csv:{line}" in set(kept["row_id"]) for line in lines)
@@ -274,7 +346,11 @@ TABLES = {
     "header only": (TABLE, [], {}, {}, ["boxes.csv: the file has a header", "but no rows"]),
     "label case and spaces, normalize": (TABLE, GOOD_TWICE, {}, {}, (2, {"label_normalized": "' GOOD '"})),
     "label case and spaces, strict": (
-        TABLE, GOOD_TWICE, {}, {"label_case": "strict"}, (1, {"unknown_label": "label_case: normalize would read it as 'good'"})
+        TABLE,
+        GOOD_TWICE,
+        {},
+        {"label_case": "strict"},
+        (1, {"unknown_label": "label_case: normalize would read it as 'good'"}),
     ),
 }
 
@@ -285,10 +361,24 @@ def test_annotation_tables(tmp_path, capsys, case):
     raw = one_box_table(tmp_path / "raw", header or TABLE, rows, **options)
     if header is None:
         (raw / "boxes.csv").write_bytes(b"")
-    spec = json.dumps({"annotations": {"format": "bbox_csv", "files": "boxes.csv", "images": "images", **settings},
-                       "classes": CLASSES})
-    status, err = cli("validate", "--raw-dir", str(raw), "--spec", spec, "--out", str(tmp_path / "v.csv"),
-                      "--quality", str(tmp_path / "q.json"), capsys=capsys)
+    spec = json.dumps(
+        {
+            "annotations": {"format": "bbox_csv", "files": "boxes.csv", "images": "images", **settings},
+            "classes": CLASSES,
+        }
+    )
+    status, err = cli(
+        "validate",
+        "--raw-dir",
+        str(raw),
+        "--spec",
+        spec,
+        "--out",
+        str(tmp_path / "v.csv"),
+        "--quality",
+        str(tmp_path / "q.json"),
+        capsys=capsys,
+    )
     if isinstance(outcome, tuple):
         kept, reasons = outcome
         assert status == 0, err
@@ -310,7 +400,10 @@ def test_annotation_tables(tmp_path, capsys, case):
 CONFIGS = {
     "unknown key": (lambda c: c.update(colour="blue"), ["colour", "allowed keys"]),
     "wrong type": (lambda c: c["models"]["cnn"]["train"].update(epochs="ten"), ["models.cnn.train.epochs", "integer"]),
-    "unknown model type": (lambda c: c["models"]["mlp"]["arch"].update(type="transformer"), ["models.mlp.arch.type", "'cnn'"]),
+    "unknown model type": (
+        lambda c: c["models"]["mlp"]["arch"].update(type="transformer"),
+        ["models.mlp.arch.type", "'cnn'"],
+    ),
     "base does not exist": (lambda c: c["models"]["cnn_aug"].update(base="nope"), ["models.cnn_aug.base", "nope"]),
     "data set does not exist": (lambda c: c["models"]["mlp"].update(dataset="faces"), ["models.mlp.dataset", "faces"]),
 }
@@ -340,8 +433,18 @@ def sealed_cache(tmp_path, capsys):
     """A cache (tests/test_evaluate.py's) and its normalization.json written by `maskflow stats`."""
     cache_dir = write_cache(tmp_path / "cache")
     spec = json.dumps({"classes": CLASSES})
-    status, err = cli("stats", "--cache-dir", str(cache_dir), "--spec", spec, "--counts", str(tmp_path / "counts.csv"),
-                      "--normalization", str(tmp_path / "normalization.json"), capsys=capsys)
+    status, err = cli(
+        "stats",
+        "--cache-dir",
+        str(cache_dir),
+        "--spec",
+        spec,
+        "--counts",
+        str(tmp_path / "counts.csv"),
+        "--normalization",
+        str(tmp_path / "normalization.json"),
+        capsys=capsys,
+    )
     assert status == 0, err
     return cache_dir
 
@@ -357,15 +460,28 @@ def truncate(path: Path) -> None:
 
 # case -> (breakage(cache_dir, tmp_path), file named, fragment of the problem)
 CACHE_BREAKAGES = {
-    "truncated x": (lambda c, t: truncate(c / "val_x.npy"), "val_x.npy", "truncated: the header describes uint8 12 x 12 x 12 x 3"),
-    "truncated header": (lambda c, t: (c / "val_y.npy").write_bytes(b"\x93NUMPY\x01"), "val_y.npy", "not a readable .npy"),
+    "truncated x": (
+        lambda c, t: truncate(c / "val_x.npy"),
+        "val_x.npy",
+        "truncated: the header describes uint8 12 x 12 x 12 x 3",
+    ),
+    "truncated header": (
+        lambda c, t: (c / "val_y.npy").write_bytes(b"\x93NUMPY\x01"),
+        "val_y.npy",
+        "not a readable .npy",
+    ),
     "empty index": (lambda c, t: (c / "test_index.csv").write_bytes(b""), "test_index.csv", "empty file"),
-    "y from another run": (lambda c, t: shutil.copy(other_run(t) / "val_y.npy", c / "val_y.npy"), "val_y.npy",
-                           "line"),
-    "labels and x of different lengths": (lambda c, t: np.save(c / "test_y.npy", np.zeros(3, np.int64)), "test_y.npy",
-                                          "3 labels but test_x.npy holds 15 crops"),
-    "labels saved as crops": (lambda c, t: shutil.copy(c / "train_y.npy", c / "train_x.npy"), "train_x.npy",
-                              "expected uint8 N x H x W x C crops"),
+    "y from another run": (lambda c, t: shutil.copy(other_run(t) / "val_y.npy", c / "val_y.npy"), "val_y.npy", "line"),
+    "labels and x of different lengths": (
+        lambda c, t: np.save(c / "test_y.npy", np.zeros(3, np.int64)),
+        "test_y.npy",
+        "3 labels but test_x.npy holds 15 crops",
+    ),
+    "labels saved as crops": (
+        lambda c, t: shutil.copy(c / "train_y.npy", c / "train_x.npy"),
+        "train_x.npy",
+        "expected uint8 N x H x W x C crops",
+    ),
 }
 
 
@@ -373,8 +489,18 @@ CACHE_BREAKAGES = {
 def test_a_broken_cache_is_refused_naming_the_file_and_how_to_rebuild(sealed_cache, tmp_path, capsys, case):
     breakage, name, problem = CACHE_BREAKAGES[case]
     breakage(sealed_cache, tmp_path)
-    status, err = cli("stats", "--cache-dir", str(sealed_cache), "--spec", json.dumps({"classes": CLASSES}),
-                      "--counts", str(tmp_path / "c2.csv"), "--normalization", str(tmp_path / "n2.json"), capsys=capsys)
+    status, err = cli(
+        "stats",
+        "--cache-dir",
+        str(sealed_cache),
+        "--spec",
+        json.dumps({"classes": CLASSES}),
+        "--counts",
+        str(tmp_path / "c2.csv"),
+        "--normalization",
+        str(tmp_path / "n2.json"),
+        capsys=capsys,
+    )
     assert_clear_error(status, err, name, problem, "snakemake --forcerun cache")
     assert not (tmp_path / "n2.json").exists()
 
@@ -393,16 +519,36 @@ def test_a_cache_file_swapped_in_from_another_run_breaks_the_seal(sealed_cache, 
 def test_a_cache_file_swapped_in_with_a_newer_date_is_refused_not_sealed(sealed_cache, tmp_path, capsys):
     """A newer file makes Snakemake rerun the statistics: they must refuse it, not seal it."""
     shutil.copy(other_run(tmp_path) / "val_x.npy", sealed_cache / "val_x.npy")  # plain copy: a new mtime
-    status, err = cli("stats", "--cache-dir", str(sealed_cache), "--spec", json.dumps({"classes": CLASSES}),
-                      "--counts", str(tmp_path / "c2.csv"), "--normalization", str(tmp_path / "n2.json"), capsys=capsys)
+    status, err = cli(
+        "stats",
+        "--cache-dir",
+        str(sealed_cache),
+        "--spec",
+        json.dumps({"classes": CLASSES}),
+        "--counts",
+        str(tmp_path / "c2.csv"),
+        "--normalization",
+        str(tmp_path / "n2.json"),
+        capsys=capsys,
+    )
     assert_clear_error(status, err, "val_x.npy", "recorded in", "checksums.json", "snakemake --forcerun cache")
     assert not (tmp_path / "n2.json").exists()
 
 
 def test_a_cache_without_its_checksums_is_refused(sealed_cache, tmp_path, capsys):
     (sealed_cache / "checksums.json").unlink()
-    status, err = cli("stats", "--cache-dir", str(sealed_cache), "--spec", json.dumps({"classes": CLASSES}),
-                      "--counts", str(tmp_path / "c2.csv"), "--normalization", str(tmp_path / "n2.json"), capsys=capsys)
+    status, err = cli(
+        "stats",
+        "--cache-dir",
+        str(sealed_cache),
+        "--spec",
+        json.dumps({"classes": CLASSES}),
+        "--counts",
+        str(tmp_path / "c2.csv"),
+        "--normalization",
+        str(tmp_path / "n2.json"),
+        capsys=capsys,
+    )
     assert_clear_error(status, err, "checksums.json", "not found", "snakemake --forcerun cache")
 
 
@@ -418,9 +564,21 @@ def checkpoint_setup(sealed_cache, tmp_path):
 
 
 def evaluate(cache_dir: Path, model_dir: Path, capsys, *extra: str) -> tuple[int, str]:
-    return cli("evaluate", "--checkpoint", str(model_dir / "checkpoint.pt"), "--cache-dir", str(cache_dir),
-               "--normalization", str(cache_dir.parent / "normalization.json"), "--out-dir", str(model_dir),
-               "--metrics", str(model_dir / "metrics.json"), *extra, capsys=capsys)
+    return cli(
+        "evaluate",
+        "--checkpoint",
+        str(model_dir / "checkpoint.pt"),
+        "--cache-dir",
+        str(cache_dir),
+        "--normalization",
+        str(cache_dir.parent / "normalization.json"),
+        "--out-dir",
+        str(model_dir),
+        "--metrics",
+        str(model_dir / "metrics.json"),
+        *extra,
+        capsys=capsys,
+    )
 
 
 def resave(path: Path, **changes) -> dict:
@@ -433,7 +591,7 @@ def resave(path: Path, **changes) -> dict:
 def flip_a_weight_byte(path: Path) -> None:
     """Record the weights' sha256, then flip one byte inside the largest tensor's stored data."""
     checkpoint = resave(path)
-    resave(path, weights_sha256=integrity.state_sha256(checkpoint["model_state"]))
+    resave(path, weights_sha256=hashing.state_sha256(checkpoint["model_state"]))
     tensor = max(checkpoint["model_state"].values(), key=lambda t: t.numel())
     data, stored = bytearray(path.read_bytes()), tensor.numpy().tobytes()
     at = data.index(stored) + len(stored) // 2
@@ -485,16 +643,24 @@ CHECKPOINT_BREAKAGES = {
     "truncated": (truncated, ["{checkpoint}: not a readable checkpoint"], [], []),
     "not a checkpoint": (not_a_checkpoint, ["{checkpoint}: not a readable checkpoint"], [], []),
     "trained on another run's data": (
-        trained_on_other_data, ["{checkpoint}: trained on train_x.npy with sha256", "retrain the model"], [], []
+        trained_on_other_data,
+        ["{checkpoint}: trained on train_x.npy with sha256", "retrain the model"],
+        [],
+        [],
     ),
     "training did not finish": (unfinished, ["{checkpoint}: saved after epoch 1 of 2", "snakemake --forcerun"], [], []),
     "another model's checkpoint": (
-        copied_to_another_model, ["{checkpoint}: holds the weights of model 'model_a', not 'model_b'"], [],
+        copied_to_another_model,
+        ["{checkpoint}: holds the weights of model 'model_a', not 'model_b'"],
+        [],
         ["--model", "model_b"],
     ),
     "damaged weights": (damaged_weights, ["{checkpoint}: weights have sha256", "damaged"], [], []),
     "test split swapped in from another run": (
-        swapped_test_split, ["test_x.npy: sha256", "snakemake --forcerun cache"], [], []
+        swapped_test_split,
+        ["test_x.npy: sha256", "snakemake --forcerun cache"],
+        [],
+        [],
     ),
 }
 
@@ -513,8 +679,8 @@ def test_a_bad_checkpoint_is_refused_by_evaluate(checkpoint_setup, capsys, case)
 
 @pytest.mark.parametrize("case", ["training did not finish", "another model's checkpoint", "damaged weights"])
 def test_integrity_refuses_what_evaluate_should(checkpoint_setup, case):
-    """What evaluate will do once it calls maskflow.integrity.check_checkpoint."""
-    from maskflow.checkpoint import load_checkpoint
+    """What evaluate will do once it calls maskflow.data.integrity.check_checkpoint."""
+    from maskflow.models.checkpoint import load_checkpoint
 
     _, model_dir = checkpoint_setup
     integrity.check_checkpoint(load_checkpoint(model_dir / "checkpoint.pt"), model="model_a")
@@ -528,7 +694,7 @@ def test_integrity_refuses_what_evaluate_should(checkpoint_setup, case):
 
 
 def test_a_finished_early_stopped_or_complete_checkpoint_is_accepted(checkpoint_setup):
-    from maskflow.checkpoint import load_checkpoint
+    from maskflow.models.checkpoint import load_checkpoint
 
     _, model_dir = checkpoint_setup
     path = model_dir / "checkpoint.pt"

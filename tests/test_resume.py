@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import torch
 
-from maskflow import train as train_module
+from maskflow.training import train as train_module
 from test_train import assert_same_weights, cli_args, history_without_seconds, spec_with, train, write_cache
 
 # Every piece of state a resume must restore: Adam moments, a step schedule, early stopping
@@ -55,7 +55,9 @@ def test_sigterm_saves_and_the_next_run_ends_with_identical_weights(cache, unint
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     process = subprocess.Popen(
         [sys.executable, "-m", "maskflow", *cli_args(cache, out, RESUMABLE)],
-        stderr=subprocess.PIPE, text=True, env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     deadline = time.monotonic() + 120
     while history_rows(out / "history.csv") < 2 and process.poll() is None and time.monotonic() < deadline:
@@ -70,7 +72,7 @@ def test_sigterm_saves_and_the_next_run_ends_with_identical_weights(cache, unint
     # Snakemake deletes a failed job's declared outputs; the resume state is not one of them.
     for name in ("checkpoint.pt", "history.csv", "latent.npz"):
         (out / name).unlink(missing_ok=True)
-    with caplog.at_level(logging.INFO, logger="maskflow.train"):
+    with caplog.at_level(logging.INFO, logger="maskflow.training.train"):
         resumed = train(cache, out, RESUMABLE)
     assert f"resuming from {out / 'resume.pt'} after epoch {state['epoch']}" in caplog.text
 
@@ -79,7 +81,9 @@ def test_sigterm_saves_and_the_next_run_ends_with_identical_weights(cache, unint
     assert history_without_seconds(out / "history.csv") == history_without_seconds(expected_out / "history.csv")
     assert resumed["best_epoch"] == expected["best_epoch"] and resumed["val_metrics"] == expected["val_metrics"]
     with np.load(out / "latent.npz") as got, np.load(expected_out / "latent.npz") as want:
-        assert np.array_equal(got["features_e1"], want["features_e1"]) and np.array_equal(got["features_e5"], want["features_e5"])
+        assert np.array_equal(got["features_e1"], want["features_e1"]) and np.array_equal(
+            got["features_e5"], want["features_e5"]
+        )
     assert not (out / "resume.pt").exists()
 
 
@@ -105,7 +109,7 @@ def interrupt(cache, out, spec, batches, monkeypatch):
 
 
 def test_an_interrupt_in_the_first_epoch_leaves_nothing_to_resume(cache, tmp_path, monkeypatch, caplog):
-    with caplog.at_level(logging.ERROR, logger="maskflow.train"):
+    with caplog.at_level(logging.ERROR, logger="maskflow.training.train"):
         interrupt(cache, tmp_path, RESUMABLE, 3, monkeypatch)
     assert "during epoch 1; no epoch was complete" in caplog.text
     assert not (tmp_path / "resume.pt").exists()

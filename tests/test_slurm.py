@@ -21,12 +21,14 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
-from conftest import ROOT, TINY_CONFIG
+from conftest import ROOT, TINY_CONFIG, run_snakemake
 
 pytestmark = pytest.mark.slurm
 
@@ -37,18 +39,74 @@ PARTITION = "debug"
 RUN_TIMEOUT = 540
 
 
+LEGACY_CONF = Path("/etc/slurm/slurm.conf")
+# The line scripts/slurm/cluster.sh put in the /etc/slurm/slurm.conf it wrote before it kept
+# the config in its state folder.
+LEGACY_MARKER = "# written by maskflow scripts/slurm/cluster.sh"
+# How much slower a plain Snakemake start may be after the cluster stopped than before it
+# started. A config left pointing at the stopped controller costs ~9 s (the plugin's
+# `scontrol show config` probe waits for it); load from other work costs less than this.
+STARTUP_SLACK = 3.0
+
+
+def cluster_sh(command: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(CLUSTER), command], capture_output=True, text=True, timeout=timeout)
+
+
+def plain_dry_run_seconds(workdir: Path) -> float:
+    """Seconds a plain `snakemake -n all` of the tiny config takes, as anyone on this machine
+    runs it: no SLURM_CONF and no scontrol shim (tests marked slurm get none from conftest),
+    so the SLURM executor plugin's `scontrol show config` probe runs at start."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("SLURM_CONF", raising=False)
+        workdir.mkdir(parents=True, exist_ok=True)
+        began = time.monotonic()
+        run_snakemake(workdir, "-n", "all", timeout=120)
+        return time.monotonic() - began
+
+
+@dataclass
+class Cluster:
+    conf: Path  # the cluster's slurm.conf, in cluster.sh's state folder
+    started: bool  # by this module (else someone else runs it, and it stays up)
+    etc_conf_before: str | None  # /etc/slurm/slurm.conf before the module started the cluster
+    dry_run_before: float  # plain_dry_run_seconds before the cluster started
+
+    def stop(self) -> None:
+        """Stop the cluster if this module started it (idempotent)."""
+        if self.started:
+            stopped = cluster_sh("stop")
+            assert stopped.returncode == 0, f"cluster.sh stop failed:\n{stopped.stdout}\n{stopped.stderr}"
+            self.started = False
+
+
 @pytest.fixture(scope="module")
-def slurm_cluster():
+def slurm_cluster(tmp_path_factory):
+    """The one-node cluster, seen by this module's processes only: SLURM_CONF points at its
+    config (SLURM commands, Snakemake runs and, through sbatch, their jobs)."""
     if os.geteuid() != 0:
         pytest.skip("SLURM cannot be started here: not root (slurmctld and slurmd run as root)")
-    started = subprocess.run(["bash", str(CLUSTER), "start"], capture_output=True, text=True, timeout=900)
+    installed = cluster_sh("install", timeout=900)
+    if installed.returncode == 3:
+        pytest.skip(f"SLURM cannot be started here: {installed.stderr.strip()}")
+    assert installed.returncode == 0, f"cluster.sh install failed:\n{installed.stdout}\n{installed.stderr}"
+    etc_conf_before = LEGACY_CONF.read_text() if LEGACY_CONF.is_file() else None
+    # Measured with SLURM installed, before the cluster exists: what a later run is held to.
+    dry_run_before = plain_dry_run_seconds(tmp_path_factory.mktemp("dry-run-before"))
+    started = cluster_sh("start", timeout=900)
     if started.returncode == 3:
         pytest.skip(f"SLURM cannot be started here: {started.stderr.strip()}")
     assert started.returncode == 0, f"cluster.sh start failed:\n{started.stdout}\n{started.stderr}"
-    yield
-    # Stop only what this module started; a cluster someone else runs stays up.
-    if started.stdout.strip() == "started":
-        subprocess.run(["bash", str(CLUSTER), "stop"], capture_output=True, text=True, timeout=120)
+    conf = Path(cluster_sh("conf").stdout.strip())
+    assert conf.is_file(), conf
+    cluster = Cluster(conf, started.stdout.strip() == "started", etc_conf_before, dry_run_before)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("SLURM_CONF", str(conf))
+            yield cluster
+    finally:
+        # Stop only what this module started; a cluster someone else runs stays up.
+        cluster.stop()
 
 
 def site_profile(folder: Path) -> Path:
@@ -91,7 +149,10 @@ def slurm_jobs(name: str) -> list[dict]:
     Finished jobs stay listed for MinJobAge (600 s) after they end."""
     listing = subprocess.run(
         ["squeue", "--states=all", "--noheader", "--name", name, "--format=%i|%k|%T|%r"],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout
     return [dict(zip(("id", "comment", "state", "reason"), line.split("|"))) for line in listing.splitlines() if line]
 
@@ -121,7 +182,9 @@ def test_jobs_go_through_sbatch_and_a_failed_one_is_retried_with_more_memory(tmp
     profile = site_profile(tmp_path / "profile")
     done = subprocess.run(
         snakemake_command(tmp_path, profile, "--snakefile", str(tmp_path / "Snakefile")),
-        capture_output=True, text=True, timeout=RUN_TIMEOUT,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
     )
     finished(done, done.stdout, done.stderr)
     jobs = slurm_jobs(run_id(done.stderr))
@@ -151,8 +214,25 @@ def preempt(job_id: str) -> None:
     preempts the running jobs, `job_id` among them, and requeues them (same id, started again).
     The node has as many CPUs as `nproc` says (scripts/slurm/cluster.sh)."""
     subprocess.run(
-        ["sbatch", "--parsable", "-p", "urgent", "-c", str(len(os.sched_getaffinity(0))), "--mem", "100", "-t", "1", "--output", "/dev/null", "--wrap", "sleep 1"],
-        check=True, capture_output=True, timeout=60,
+        [
+            "sbatch",
+            "--parsable",
+            "-p",
+            "urgent",
+            "-c",
+            str(len(os.sched_getaffinity(0))),
+            "--mem",
+            "100",
+            "-t",
+            "1",
+            "--output",
+            "/dev/null",
+            "--wrap",
+            "sleep 1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
 
 
@@ -199,6 +279,44 @@ def assert_resumed(workdir: Path, model: str, epochs: int) -> None:
     assert not (model_dir / "resume.pt").exists()
 
 
+def training_outcome(model_dir: Path) -> tuple[dict, list[dict]]:
+    """What training ended with: the checkpoint dict, and history.csv without its wall-clock
+    columns (`seconds`: how long each epoch took, which no two runs share)."""
+    checkpoint = torch.load(model_dir / "checkpoint.pt", map_location="cpu", weights_only=False)
+    rows = [
+        {k: v for k, v in row.items() if k != "seconds" and not k.endswith("_seconds")}
+        for row in history_rows(model_dir / "history.csv")
+    ]
+    return checkpoint, rows
+
+
+def assert_same_training(model: str, resumed_dir: Path, reference_dir: Path) -> None:
+    """The interrupted and resumed model ended exactly where the uninterrupted one did: same
+    data, every weight tensor bit for bit, same epochs and the same history row for row."""
+    resumed, resumed_history = training_outcome(resumed_dir)
+    reference, reference_history = training_outcome(reference_dir)
+    assert resumed["data_sha256"] == reference["data_sha256"], model
+    assert resumed["model_state"].keys() == reference["model_state"].keys(), model
+    for name, tensor in reference["model_state"].items():
+        other = resumed["model_state"][name]
+        assert other.dtype == tensor.dtype and other.shape == tensor.shape, f"{model}: {name}"
+        assert torch.equal(other, tensor), f"{model}: {name} differs from the uninterrupted run's"
+    assert resumed["weights_sha256"] == reference["weights_sha256"], model
+    for key in ("epoch", "best_epoch", "val_metrics", "seed"):
+        assert resumed[key] == reference[key], f"{model}: {key}"
+    assert resumed_history == reference_history, f"{model}: history.csv differs from the uninterrupted run's"
+
+
+def train_threads(output: str) -> dict[str, list[int]]:
+    """--threads of every `maskflow train` command in Snakemake's printed shell commands."""
+    found: dict[str, list[int]] = {}
+    for match in re.finditer(
+        r"maskflow train .*?--history \S*?models/([^/\s]+)/history\.csv.*?--threads (\d+)", output
+    ):
+        found.setdefault(match.group(1), []).append(int(match.group(2)))
+    return found
+
+
 def test_tiny_workflow_on_slurm_resumes_cancelled_and_preempted_training(tmp_path, slurm_cluster):
     # The tiny config plus two models that train long enough (seconds) to be interrupted.
     epochs = 400
@@ -213,7 +331,13 @@ def test_tiny_workflow_on_slurm_resumes_cancelled_and_preempted_training(tmp_pat
     profile = site_profile(tmp_path / "profile")
     stdout_path, stderr_path = tmp_path / "snakemake.out", tmp_path / "snakemake.err"
     command = snakemake_command(
-        workdir, profile, "--snakefile", str(ROOT / "Snakefile"), *targets, "--configfile", str(tmp_path / "config.yaml")
+        workdir,
+        profile,
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        *targets,
+        "--configfile",
+        str(tmp_path / "config.yaml"),
     )
     model_dir = workdir / "results" / "masks" / "models"
     with open(stdout_path, "w") as out, open(stderr_path, "w") as err:
@@ -240,3 +364,50 @@ def test_tiny_workflow_on_slurm_resumes_cancelled_and_preempted_training(tmp_pat
     # Preemption: SLURM requeued the same job, which resumed training when it started again.
     assert restarts(interrupted["preempted"]) >= 1
     assert_resumed(workdir, "preempted", epochs)
+
+    # The README's claim: training resumed after an interruption ends with the same weights as
+    # an uninterrupted run. The uninterrupted run: the same models, config and thread count
+    # (1, as in the SLURM train jobs: site_profile), trained locally in one go.
+    reference = tmp_path / "reference"
+    local = run_snakemake(
+        reference,
+        *[f"results/masks/models/{model}/checkpoint.pt" for model in models],
+        config=tmp_path / "config.yaml",
+        timeout=RUN_TIMEOUT,
+    )
+    assert "resuming" not in "".join(
+        (reference / "results" / "masks" / "logs" / "train" / f"{model}.log").read_text() for model in models
+    )
+    slurm_threads = train_threads(
+        "".join(p.read_text() for p in (workdir / ".snakemake" / "slurm_logs" / "rule_train").rglob("*.log"))
+    )
+    local_threads = train_threads(local.stdout + local.stderr)
+    for model in models:
+        assert set(slurm_threads[model]) == set(local_threads[model]) == {1}, (model, slurm_threads, local_threads)
+        assert_same_training(model, model_dir / model, reference / "results" / "masks" / "models" / model)
+
+
+# Last in the module: it stops the cluster.
+def test_the_stopped_cluster_leaves_no_config_behind_and_snakemake_starts_as_fast_as_before(tmp_path, slurm_cluster):
+    plain = {k: v for k, v in os.environ.items() if k != "SLURM_CONF"}
+    # While it runs, the cluster is invisible without SLURM_CONF: its config is not where SLURM
+    # clients look by default.
+    probe = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=60, env=plain)
+    assert "ClusterName = maskflow" not in probe.stdout
+    assert not str(slurm_cluster.conf).startswith("/etc/")
+    slurm_cluster.stop()
+    # Nothing written to /etc/slurm: an /etc/slurm/slurm.conf that an earlier cluster.sh wrote
+    # is gone, any other is as it was.
+    before = slurm_cluster.etc_conf_before
+    if before is None or LEGACY_MARKER in before:
+        assert not LEGACY_CONF.exists(), LEGACY_CONF.read_text()
+    else:
+        assert LEGACY_CONF.read_text() == before
+    # A plain Snakemake start on this machine is as fast as before the cluster existed. A second
+    # try rules out a moment of load from other work; a config left behind slows every start.
+    after = plain_dry_run_seconds(tmp_path / "first")
+    if after > slurm_cluster.dry_run_before + STARTUP_SLACK:
+        after = min(after, plain_dry_run_seconds(tmp_path / "second"))
+    assert after <= slurm_cluster.dry_run_before + STARTUP_SLACK, (
+        f"`snakemake -n` took {after:.1f} s after the SLURM cluster stopped, {slurm_cluster.dry_run_before:.1f} s before it started"
+    )

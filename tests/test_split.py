@@ -11,7 +11,7 @@ import pytest
 
 from bad_inputs import bad_masks_dataset
 from maskflow.cli import main
-from maskflow.split import allocate, assign_splits, log_summary
+from maskflow.data.split import allocate, assign_splits, log_summary
 
 CLASSES = ["good", "bad", "none"]
 
@@ -74,7 +74,7 @@ def test_a_single_example_class_goes_to_train_and_absent_classes_are_warned(capl
     }
     rows = boxes(n_photos=30)
     rows = pd.concat([rows[rows.label != "none"], pd.DataFrame([lonely])], ignore_index=True)
-    with caplog.at_level(logging.INFO, logger="maskflow.split"):
+    with caplog.at_level(logging.INFO, logger="maskflow.data.split"):
         split = assign_splits(rows, CLASSES, 0.2, 0.2, seed=1)
         log_summary(rows, split, CLASSES)
     assert split[rows.photo == "images/lonely.jpg"].tolist() == ["train"]
@@ -98,7 +98,7 @@ def test_a_photo_given_two_splits_takes_its_first_rows_split(caplog):
         int((rows.photo == "images/3.jpg").sum()) - 1
     )
     rows = pd.concat([rows, rows[rows.photo == "images/5.jpg"].assign(given_split="test")], ignore_index=True)
-    with caplog.at_level(logging.WARNING, logger="maskflow.split"):
+    with caplog.at_level(logging.WARNING, logger="maskflow.data.split"):
         split = assign_splits(rows, CLASSES, 0.0, 0.0, seed=1)
     assert set(split[rows.photo == "images/5.jpg"]) == {"train"}
     assert set(split[rows.photo == "images/3.jpg"]) == {"test"}

@@ -12,11 +12,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from maskflow import integrity, stats
-from maskflow.atomic import sha256_file
-from maskflow.errors import DataError
-
 from conftest import run_snakemake
+from maskflow.data import integrity, stats
+from maskflow.errors import DataError
+from maskflow.io.hashing import sha256_file
 
 CLASSES = ["good", "bad", "none"]
 SPEC = json.dumps({"classes": CLASSES})
@@ -27,11 +26,18 @@ def write_split(cache_dir, split, x, y, boxes=None):
     np.save(cache_dir / f"{split}_y.npy", np.asarray(y, dtype=np.int64))
     n = len(y)
     boxes = boxes if boxes is not None else [(0, 0, 10 + 5 * i, 12 + 3 * i) for i in range(n)]
-    pd.DataFrame({
-        "row_id": [f"{split}.csv:{i + 1}" for i in range(n)], "photo": [f"images/{i}.jpg" for i in range(n)],
-        "xmin": [b[0] for b in boxes], "ymin": [b[1] for b in boxes], "xmax": [b[2] for b in boxes],
-        "ymax": [b[3] for b in boxes], "label": [CLASSES[k] for k in y], "label_index": list(y),
-    }).to_csv(cache_dir / f"{split}_index.csv", index=False)
+    pd.DataFrame(
+        {
+            "row_id": [f"{split}.csv:{i + 1}" for i in range(n)],
+            "photo": [f"images/{i}.jpg" for i in range(n)],
+            "xmin": [b[0] for b in boxes],
+            "ymin": [b[1] for b in boxes],
+            "xmax": [b[2] for b in boxes],
+            "ymax": [b[3] for b in boxes],
+            "label": [CLASSES[k] for k in y],
+            "label_index": list(y),
+        }
+    ).to_csv(cache_dir / f"{split}_index.csv", index=False)
 
 
 @pytest.fixture
@@ -89,12 +95,16 @@ def test_empty_train_and_bad_labels_are_errors(cache_dir):
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "maskflow", "stats", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "maskflow", "stats", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_writes_counts_normalization_and_figures(cache_dir, tmp_path):
     counts, norm = tmp_path / "stats" / "class_counts.csv", tmp_path / "stats" / "normalization.json"
-    process = run_cli("--cache-dir", str(cache_dir), "--spec", SPEC, "--counts", str(counts), "--normalization", str(norm))
+    process = run_cli(
+        "--cache-dir", str(cache_dir), "--spec", SPEC, "--counts", str(counts), "--normalization", str(norm)
+    )
     assert process.returncode == 0, process.stderr
     assert "train: 4 crops: good 3 (75.0%), bad 1 (25.0%), none 0 (0.0%)" in process.stderr
     assert pd.read_csv(counts)["count"].sum() == 6
@@ -102,7 +112,16 @@ def test_cli_writes_counts_normalization_and_figures(cache_dir, tmp_path):
     for figure in stats.FIGURES:
         out = tmp_path / "stats" / f"{figure}.png"
         process = run_cli(
-            "--cache-dir", str(cache_dir), "--spec", SPEC, "--counts", str(counts), "--figure", figure, "--out", str(out)
+            "--cache-dir",
+            str(cache_dir),
+            "--spec",
+            SPEC,
+            "--counts",
+            str(counts),
+            "--figure",
+            figure,
+            "--out",
+            str(out),
         )
         assert process.returncode == 0, process.stderr
         with Image.open(out) as image:
@@ -126,7 +145,9 @@ def test_figures_of_a_gray_array_data_set(tmp_path):
 
 
 def test_cli_figure_without_out_is_a_clear_error(cache_dir, tmp_path):
-    process = run_cli("--cache-dir", str(cache_dir), "--spec", SPEC, "--counts", str(tmp_path / "c.csv"), "--figure", "examples")
+    process = run_cli(
+        "--cache-dir", str(cache_dir), "--spec", SPEC, "--counts", str(tmp_path / "c.csv"), "--figure", "examples"
+    )
     assert process.returncode == 2 and "--figure needs --out" in process.stderr and "Traceback" not in process.stderr
 
 

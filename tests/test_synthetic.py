@@ -1,6 +1,6 @@
 """The synthetic medical-mask generator: real JPEGs and CSVs written to a temporary folder.
 
-    .venv/bin/pytest tests/test_synthetic.py
+.venv/bin/pytest tests/test_synthetic.py
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from maskflow.data.photos import probe_photo
 from maskflow.errors import ConfigError
-from maskflow.photos import probe_photo
 from maskflow.sources import synthetic
 from maskflow.sources.synthetic import COLUMNS, Face, generate
 
@@ -23,7 +23,11 @@ TINY = dict(photos=24, seed=3, min_width=320, max_width=480)
 
 
 def _tree_digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _rows(raw: Path) -> pd.DataFrame:

@@ -33,12 +33,15 @@ def test_dry_run_after_a_full_run_schedules_nothing(finished):
     assert job_stats(output) == {}
 
 
-@pytest.mark.parametrize("model, figure, rule", [
-    ("cnn-s1", "saliency", "figure_saliency"),
-    ("ens", "confusion_matrix_test", "figure_confusion_matrix"),
-    ("mlp", "latent", "figure_latent"),
-    ("cnn_aug", "overlays_test", "figure_overlays"),
-])
+@pytest.mark.parametrize(
+    "model, figure, rule",
+    [
+        ("cnn-s1", "saliency", "figure_saliency"),
+        ("ens", "confusion_matrix_test", "figure_confusion_matrix"),
+        ("mlp", "latent", "figure_latent"),
+        ("cnn_aug", "overlays_test", "figure_overlays"),
+    ],
+)
 def test_deleting_one_figure_reruns_exactly_that_job(finished, model, figure, rule):
     target = f"results/masks/figures/{model}/{figure}.png"
     path = finished / target
@@ -52,12 +55,20 @@ def test_deleting_one_figure_reruns_exactly_that_job(finished, model, figure, ru
 def test_every_figure_of_the_readme_pattern_exists(finished):
     figures = {p.relative_to(finished).as_posix() for p in (finished / "results").glob("*/figures/*/*.png")}
     for model in ("cnn-s1", "cnn-s2", "cnn_aug", "mlp", "ens"):
-        for name in ("confusion_matrix_val", "confusion_matrix_test", "per_class_accuracy", "misclassified_test", "overlays_test"):
+        for name in (
+            "confusion_matrix_val",
+            "confusion_matrix_test",
+            "per_class_accuracy",
+            "misclassified_test",
+            "overlays_test",
+        ):
             assert f"results/masks/figures/{model}/{name}.png" in figures
     # sweep members: the sweep's own table and curves compare them; each draws two figures
     for model in ("lr-lr0.01", "lr-lr0.1"):
         drawn = {path for path in figures if path.startswith(f"results/masks/figures/{model}/")}
-        assert drawn == {f"results/masks/figures/{model}/{name}.png" for name in ("confusion_matrix_test", "learning_curves")}
+        assert drawn == {
+            f"results/masks/figures/{model}/{name}.png" for name in ("confusion_matrix_test", "learning_curves")
+        }
     for model in ("cnn-s1", "cnn_aug", "mlp"):
         assert f"results/masks/figures/{model}/learning_curves.png" in figures
         assert f"results/masks/figures/{model}/saliency.png" in figures

@@ -19,13 +19,13 @@ import pytest
 import torch
 
 from conftest import TINY_CONFIG, run_snakemake
-from maskflow import train as train_module
 from maskflow.cli import build_parser
-from maskflow.device import MixedPrecision, amp_dtype, configure, resolve_device
 from maskflow.errors import ConfigError, DataError
-from maskflow.sampling import EpochSampler, class_weights, loss_weights
-from maskflow.train_loop import batch_bounds
-from maskflow.train_optim import CrossEntropy
+from maskflow.runtime.device import MixedPrecision, amp_dtype, configure, resolve_device
+from maskflow.training import train as train_module
+from maskflow.training.loop import batch_bounds
+from maskflow.training.optim import CrossEntropy
+from maskflow.training.sampling import EpochSampler, class_weights, loss_weights
 
 CLASSES = ["good", "bad", "none"]
 SPEC = {
@@ -34,7 +34,10 @@ SPEC = {
     "device": "cpu",
     "arch": {
         "type": "cnn",
-        "blocks": [{"channels": 6, "pool": 2, "batch_norm": True, "dropout": 0.1}, {"channels": 8, "pool": 2, "activation": "rrelu"}],
+        "blocks": [
+            {"channels": 6, "pool": 2, "batch_norm": True, "dropout": 0.1},
+            {"channels": 8, "pool": 2, "activation": "rrelu"},
+        ],
         "head": [16],
         "dropout": 0.2,
     },
@@ -67,8 +70,12 @@ def write_cache(folder: Path, n_train: int = 200, n_val: int = 60, seed: int = 0
         np.save(folder / f"{split}_y.npy", y)
     x = np.load(folder / "train_x.npy") / 255.0
     normalization = {
-        "mean": x.mean(axis=(0, 1, 2)).tolist(), "std": x.std(axis=(0, 1, 2)).tolist(), "scale": 255,
-        "channels": 3, "size": 16, "computed_on": "train",
+        "mean": x.mean(axis=(0, 1, 2)).tolist(),
+        "std": x.std(axis=(0, 1, 2)).tolist(),
+        "scale": 255,
+        "channels": 3,
+        "size": 16,
+        "computed_on": "train",
         "train_sha256": hashlib.sha256((folder / "train_x.npy").read_bytes()).hexdigest(),
     }
     (folder / "normalization.json").write_text(json.dumps(normalization))
@@ -77,10 +84,23 @@ def write_cache(folder: Path, n_train: int = 200, n_val: int = 60, seed: int = 0
 
 def cli_args(cache: Path, out: Path, spec: dict, threads: int = 1, classes=CLASSES) -> list[str]:
     return [
-        "train", "--spec", json.dumps(spec), "--cache-dir", str(cache),
-        "--normalization", str(cache / "normalization.json"),
-        "--checkpoint", str(out / "checkpoint.pt"), "--history", str(out / "history.csv"),
-        "--latent", str(out / "latent.npz"), "--resume", str(out / "resume.pt"), "--threads", str(threads),
+        "train",
+        "--spec",
+        json.dumps(spec),
+        "--cache-dir",
+        str(cache),
+        "--normalization",
+        str(cache / "normalization.json"),
+        "--checkpoint",
+        str(out / "checkpoint.pt"),
+        "--history",
+        str(out / "history.csv"),
+        "--latent",
+        str(out / "latent.npz"),
+        "--resume",
+        str(out / "resume.pt"),
+        "--threads",
+        str(threads),
         *(["--classes", json.dumps(classes)] if classes else []),
     ]
 
@@ -117,7 +137,9 @@ def test_same_config_and_seed_give_identical_history_and_weights(cache, tmp_path
     )
     first = train(cache, tmp_path / "a", spec)
     second = train(cache, tmp_path / "b", spec)
-    assert history_without_seconds(tmp_path / "a" / "history.csv") == history_without_seconds(tmp_path / "b" / "history.csv")
+    assert history_without_seconds(tmp_path / "a" / "history.csv") == history_without_seconds(
+        tmp_path / "b" / "history.csv"
+    )
     assert_same_weights(first["model_state"], second["model_state"])
     other = train(cache, tmp_path / "c", {**spec, "seed": 2})
     assert not torch.equal(first["model_state"]["classifier.weight"], other["model_state"]["classifier.weight"])
@@ -129,8 +151,23 @@ def test_outputs_follow_the_contract(cache, tmp_path):
     assert list(history.columns) == ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
     assert history["epoch"].tolist() == [1, 2, 3]
     assert (history["seconds"] > 0).all()
-    for key in ("format", "model_state", "arch", "classes", "normalization", "image", "spec", "seed", "epoch", "best_epoch",
-                "versions", "data_sha256", "val_metrics", "train_seconds", "param_count"):
+    for key in (
+        "format",
+        "model_state",
+        "arch",
+        "classes",
+        "normalization",
+        "image",
+        "spec",
+        "seed",
+        "epoch",
+        "best_epoch",
+        "versions",
+        "data_sha256",
+        "val_metrics",
+        "train_seconds",
+        "param_count",
+    ):
         assert key in checkpoint, key
     assert checkpoint["classes"] == CLASSES
     assert checkpoint["image"] == {"size": 16, "channels": 3}
@@ -147,7 +184,11 @@ def test_outputs_follow_the_contract(cache, tmp_path):
 
 
 def test_bottleneck_model_snapshots_its_final_features_without_latent_epochs(cache, tmp_path):
-    spec = {**SPEC, "arch": {"type": "mlp", "hidden": [32], "bottleneck": 2, "batch_norm": True}, "train": {"epochs": 2}}
+    spec = {
+        **SPEC,
+        "arch": {"type": "mlp", "hidden": [32], "bottleneck": 2, "batch_norm": True},
+        "train": {"epochs": 2},
+    }
     train(cache, tmp_path / "out", spec)
     latent = np.load(tmp_path / "out" / "latent.npz")
     assert latent["epochs"].tolist() == [2] and latent["features_e2"].shape == (60, 2)
@@ -208,16 +249,23 @@ def test_training_options_train_and_learn(cache, tmp_path, options):
     assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
 
 
-@pytest.mark.parametrize("arch", [{"type": "mlp", "hidden": [16], "activation": "tanh"}, {"type": "resnet", "width": 4}])
+@pytest.mark.parametrize(
+    "arch", [{"type": "mlp", "hidden": [16], "activation": "tanh"}, {"type": "resnet", "width": 4}]
+)
 def test_other_architectures_train(cache, tmp_path, arch):
     checkpoint = train(cache, tmp_path / "out", {**SPEC, "arch": arch, "train": {"epochs": 1, "batch_size": 32}})
     assert checkpoint["arch"]["type"] == arch["type"] and checkpoint["epoch"] == 1
 
 
 def test_a_type_with_its_own_trainer_is_dispatched_to_it(cache, tmp_path):
-    from maskflow.checkpoint import load_model, predict_proba, proba_metrics
+    from maskflow.inference import predict_proba, proba_metrics
+    from maskflow.models.checkpoint import load_model
 
-    spec = {**SPEC, "arch": {"type": "numpy_mlp", "hidden": [16]}, "train": {"optimizer": "sgd", "lr": 0.05, "epochs": 2}}
+    spec = {
+        **SPEC,
+        "arch": {"type": "numpy_mlp", "hidden": [16]},
+        "train": {"optimizer": "sgd", "lr": 0.05, "epochs": 2},
+    }
     checkpoint = train(cache, tmp_path / "out", spec)
     assert checkpoint["arch"]["type"] == "numpy_mlp" and len(pd.read_csv(tmp_path / "out" / "history.csv")) == 2
     model, ckpt = load_model(tmp_path / "out" / "checkpoint.pt")
@@ -227,7 +275,11 @@ def test_a_type_with_its_own_trainer_is_dispatched_to_it(cache, tmp_path):
 
 def test_zero_weights_do_not_learn(cache, tmp_path):
     # The classic lesson: with every weight zero no gradient reaches the hidden layers.
-    spec = {**SPEC, "arch": {"type": "mlp", "hidden": [16, 16]}, "train": {"epochs": 2, "init": {"weights": "zeros", "bias": "zeros"}}}
+    spec = {
+        **SPEC,
+        "arch": {"type": "mlp", "hidden": [16, 16]},
+        "train": {"epochs": 2, "init": {"weights": "zeros", "bias": "zeros"}},
+    }
     checkpoint = train(cache, tmp_path / "out", spec)
     assert torch.count_nonzero(checkpoint["model_state"]["trunk.1.weight"]) == 0
 
@@ -244,13 +296,19 @@ def test_a_last_batch_of_one_sample_joins_the_previous_one(tmp_path):
     assert batch_bounds(1, 16) == [(0, 1)]
     # batch norm in training mode fails on a batch of one: 33 samples with batch size 16 must train
     cache = write_cache(tmp_path / "cache", n_train=33, n_val=5)
-    train(cache, tmp_path / "out", {**SPEC, "arch": {"type": "mlp", "hidden": [8], "batch_norm": True}, "train": {"epochs": 1, "batch_size": 16}})
+    train(
+        cache,
+        tmp_path / "out",
+        {**SPEC, "arch": {"type": "mlp", "hidden": [8], "batch_norm": True}, "train": {"epochs": 1, "batch_size": 16}},
+    )
 
 
 def test_classes_default_to_the_cache_index(cache, tmp_path):
     for split in ("train", "val"):
         y = np.load(cache / f"{split}_y.npy")
-        pd.DataFrame({"label": [CLASSES[i] for i in y], "label_index": y}).to_csv(cache / f"{split}_index.csv", index=False)
+        pd.DataFrame({"label": [CLASSES[i] for i in y], "label_index": y}).to_csv(
+            cache / f"{split}_index.csv", index=False
+        )
     checkpoint = train(cache, tmp_path / "out", spec_with(epochs=1, latent_epochs=[]), classes=None)
     assert checkpoint["classes"] == CLASSES
 
@@ -301,8 +359,14 @@ def test_cli_logs_one_progress_line_per_epoch(cache, tmp_path):
     "breakage, message",
     [
         (lambda c: (c / "val_x.npy").unlink(), "val_x.npy: not found"),
-        (lambda c: np.save(c / "train_y.npy", np.full(200, 7)), "train_y.npy: label 7 at position 0 is not an index of the 3 classes"),
-        (lambda c: (c / "normalization.json").write_text(json.dumps({"mean": [0.5], "std": [0.2]})), "'mean' must list 3 numbers"),
+        (
+            lambda c: np.save(c / "train_y.npy", np.full(200, 7)),
+            "train_y.npy: label 7 at position 0 is not an index of the 3 classes",
+        ),
+        (
+            lambda c: (c / "normalization.json").write_text(json.dumps({"mean": [0.5], "std": [0.2]})),
+            "'mean' must list 3 numbers",
+        ),
         (lambda c: np.save(c / "train_x.npy", np.zeros((200, 16, 16, 3), np.uint8)), "rerun the stats stage"),
     ],
 )
@@ -376,7 +440,9 @@ def yaml_dump(value: dict) -> str:
 # ------------------------------------------------------------------------------ loss and device
 
 
-@pytest.mark.parametrize("weight, smoothing", [(None, 0.0), ([0.5, 1.0, 3.0], 0.0), ([0.5, 1.0, 3.0], 0.2), (None, 0.1)])
+@pytest.mark.parametrize(
+    "weight, smoothing", [(None, 0.0), ([0.5, 1.0, 3.0], 0.0), ([0.5, 1.0, 3.0], 0.2), (None, 0.1)]
+)
 def test_cross_entropy_matches_torch_definition(weight, smoothing):
     logits = torch.randn(20, 3, generator=torch.Generator().manual_seed(0))
     y = torch.randint(0, 3, (20,), generator=torch.Generator().manual_seed(1))

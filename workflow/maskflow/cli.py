@@ -24,16 +24,16 @@ from maskflow.errors import MaskflowError
 COMMANDS: dict[str, tuple[str, str]] = {
     "fetch": ("maskflow.sources.fetch", "download, copy or generate a dataset's raw files and manifest"),
     "validate": ("maskflow.annotations.validate", "read annotations, write clean rows and the quality report"),
-    "split": ("maskflow.split", "assign train/val/test, grouped by source photo"),
-    "cache": ("maskflow.cache", "crop, resize and cache every split as uint8 arrays"),
-    "stats": ("maskflow.stats", "class counts, balance plot, normalization, example crops"),
-    "train": ("maskflow.train", "train one model from the cached arrays"),
-    "evaluate": ("maskflow.evaluate", "predictions and metrics of a model or ensemble"),
+    "split": ("maskflow.data.split", "assign train/val/test, grouped by source photo"),
+    "cache": ("maskflow.data.cache", "crop, resize and cache every split as uint8 arrays"),
+    "stats": ("maskflow.data.stats", "class counts, balance plot, normalization, example crops"),
+    "train": ("maskflow.training.train", "train one model from the cached arrays"),
+    "evaluate": ("maskflow.evaluation.evaluate", "predictions and metrics of a model or ensemble"),
     "figure": ("maskflow.figures", "render one figure of one model"),
-    "compare": ("maskflow.compare", "comparison table and plot of a dataset's models"),
-    "sweep": ("maskflow.compare_sweep", "table and plot of one sweep"),
-    "report": ("maskflow.report", "the self-contained HTML report"),
-    "predict": ("maskflow.predict", "predict classes of boxes in new photos from a checkpoint"),
+    "compare": ("maskflow.evaluation.compare", "comparison table and plot of a dataset's models"),
+    "sweep": ("maskflow.evaluation.sweep", "table and plot of one sweep"),
+    "report": ("maskflow.report.build", "the self-contained HTML report"),
+    "predict": ("maskflow.evaluation.predict", "predict classes of boxes in new photos from a checkpoint"),
 }
 
 

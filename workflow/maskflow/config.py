@@ -13,9 +13,7 @@ model as params, so editing one model reruns that model alone.
 from __future__ import annotations
 
 import copy
-import hashlib
 import itertools
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -93,7 +91,9 @@ def validate_schema(config: dict, schema_path: str | Path) -> None:
 
     schema = yaml.safe_load(Path(schema_path).read_text())
     validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    errors = sorted(
+        validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path)))
+    )
     if not errors:
         return
     lines = []
@@ -150,9 +150,13 @@ def _fill_model_defaults(name: str, entry: dict, config: dict) -> dict:
         if len(datasets) == 1:
             dataset = next(iter(datasets))
         else:
-            raise ConfigError(f"models.{name}.dataset: required when several datasets are defined ({', '.join(datasets)})")
+            raise ConfigError(
+                f"models.{name}.dataset: required when several datasets are defined ({', '.join(datasets)})"
+            )
     if dataset not in datasets:
-        raise ConfigError(f"models.{name}.dataset: unknown dataset {dataset!r}; defined datasets: {', '.join(sorted(datasets))}")
+        raise ConfigError(
+            f"models.{name}.dataset: unknown dataset {dataset!r}; defined datasets: {', '.join(sorted(datasets))}"
+        )
     if "type" not in entry.get("arch", {}):
         raise ConfigError(f"models.{name}.arch.type: required (directly or through base)")
     train = deep_merge(TRAIN_DEFAULTS, entry.get("train", {}))
@@ -226,7 +230,9 @@ def resolve_models(config: dict) -> dict[str, dict]:
     raw_all = {**raw, **sweep_entries}
     resolved: dict[str, dict] = {}
     for name, entry in raw_all.items():
-        merged = _resolve_base(name, {**raw_all, name: {k: v for k, v in entry.items() if k not in ("sweep", "sweep_values")}})
+        merged = _resolve_base(
+            name, {**raw_all, name: {k: v for k, v in entry.items() if k not in ("sweep", "sweep_values")}}
+        )
         model = _fill_model_defaults(name, merged, config)
         if "sweep" in entry:
             model["sweep"] = entry["sweep"]
@@ -254,11 +260,15 @@ def resolve_ensembles(config: dict, models: dict[str, dict]) -> dict[str, dict]:
         for member in entry["members"]:
             expanded = [m for m, spec in models.items() if m == member or spec["group"] == member]
             if not expanded:
-                raise ConfigError(f"ensembles.{name}.members: unknown model {member!r}; defined models: {', '.join(sorted(models))}")
+                raise ConfigError(
+                    f"ensembles.{name}.members: unknown model {member!r}; defined models: {', '.join(sorted(models))}"
+                )
             members.extend(expanded)
         datasets = {models[m]["dataset"] for m in members}
         if len(datasets) != 1:
-            raise ConfigError(f"ensembles.{name}.members: members use different datasets ({', '.join(sorted(datasets))})")
+            raise ConfigError(
+                f"ensembles.{name}.members: members use different datasets ({', '.join(sorted(datasets))})"
+            )
         ensembles[name] = {
             "name": name,
             "kind": "ensemble",
@@ -308,11 +318,6 @@ def load_and_check(config: dict, schema_path: str | Path) -> dict:
         "ensembles": ensembles,
         "report": config.get("report") or {},
     }
-
-
-def fingerprint(value: Any) -> str:
-    """A short stable hash of a JSON-serialisable value (config hashes in checkpoints, report)."""
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,10 +15,10 @@ os.environ.update(
 PACKAGE_DIR = os.path.join(workflow.basedir, "workflow")
 sys.path.insert(0, PACKAGE_DIR)
 
-from maskflow.openmp import choose_wait_policy  # noqa: E402
+from maskflow.runtime.openmp import choose_wait_policy  # noqa: E402
 
 # Idle OpenMP threads sleep (passive waits) only when jobs will share cores (--cores 8 on a
-# 2-core laptop); with a core each, spinning is up to 2.5x faster (maskflow.openmp).
+# 2-core laptop); with a core each, spinning is up to 2.5x faster (maskflow.runtime.openmp).
 try:
     choose_wait_policy(workflow.cores)
 except WorkflowError:  # no --cores (a cluster executor with --jobs): jobs run elsewhere
@@ -33,9 +33,11 @@ os.environ.update(
 )
 CONDA_ENV = "../../envs/maskflow.yaml"
 
-from maskflow.config import SPLITS, fingerprint, load_and_check  # noqa: E402
+from maskflow.config import SPLITS, load_and_check  # noqa: E402
+
+from maskflow.io.hashing import fingerprint
 from maskflow.errors import MaskflowError  # noqa: E402
-from maskflow.gpu_slots import visible_gpu_count  # noqa: E402
+from maskflow.runtime.gpu_slots import visible_gpu_count  # noqa: E402
 
 try:
     MF = load_and_check(

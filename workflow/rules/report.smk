@@ -13,7 +13,7 @@ rule report_plan:
     params:
         plan=as_json(REPORT_PLAN),
     run:
-        from maskflow.atomic import write_text
+        from maskflow.io.atomic import write_text
 
         write_text(output[0], params.plan)
 

@@ -34,8 +34,8 @@ import pandas as pd
 from maskflow.annotations.labels import LabelMatcher
 from maskflow.annotations.quality import QualityLog
 from maskflow.annotations.records import RAW_BOX
+from maskflow.data.photos import probe_photo
 from maskflow.errors import DataError
-from maskflow.photos import probe_photo
 
 log = logging.getLogger(__name__)
 

@@ -33,8 +33,8 @@ import pandas as pd
 from maskflow.annotations.quality import Issue
 from maskflow.annotations.records import RAW_BOX, ReadResult, make_rows
 from maskflow.annotations.tables import annotation_files
+from maskflow.data.photos import probe_photo
 from maskflow.errors import DataError
-from maskflow.photos import probe_photo
 
 log = logging.getLogger(__name__)
 

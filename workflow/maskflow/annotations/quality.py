@@ -11,8 +11,8 @@ object's 1-based index in its file; `row` is null when a whole file could not be
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Iterable
 
 DROPPED = "dropped"
 REPAIRED = "repaired"

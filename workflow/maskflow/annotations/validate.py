@@ -21,13 +21,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from maskflow import atomic
 from maskflow.annotations import read_annotations
 from maskflow.annotations.checks import BOX, BOX_ORDERS, Context, run_checks
 from maskflow.annotations.labels import LabelMatcher
 from maskflow.annotations.quality import QualityLog, summary
 from maskflow.config import DATASET_DEFAULTS, deep_merge
 from maskflow.errors import ConfigError, DataError
+from maskflow.io import atomic
 
 log = logging.getLogger(__name__)
 

@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from maskflow import atomic
 from maskflow.config import FIGURE_DEFAULTS, SPLITS
 from maskflow.errors import ConfigError, DataError
+from maskflow.io import atomic
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,12 @@ FAMILIES: dict[str, Family] = {
     "confusion_matrix": Family("maskflow.figures.confusion:render", ("metrics",), per_split=True),
     "per_class_accuracy": Family("maskflow.figures.per_class:render", ("metrics",)),
     "learning_curves": Family("maskflow.figures.curves:render", ("history", "metrics")),
-    "misclassified": Family("maskflow.figures.galleries:render_misclassified", ("predictions", "cache_dir"), per_split=True),
-    "overlays": Family("maskflow.figures.galleries:render_overlays", ("predictions", "raw_dir", "annotations"), per_split=True),
+    "misclassified": Family(
+        "maskflow.figures.galleries:render_misclassified", ("predictions", "cache_dir"), per_split=True
+    ),
+    "overlays": Family(
+        "maskflow.figures.galleries:render_overlays", ("predictions", "raw_dir", "annotations"), per_split=True
+    ),
     "saliency": Family("maskflow.figures.saliency:render", ("checkpoint", "cache_dir")),
     "filters": Family("maskflow.figures.filters:render", ("checkpoint", "cache_dir")),
     "latent": Family("maskflow.figures.latent:render", ("latent", "checkpoint", "cache_dir")),
@@ -92,7 +96,11 @@ class FigureJob:
 
 
 def all_names() -> list[str]:
-    return [f"{name}_{s}" if family.per_split else name for name, family in FAMILIES.items() for s in (SPLITS if family.per_split else [None])]
+    return [
+        f"{name}_{s}" if family.per_split else name
+        for name, family in FAMILIES.items()
+        for s in (SPLITS if family.per_split else [None])
+    ]
 
 
 def parse_name(name: str) -> tuple[str, str | None]:

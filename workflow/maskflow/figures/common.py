@@ -6,7 +6,6 @@ modules, which import from here so that a class has the same colour in every fig
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib
@@ -24,13 +23,6 @@ def class_colors(k: int) -> list[tuple[float, float, float]]:
     """One distinct colour per class index, the same in every figure (tab10, then tab20)."""
     cmap = plt.get_cmap("tab10" if k <= 10 else "tab20")
     return [tuple(cmap(i % cmap.N)[:3]) for i in range(k)]
-
-
-def read_json(path: str | Path, what: str) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: {what} not found")
-    return json.loads(path.read_text())
 
 
 def read_predictions(path: str | Path) -> pd.DataFrame:
@@ -68,7 +60,7 @@ def load_model(job):
     """(model in eval mode on CPU, checkpoint) of a figure job; one thread, figures run side by side."""
     import torch
 
-    from maskflow.checkpoint import load_model as load
+    from maskflow.models.checkpoint import load_model as load
 
     torch.set_num_threads(1)
     return load(job.path("checkpoint"), "cpu")

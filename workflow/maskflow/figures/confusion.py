@@ -9,7 +9,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from maskflow.figures.common import message_figure, read_json
+from maskflow.figures.common import message_figure
+from maskflow.io.files import read_json
 
 
 def _panel(ax, matrix: np.ndarray, classes: list[str], title: str, fmt, vmax: float) -> None:
@@ -23,8 +24,15 @@ def _panel(ax, matrix: np.ndarray, classes: list[str], title: str, fmt, vmax: fl
     for i in range(matrix.shape[0]):
         for j in range(matrix.shape[1]):
             # White text on dark cells, black on light ones: readable either way.
-            ax.text(j, i, fmt(matrix[i, j]), ha="center", va="center", fontsize=9,
-                    color="white" if matrix[i, j] > threshold else "black")
+            ax.text(
+                j,
+                i,
+                fmt(matrix[i, j]),
+                ha="center",
+                va="center",
+                fontsize=9,
+                color="white" if matrix[i, j] > threshold else "black",
+            )
     plt.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
 
 

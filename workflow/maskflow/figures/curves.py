@@ -12,7 +12,8 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from maskflow.errors import DataError
-from maskflow.figures.common import message_figure, read_json
+from maskflow.figures.common import message_figure
+from maskflow.io.files import read_json
 
 PANELS = {"loss": ("train_loss", "val_loss"), "accuracy": ("train_acc", "val_acc")}
 

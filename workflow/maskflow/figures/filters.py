@@ -54,7 +54,7 @@ def filter_images(weight: np.ndarray) -> np.ndarray:
 def last_conv_maps(model, ckpt: dict, crop: np.ndarray, tapped) -> np.ndarray:
     import torch
 
-    from maskflow.checkpoint import Normalizer, as_nchw
+    from maskflow.inference import Normalizer, as_nchw
 
     captured = {}
     handle = tapped.register_forward_hook(lambda module, inputs, output: captured.__setitem__("maps", output.detach()))
@@ -84,19 +84,29 @@ def render(job):
         ax.axis("off")
     for i, kernel in enumerate(kernels):
         ax = axes[i // cols, i % cols]
-        ax.imshow(kernel[:, :, 0] if kernel.shape[2] == 1 else kernel, cmap="gray" if kernel.shape[2] == 1 else None, interpolation="nearest")
+        ax.imshow(
+            kernel[:, :, 0] if kernel.shape[2] == 1 else kernel,
+            cmap="gray" if kernel.shape[2] == 1 else None,
+            interpolation="nearest",
+        )
         ax.set_title(f"filter {i}", fontsize=7)
     image_ax = axes[kernel_rows, 0]
     if len(crops):
         image_ax.axis("on")
         show_crop(image_ax, crops[0])
-        image_ax.set_title(f"test crop 0 ({ckpt['classes'][int(labels[0])]}):\nits {len(maps)} last-conv maps below", fontsize=7, loc="left")
+        image_ax.set_title(
+            f"test crop 0 ({ckpt['classes'][int(labels[0])]}):\nits {len(maps)} last-conv maps below",
+            fontsize=7,
+            loc="left",
+        )
     else:
         image_ax.set_title("no test crop", fontsize=7)
     for i, fmap in enumerate(maps):
         ax = axes[kernel_rows + 1 + i // cols, i % cols]
         ax.imshow(fmap, cmap="viridis", interpolation="nearest")
         ax.set_title(f"map {i} (max {fmap.max():.2f})", fontsize=6)
-    figure.suptitle(f"{title} (first conv: {first.in_channels} -> {first.out_channels} channels, {first.kernel_size[0]}x{first.kernel_size[1]})")
+    figure.suptitle(
+        f"{title} (first conv: {first.in_channels} -> {first.out_channels} channels, {first.kernel_size[0]}x{first.kernel_size[1]})"
+    )
     figure.tight_layout()
     return figure

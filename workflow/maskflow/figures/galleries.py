@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Patch, Rectangle
 
+from maskflow.data.photos import open_photo, probe_photo
 from maskflow.errors import DataError
 from maskflow.figures.common import class_colors, grid_shape, message_figure, read_predictions, show_crop
-from maskflow.photos import open_photo, probe_photo
 
 # Overlays are drawn from a reduced decode: photos are shown a few hundred pixels wide.
 OVERLAY_WIDTH = 900
@@ -48,7 +48,9 @@ def render_misclassified(job):
         ax.axis("on")
         show_crop(ax, np.asarray(crops[i]))
         row = predictions.loc[i]
-        ax.set_title(f"true {row['true']}\npred {row['predicted']} ({row['confidence']:.2f})", fontsize=8, color="firebrick")
+        ax.set_title(
+            f"true {row['true']}\npred {row['predicted']} ({row['confidence']:.2f})", fontsize=8, color="firebrick"
+        )
     figure.suptitle(f"{title}: {len(wrong)} of {len(predictions)} wrong, {len(shown)} shown")
     figure.tight_layout()
     return figure
@@ -78,14 +80,30 @@ def draw_photo(ax, raw_dir, photo: str, boxes: pd.DataFrame, colors: dict[str, t
         color = (0.5, 0.5, 0.5) if missing else colors.get(predicted, (0, 0, 0))
         x0, y0 = float(box["xmin"]) * scale, float(box["ymin"]) * scale
         w, h = (float(box["xmax"]) - float(box["xmin"])) * scale, (float(box["ymax"]) - float(box["ymin"])) * scale
-        ax.add_patch(Rectangle((x0, y0), w, h, fill=False, edgecolor=color, linewidth=2, linestyle=":" if missing else "-"))
+        ax.add_patch(
+            Rectangle((x0, y0), w, h, fill=False, edgecolor=color, linewidth=2, linestyle=":" if missing else "-")
+        )
         true = box.get("label")
         wrong = not missing and isinstance(true, str) and predicted != true
         label = f"{true}/" if isinstance(true, str) else ""
         label += "?" if missing else f"{predicted}" + (" \u2717" if wrong else "")
         # Mistakes get a red frame around their label, so they stand out among many boxes.
-        ax.text(x0, y0 - 2, label, fontsize=7, color="white", va="bottom", weight="bold" if wrong else "normal",
-                bbox={"facecolor": color, "edgecolor": "red" if wrong else "none", "linewidth": 1.5, "pad": 1, "alpha": 0.9})
+        ax.text(
+            x0,
+            y0 - 2,
+            label,
+            fontsize=7,
+            color="white",
+            va="bottom",
+            weight="bold" if wrong else "normal",
+            bbox={
+                "facecolor": color,
+                "edgecolor": "red" if wrong else "none",
+                "linewidth": 1.5,
+                "pad": 1,
+                "alpha": 0.9,
+            },
+        )
 
 
 def render_overlays(job):
@@ -93,7 +111,9 @@ def render_overlays(job):
     title = f"{job.model}: {job.split} photos, boxes coloured by predicted class (labels true/predicted, \u2717 wrong)"
     if predictions.empty or (predictions["photo"] == "").all():
         return message_figure(title, f"no {job.split} photos to draw")
-    annotations = pd.read_csv(job.path("annotations"), keep_default_na=False, dtype={"row_id": str, "photo": str, "label": str})
+    annotations = pd.read_csv(
+        job.path("annotations"), keep_default_na=False, dtype={"row_id": str, "photo": str, "label": str}
+    )
     annotations = annotations[annotations["split"] == job.split]
     # Every annotated box is drawn, from annotations.csv; its prediction is joined by row id
     # (a box without one would be drawn dotted grey rather than silently left out).

@@ -24,7 +24,7 @@ def snapshots(job) -> tuple[list[tuple[str, np.ndarray]], np.ndarray]:
         epochs = [int(e) for e in data["epochs"]] if "epochs" in data else []
         if epochs:
             return [(f"epoch {e}", data[f"features_e{e}"]) for e in epochs], data["labels"]
-    from maskflow.checkpoint import Normalizer, as_nchw, forward_in_batches
+    from maskflow.inference import Normalizer, as_nchw, forward_in_batches
 
     model, ckpt = load_model(job)
     crops, labels = load_split(job, "val")
@@ -48,7 +48,9 @@ def project(features: np.ndarray, method: str, perplexity: float) -> np.ndarray 
     if len(features) < 5:
         return None
     # t-SNE needs perplexity < n; a third of n keeps small splits meaningful.
-    return TSNE(n_components=2, perplexity=min(perplexity, (len(features) - 1) / 3), init="pca", random_state=SEED).fit_transform(features)
+    return TSNE(
+        n_components=2, perplexity=min(perplexity, (len(features) - 1) / 3), init="pca", random_state=SEED
+    ).fit_transform(features)
 
 
 def _scatter(ax, points, labels, classes, title):
@@ -60,7 +62,15 @@ def _scatter(ax, points, labels, classes, title):
     for k, name in enumerate(classes):
         mask = labels == k
         if mask.any():
-            ax.scatter(points[mask, 0], points[mask, 1], s=10, color=colors[k], label=f"{name} ({mask.sum()})", alpha=0.75, edgecolors="none")
+            ax.scatter(
+                points[mask, 0],
+                points[mask, 1],
+                s=10,
+                color=colors[k],
+                label=f"{name} ({mask.sum()})",
+                alpha=0.75,
+                edgecolors="none",
+            )
     ax.legend(fontsize=7, markerscale=1.5)
     ax.grid(alpha=0.2)
 
@@ -73,18 +83,26 @@ def render(job):
         return message_figure(title, "no validation crops to project")
     direct = shots[0][1].shape[1] <= 2
     methods = ["features"] if direct else ["pca", "tsne"]
-    figure, axes = plt.subplots(len(shots), len(methods), figsize=(5.2 * len(methods), 4.4 * len(shots) + 0.5), squeeze=False)
+    figure, axes = plt.subplots(
+        len(shots), len(methods), figsize=(5.2 * len(methods), 4.4 * len(shots) + 0.5), squeeze=False
+    )
     rng = np.random.default_rng(SEED)
     for row, (label, features) in enumerate(shots):
         for col, method in enumerate(methods):
             ax = axes[row, col]
             if method == "features":
-                points = features if features.shape[1] == 2 else np.column_stack([features[:, 0], np.zeros(len(features))])
+                points = (
+                    features if features.shape[1] == 2 else np.column_stack([features[:, 0], np.zeros(len(features))])
+                )
                 _scatter(ax, points, labels, classes, f"{label}: the {features.shape[1]} bottleneck units")
                 ax.set_xlabel("unit 0")
                 ax.set_ylabel("unit 1")
                 continue
-            keep = np.sort(rng.choice(len(features), TSNE_MAX_POINTS, replace=False)) if method == "tsne" and len(features) > TSNE_MAX_POINTS else slice(None)
+            keep = (
+                np.sort(rng.choice(len(features), TSNE_MAX_POINTS, replace=False))
+                if method == "tsne" and len(features) > TSNE_MAX_POINTS
+                else slice(None)
+            )
             points = project(features[keep], method, float(job.setting("tsne_perplexity")))
             name = "PCA" if method == "pca" else "t-SNE"
             _scatter(ax, points, labels[keep], classes, f"{label}: {name} of {features.shape[1]} features")

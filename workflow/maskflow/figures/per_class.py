@@ -2,7 +2,7 @@
 
 A class that is learned on train but missed on test (or never learned at all, as the rare
 classes often are) stands out here. Per-class accuracy is the share of the class's samples
-classified correctly (maskflow.metrics). `maskflow figure per_class_accuracy --metrics ...`.
+classified correctly (maskflow.evaluation.metrics). `maskflow figure per_class_accuracy --metrics ...`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from maskflow.figures.common import message_figure, read_json
+from maskflow.figures.common import message_figure
+from maskflow.io.files import read_json
 
 SHOWN_SPLITS = {"train": "#8fb3d9", "test": "#d9822b"}
 
@@ -29,13 +30,24 @@ def render(job):
         per_class = metrics["splits"][split]["per_class"]
         values = [per_class[c]["accuracy"] for c in classes]
         positions = x - 0.4 + width * (offset + 0.5)
-        bars = ax.bar(positions, [v or 0 for v in values], width, color=colour,
-                      label=f"{split} (accuracy {metrics['splits'][split]['accuracy']:.3f})")
+        bars = ax.bar(
+            positions,
+            [v or 0 for v in values],
+            width,
+            color=colour,
+            label=f"{split} (accuracy {metrics['splits'][split]['accuracy']:.3f})",
+        )
         for bar, value, c in zip(bars, values, classes):
             support = per_class[c]["support"]
             label = "n/a" if value is None else f"{value:.2f}"
-            ax.text(bar.get_x() + bar.get_width() / 2, (value or 0) + 0.02, f"{label}\nn={support}",
-                    ha="center", va="bottom", fontsize=8)
+            ax.text(
+                bar.get_x() + bar.get_width() / 2,
+                (value or 0) + 0.02,
+                f"{label}\nn={support}",
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
     ax.set_xticks(x, classes)
     ax.set_ylim(0, 1.25)
     ax.set_ylabel("share of the class classified correctly")

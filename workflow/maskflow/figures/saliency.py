@@ -24,7 +24,7 @@ def saliency_maps(model, ckpt: dict, crops: np.ndarray) -> tuple[np.ndarray, np.
     """(H x W saliency in [0, 1] per crop, predicted class, its probability) for uint8 crops."""
     import torch
 
-    from maskflow.checkpoint import Normalizer, as_nchw
+    from maskflow.inference import Normalizer, as_nchw
 
     normalizer = Normalizer(ckpt["normalization"])
     x = normalizer(as_nchw(crops)).requires_grad_(True)
@@ -48,11 +48,15 @@ def render(job):
     if not any(len(p) for p in picks):
         return message_figure(title, "the test split is empty")
     per_class = max(len(p) for p in picks)
-    figure, axes = plt.subplots(len(classes), 2 * per_class, figsize=(1.7 * 2 * per_class, 1.9 * len(classes) + 0.6), squeeze=False)
+    figure, axes = plt.subplots(
+        len(classes), 2 * per_class, figsize=(1.7 * 2 * per_class, 1.9 * len(classes) + 0.6), squeeze=False
+    )
     for ax in axes.flat:
         ax.axis("off")
     for row, (name, indices) in enumerate(zip(classes, picks)):
-        axes[row, 0].text(-0.15, 0.5, name, transform=axes[row, 0].transAxes, ha="right", va="center", fontsize=10, weight="bold")
+        axes[row, 0].text(
+            -0.15, 0.5, name, transform=axes[row, 0].transAxes, ha="right", va="center", fontsize=10, weight="bold"
+        )
         if not len(indices):
             axes[row, 0].set_title("no test crops", fontsize=8)
             continue

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import copy
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from maskflow.errors import ConfigError
 from maskflow.models import keys
@@ -48,7 +49,7 @@ class ArchType:
     module: str  # holds build(arch, channels, size, num_classes) -> torch.nn.Module
     # arch -> arch with defaults filled (or None: used as given); raises ConfigError. No torch here.
     check: Callable[[dict], dict | None]
-    # `module:function` replacing maskflow.train's torch loop for this type, called as
+    # `module:function` replacing maskflow.training.train's torch loop for this type, called as
     # function(spec, data, paths, threads) -> checkpoint dict; None: the torch loop.
     trainer: str | None = None
 
@@ -57,9 +58,12 @@ REGISTRY: dict[str, ArchType] = {
     "mlp": ArchType("maskflow.models.mlp", table(keys.MLP)),
     "cnn": ArchType("maskflow.models.cnn", table(keys.CNN, keys.fill_cnn)),
     "resnet": ArchType("maskflow.models.resnet", table(keys.RESNET)),
-    # hand-written backprop in NumPy (maskflow.numpy_mlp), saved as its torch twin
+    # hand-written backprop in NumPy (maskflow.models.numpy_mlp), trained by maskflow.training.numpy_mlp,
+    # saved as its torch twin
     "numpy_mlp": ArchType(
-        "maskflow.numpy_mlp", imported("maskflow.numpy_mlp:check_arch"), "maskflow.numpy_mlp:train_cached"
+        "maskflow.models.numpy_mlp.twin",
+        imported("maskflow.models.numpy_mlp.network:check_arch"),
+        "maskflow.training.numpy_mlp:train_cached",
     ),
 }
 

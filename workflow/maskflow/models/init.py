@@ -41,4 +41,3 @@ def initialise(model: nn.Module, spec: dict) -> nn.Module:
         if bias_init and module.bias is not None:
             bias_init(module.bias, std)
     return model
-

@@ -11,8 +11,9 @@ take (value, where) and return the value or raise `ConfigError`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from maskflow.errors import ConfigError
 

@@ -21,7 +21,6 @@ import http.client
 import logging
 import os
 import re
-import socket
 import sys
 import tempfile
 import time
@@ -31,8 +30,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from maskflow.atomic import sha256_file
 from maskflow.errors import DownloadError
+from maskflow.io.hashing import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +140,7 @@ def _attempt(url: str, part: Path, progress: _Progress, timeout: float) -> None:
         if isinstance(error.reason, FileNotFoundError):  # file:// to a missing file: final
             raise DownloadError(f"{url}: no such file") from None
         raise _Transient(f"cannot connect: {error.reason}") from None
-    except (TimeoutError, socket.timeout) as error:
+    except TimeoutError as error:
         raise _Transient(f"timed out after {timeout:g} s ({error or 'no data'})") from None
     except (ConnectionError, http.client.HTTPException, OSError) as error:
         raise _Transient(f"connection failed: {type(error).__name__}: {error}") from None

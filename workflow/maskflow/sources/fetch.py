@@ -22,13 +22,14 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
-from maskflow.atomic import sha256_file, write_json
 from maskflow.errors import ConfigError
+from maskflow.io.atomic import write_json
+from maskflow.io.hashing import sha256_file
 from maskflow.sources import download, local, sklearn_data
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,9 @@ def check_source(spec: dict) -> dict:
     if error is not None:
         where = ".".join(["source", *map(str, error.absolute_path)])
         if error.validator == "enum":
-            message = f"{error.instance!r} is not allowed; allowed values: {', '.join(map(repr, error.validator_value))}"
+            message = (
+                f"{error.instance!r} is not allowed; allowed values: {', '.join(map(repr, error.validator_value))}"
+            )
         else:
             message = error.message
         raise ConfigError(f"{where}: {message}")
@@ -102,7 +105,9 @@ def check_source(spec: dict) -> dict:
 def manifest_entries(raw_dir: Path) -> list[dict]:
     """Every file under `raw_dir`: path (relative, /-separated), bytes and sha256, sorted by path."""
     files = (p for p in raw_dir.rglob("*") if p.is_file())
-    entries = [{"path": p.relative_to(raw_dir).as_posix(), "bytes": p.stat().st_size, "sha256": sha256_file(p)} for p in files]
+    entries = [
+        {"path": p.relative_to(raw_dir).as_posix(), "bytes": p.stat().st_size, "sha256": sha256_file(p)} for p in files
+    ]
     return sorted(entries, key=lambda entry: entry["path"])
 
 
@@ -126,7 +131,11 @@ def fetch(dataset: str, source: dict, raw_dir: Path, manifest: Path) -> dict:
     total = sum(entry["bytes"] for entry in content["files"])
     log.info(
         "%s: %d files, %d bytes from a %s source in %.1f s",
-        dataset, len(content["files"]), total, source["kind"], time.perf_counter() - started,
+        dataset,
+        len(content["files"]),
+        total,
+        source["kind"],
+        time.perf_counter() - started,
     )
     return content
 

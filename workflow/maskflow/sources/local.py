@@ -17,8 +17,8 @@ import shutil
 import sys
 import tarfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Callable
 
 from maskflow.errors import DataError
 

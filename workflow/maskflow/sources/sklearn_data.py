@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from maskflow.atomic import atomic_path, write_text
 from maskflow.errors import ConfigError
+from maskflow.io.atomic import atomic_path, write_text
 
 # The earliest date a zip entry can carry: a constant, so the archive bytes are reproducible.
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)

@@ -1,0 +1,1 @@
+"""The data stage: photos -> crops -> split -> uint8 cache -> class statistics."""

@@ -1,0 +1,1 @@
+"""The evaluation stage: predictions, metrics, model comparison, sweeps, new photos."""

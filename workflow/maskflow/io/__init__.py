@@ -1,0 +1,1 @@
+"""File helpers: atomic writes, hashing and JSON reading shared by every stage."""

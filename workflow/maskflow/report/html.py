@@ -1,0 +1,103 @@
+"""HTML pieces of the report: escaping, number formats, tables, embedded images, the page style.
+
+Everything returns a string of HTML; nothing reads results files (that is `maskflow.report.build`).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from maskflow.errors import DataError
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#222;background:#fafafa}
+main{max-width:1200px;margin:0 auto;padding:1em 2em 4em}
+nav{background:#24364b;color:#fff;padding:.6em 2em}nav a{color:#cfe3ff;margin-right:1em;text-decoration:none}
+h1{margin:.4em 0}h2{border-bottom:2px solid #24364b;padding-bottom:.2em;margin-top:2.2em}
+h3{margin-top:1.8em;color:#24364b}h4{margin:1.2em 0 .4em}
+table{border-collapse:collapse;margin:.6em 0 1em;font-size:.86em;background:#fff}
+th,td{border:1px solid #ccd;padding:.25em .55em;text-align:right;vertical-align:top}
+th{background:#e8eef5}td.text,th.text{text-align:left}
+figure{margin:1em 0;background:#fff;border:1px solid #dde;padding:.6em;display:inline-block;max-width:100%}
+figure img{max-width:100%;height:auto;display:block}figcaption{font-size:.85em;color:#555;margin-top:.4em;max-width:900px}
+.muted{color:#777}.good{color:#1a7f37;font-weight:600}.warn{color:#b35900}
+code,pre{background:#eef;padding:.1em .3em;border-radius:3px;font-size:.88em}pre{padding:.6em;overflow-x:auto;white-space:pre-wrap}
+.scroll{overflow-x:auto;max-width:100%}details{margin:.5em 0}summary{cursor:pointer;color:#24364b}
+dl.settings{display:grid;grid-template-columns:max-content auto;gap:.15em 1em;font-size:.88em}dl.settings dt{font-weight:600}dl.settings dd{margin:0}
+"""
+
+# Sets data attributes on <body> once the page has loaded: how many images, and whether every
+# one decoded (naturalWidth > 0). The Chromium test reads them back with --dump-dom.
+IMAGE_CHECK = """
+window.addEventListener('load', function () {
+  var images = Array.prototype.slice.call(document.images);
+  var broken = images.filter(function (img) { return !(img.complete && img.naturalWidth > 0); });
+  document.body.setAttribute('data-images-total', String(images.length));
+  document.body.setAttribute('data-images-broken', String(broken.length));
+  document.body.setAttribute('data-images-ok', broken.length === 0 ? 'yes' : 'no');
+});
+"""
+
+
+def esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    """Numbers for tables: floats to `digits` decimals, p-values in 3 significant digits, None as a dash."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}" if abs(value) >= 10**-digits or value == 0 else f"{value:.2e}"
+    return str(value)
+
+
+def fmt_p(value: Any) -> str:
+    """p-values in 3 significant digits (0.0312, 1.2e-05): small ones are the interesting ones."""
+    return "–" if value is None or pd.isna(value) else f"{float(value):.3g}"
+
+
+def table(rows: Iterable[dict], columns: dict[str, str], text_columns: Iterable[str] = ()) -> str:
+    """An HTML table of dict rows; `columns` maps keys to headers; text columns align left."""
+    text_columns = set(text_columns)
+    head = "".join(f'<th class="{"text" if k in text_columns else ""}">{esc(v)}</th>' for k, v in columns.items())
+    body = []
+    for row in rows:
+        cells = "".join(
+            f'<td class="{"text" if k in text_columns else ""}">{row[k] if str(k).endswith("_html") else esc(fmt(row.get(k)))}</td>'
+            for k in columns
+        )
+        body.append(f"<tr>{cells}</tr>")
+    # Wide tables scroll inside their own box instead of stretching the page.
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+
+
+def image(path: str | Path, alt: str, caption: str = "") -> str:
+    """A PNG embedded as a data URI (the report must open offline, as one file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: figure for the report not found")
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    text = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
+    return f'<figure><img src="data:image/png;base64,{data}" alt="{esc(alt)}" loading="eager">{text}</figure>'
+
+
+def settings_list(items: dict[str, Any]) -> str:
+    cells = "".join(
+        f"<dt>{esc(k)}</dt><dd><code>{esc(json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v)}</code></dd>"
+        for k, v in items.items()
+    )
+    return f'<dl class="settings">{cells}</dl>'
+
+
+def anchor(*parts: str) -> str:
+    return "-".join("".join(ch if ch.isalnum() else "_" for ch in p) for p in parts)

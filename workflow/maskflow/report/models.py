@@ -1,0 +1,144 @@
+"""The report's section of one model: settings, metrics tables and its figures."""
+
+from __future__ import annotations
+
+import logging
+
+from maskflow.io.files import read_json
+from maskflow.report.html import anchor, esc, fmt, image, settings_list, table
+
+log = logging.getLogger(__name__)
+
+# Figure family -> what the reader should look for (the caption under each image).
+FIGURE_TEXT = {
+    "learning_curves": "Loss and accuracy per epoch, train (dashed) vs validation (solid); the dotted line marks the epoch whose weights were kept.",
+    "confusion_matrix": "Counts and row-normalized confusion matrix (rows: true class, columns: predicted).",
+    "per_class_accuracy": "Share of each class classified correctly, train vs test: rare classes are often never learned.",
+    "misclassified": "Wrong crops, most confident mistakes first (true, predicted, confidence).",
+    "overlays": "Source photos with every box in the colour of its predicted class, labelled true/predicted.",
+    "saliency": "Input-gradient saliency: pixels whose change most moves the predicted class's score.",
+    "filters": "First-layer convolution filters, and one image's activations in the last convolution layer.",
+    "latent": "Penultimate-layer features of the validation crops, projected with PCA and t-SNE (a 2-unit bottleneck as it is), per saved epoch.",
+}
+FIGURE_ORDER = list(FIGURE_TEXT)
+
+METRIC_COLUMNS = {"n": "n", "accuracy": "accuracy", "balanced_accuracy": "balanced acc.", "macro_f1": "macro F1"}
+
+
+def _model_settings(spec: dict) -> dict:
+    if spec.get("kind") == "ensemble":
+        return {"members": spec.get("members"), "rule": "mean of the members' class probabilities"}
+    train = spec.get("train") or {}
+    settings = {"architecture": spec.get("arch"), "seed": spec.get("seed"), "device": spec.get("device")}
+    settings.update(
+        {
+            k: train.get(k)
+            for k in (
+                "optimizer",
+                "lr",
+                "momentum",
+                "weight_decay",
+                "schedule",
+                "batch_size",
+                "epochs",
+                "early_stopping",
+                "init",
+                "label_smoothing",
+                "augment",
+                "imbalance",
+                "latent_epochs",
+            )
+        }
+    )
+    if spec.get("sweep"):
+        settings["sweep"] = {"name": spec["sweep"], "values": spec.get("sweep_values")}
+    return settings
+
+
+def metrics_table(metrics: dict) -> str:
+    rows = []
+    for split, entry in metrics["splits"].items():
+        row = {"split": split, **{k: entry.get(k) for k in METRIC_COLUMNS}}
+        for key, value in (entry.get("prior_corrected") or {}).items():
+            row[f"prior_{key}"] = value
+        rows.append(row)
+    columns = {
+        "split": "split",
+        **METRIC_COLUMNS,
+        "prior_accuracy": "accuracy (prior-corr.)",
+        "prior_balanced_accuracy": "bal. acc. (prior-corr.)",
+        "prior_macro_f1": "macro F1 (prior-corr.)",
+    }
+    return table(rows, columns, ["split"])
+
+
+def per_class_table(metrics: dict) -> str:
+    test = metrics["splits"].get("test") or {}
+    train = metrics["splits"].get("train") or {}
+    rows = []
+    for name in metrics["classes"]:
+        entry = (test.get("per_class") or {}).get(name, {})
+        rows.append(
+            {
+                "class": name,
+                **{k: entry.get(k) for k in ("precision", "recall", "f1", "support", "accuracy")},
+                "train_accuracy": ((train.get("per_class") or {}).get(name) or {}).get("accuracy"),
+            }
+        )
+    columns = {
+        "class": "class",
+        "precision": "precision",
+        "recall": "recall",
+        "f1": "F1",
+        "support": "support",
+        "accuracy": "test accuracy",
+        "train_accuracy": "train accuracy",
+    }
+    return "<h4>Per class (test split)</h4>" + table(rows, columns, ["class"])
+
+
+def model_section(dataset: str, model: dict, detailed: bool) -> str:
+    metrics = read_json(model["metrics"], "metrics.json")
+    spec = metrics.get("spec") or {}
+    training = metrics.get("training") or {}
+    name = metrics["model"]
+    parts = [
+        f'<h3 id="{anchor("model", dataset, name)}">{esc(name)} <span class=muted>({esc(metrics.get("kind"))})</span></h3>'
+    ]
+    if spec.get("description"):
+        parts.append(f"<p>{esc(spec['description'])}</p>")
+    facts = {
+        k: training.get(k)
+        for k in ("param_count", "best_epoch", "epoch", "train_seconds")
+        if training.get(k) is not None
+    }
+    if facts:
+        parts.append(
+            "<p>" + ", ".join(f"{esc(k.replace('_', ' '))}: <b>{esc(fmt(v, 2))}</b>" for k, v in facts.items()) + "</p>"
+        )
+    parts.append(
+        f"<details><summary>settings</summary>{settings_list(_model_settings({**spec, 'kind': metrics.get('kind')}))}</details>"
+    )
+    parts.append(metrics_table(metrics))
+    parts.append(per_class_table(metrics))
+    if not detailed:
+        parts.append(
+            "<p class=muted>Figures of this model are left out of the report (report.max_models_detailed); they are under results/.</p>"
+        )
+        return "".join(parts)
+    figures = model.get("figures") or {}
+    for figure in sorted(figures, key=lambda f: (_family_rank(f), f)):
+        family = next((k for k in FIGURE_ORDER if figure == k or figure.startswith(k + "_")), figure)
+        split = figure[len(family) + 1 :] if figure != family else ""
+        caption = FIGURE_TEXT.get(family, "") + (f" Split: {split}." if split else "")
+        parts.append(image(figures[figure], f"{name} {figure}", caption))
+    return "".join(parts)
+
+
+def _family_rank(figure: str) -> tuple[int, int]:
+    """Figures in FIGURE_ORDER; within a family, splits as train, val, test."""
+    family = next(
+        (i for i, k in enumerate(FIGURE_ORDER) if figure == k or figure.startswith(k + "_")), len(FIGURE_ORDER)
+    )
+    split = next((i for i, s in enumerate(("train", "val", "test")) if figure.endswith("_" + s)), -1)
+    return family, split

@@ -1,0 +1,1 @@
+"""The train stage: cached arrays -> a trained model, its history and checkpoint."""

@@ -1,0 +1,242 @@
+"""Training the NumPy MLP (`maskflow.models.numpy_mlp`), and the workflow's train stage for it.
+
+- `train(x_train, y_train, x_val, y_val, arch, train_spec, seed, on_epoch)` mirrors the torch
+  trainer: mini-batch SGD / Adam, seeded; it returns the weights and one history row per epoch
+  with the columns of history.csv (`epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds`);
+- `train_cached(spec, data, paths)` is `maskflow train` for this type: cached arrays in;
+  checkpoint, history.csv and latent.npz out, written by maskflow.training.outputs as for torch.
+
+    python -m maskflow.training.numpy_mlp      # trains on scikit-learn's digits and prints the history
+
+train keys used: optimizer (sgd | adam | adamw), lr, momentum, nesterov, weight_decay,
+schedule, batch_size, epochs, early_stopping, init, label_smoothing. Augmentation and imbalance
+methods are torch-trainer features: `check_spec` refuses them here. Mixed precision does not
+apply (the NumPy MLP trains in its arch `dtype` on the CPU).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from maskflow.errors import ConfigError
+from maskflow.models.numpy_mlp.network import DTYPES, INITS, check_arch, init_params, loss_and_grads, predict_proba
+from maskflow.models.numpy_mlp.optim import OPTIMIZERS, SCHEDULES
+from maskflow.models.numpy_mlp.twin import to_torch
+
+log = logging.getLogger("maskflow.training.numpy_mlp")
+
+# early stopping: monitored column -> is `new` better than `best`?
+_BETTER = {"val_loss": lambda new, best: new < best, "val_acc": lambda new, best: new > best}
+
+
+def check_spec(arch: dict, train_spec: dict) -> None:
+    """check_arch, plus refuse training options only the torch trainer implements."""
+    check_arch(arch)
+    if train_spec.get("optimizer", "sgd") not in OPTIMIZERS:
+        raise ConfigError(f"train.optimizer: {train_spec['optimizer']!r}; numpy_mlp has {', '.join(OPTIMIZERS)}")
+    init = train_spec.get("init") or {}
+    for key in ("weights", "bias"):
+        if init.get(key, "default") not in INITS:
+            raise ConfigError(f"train.init.{key}: {init[key]!r}; numpy_mlp has {', '.join(INITS)}")
+    augment = {k: v for k, v in (train_spec.get("augment") or {}).items() if v}
+    if augment:
+        raise ConfigError(f"train.augment: numpy_mlp trains on fixed arrays; remove {', '.join(sorted(augment))}")
+    method = (train_spec.get("imbalance") or {}).get("method", "none")
+    if method != "none":
+        raise ConfigError(f"train.imbalance.method: {method!r} is a torch-trainer feature; numpy_mlp supports none")
+
+
+# --- training -------------------------------------------------------------------------------------
+class Fit(NamedTuple):
+    """What `train` returns: the weights to keep, the history rows, and which epoch they are from."""
+
+    state: dict[str, np.ndarray]
+    history: list[dict]
+    best_epoch: int
+
+
+def evaluate(state: dict, x: np.ndarray, y: np.ndarray, arch: dict) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy); NaN for an empty split."""
+    if len(x) == 0:
+        return float("nan"), float("nan")
+    probs = predict_proba(state, x, arch)
+    loss = float(-np.log(np.maximum(probs[np.arange(len(y)), y], 1e-300)).mean())
+    return loss, float((probs.argmax(axis=1) == y).mean())
+
+
+def train(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    arch: dict,
+    train_spec: dict,
+    seed: int,
+    on_epoch: Callable[[int, dict, dict], None] | None = None,
+    n_classes: int | None = None,
+    val_metrics: Callable[[dict], tuple[float, float]] | None = None,
+) -> Fit:
+    """Train by mini-batch gradient descent; deterministic for a given seed.
+
+    `on_epoch(epoch, row, state)` is called after each epoch with its history row and the
+    current weights (read them, e.g. for latent snapshots; do not modify them). The returned
+    state is the best epoch's when early stopping restores it, else the last epoch's.
+    `val_metrics(state) -> (val_loss, val_acc)` replaces the NumPy evaluation of x_val/y_val:
+    the workflow passes its torch inference path, so logged metrics are the reproducible ones.
+    """
+    check_spec(arch, train_spec)
+    dtype = DTYPES[arch.get("dtype", "float32")]
+    activation = arch.get("activation", "relu")
+    x_train = np.asarray(x_train, dtype=dtype).reshape(len(x_train), -1)
+    x_val = np.asarray(x_val, dtype=dtype).reshape(len(x_val), -1)
+    y_train, y_val = np.asarray(y_train, dtype=np.int64), np.asarray(y_val, dtype=np.int64)
+    k = n_classes or int(max(y_train.max(initial=-1), y_val.max(initial=-1))) + 1
+
+    rng = np.random.default_rng(seed)
+    sizes = [x_train.shape[1], *arch.get("hidden", [64]), k]
+    state = init_params(sizes, train_spec.get("init") or {}, rng, dtype)
+    optimizer = OPTIMIZERS[train_spec.get("optimizer", "sgd")](state, train_spec)
+    schedule = train_spec.get("schedule") or {"type": "none"}
+    epochs, batch_size = train_spec.get("epochs", 20), train_spec.get("batch_size", 64)
+    smoothing = train_spec.get("label_smoothing", 0.0)
+    stopping = train_spec.get("early_stopping")
+
+    history: list[dict] = []
+    best = {"epoch": 0, "value": None, "state": None}
+    for epoch in range(1, epochs + 1):
+        started = time.perf_counter()
+        lr = SCHEDULES[schedule["type"]](train_spec.get("lr", 0.01), epoch, epochs, schedule)
+        order = rng.permutation(len(x_train))
+        loss_sum, correct = 0.0, 0
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            loss, grads, probs = loss_and_grads(state, x_train[batch], y_train[batch], activation, smoothing)
+            optimizer.step(state, grads, lr)
+            # running means over the epoch, as the torch trainer logs them
+            loss_sum += loss * len(batch)
+            correct += int((probs.argmax(axis=1) == y_train[batch]).sum())
+        val_loss, val_acc = val_metrics(state) if val_metrics else evaluate(state, x_val, y_val, arch)
+        row = {
+            "epoch": epoch,
+            "train_loss": loss_sum / max(len(order), 1),
+            "train_acc": correct / max(len(order), 1),
+            "val_loss": val_loss,
+            "val_acc": val_acc,
+            "lr": lr,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        history.append(row)
+        if on_epoch is not None:
+            on_epoch(epoch, row, state)
+        if stopping is None:
+            continue
+        value = row[stopping.get("monitor", "val_loss")]
+        if best["value"] is None or _BETTER[stopping.get("monitor", "val_loss")](value, best["value"]):
+            best = {"epoch": epoch, "value": value, "state": {n: p.copy() for n, p in state.items()}}
+        elif epoch - best["epoch"] >= stopping.get("patience", 5):
+            break
+    if stopping is not None and stopping.get("restore_best", True) and best["state"] is not None:
+        return Fit(best["state"], history, best["epoch"])
+    return Fit(state, history, len(history))
+
+
+# --- the workflow's train stage --------------------------------------------------------------------
+@dataclass
+class _Trained:
+    """The parts of a torch training run (maskflow.training.loop.Run) that build_checkpoint reads."""
+
+    spec: dict
+    model: object  # the torch twin holding the weights handed on
+    history: list[dict]
+    epoch: int
+    best_epoch: int
+    train_seconds: float
+
+    def output_state(self) -> tuple[dict, int]:
+        return self.model.state_dict(), self.best_epoch
+
+
+def train_cached(spec: dict, data, paths, threads: int = 1) -> dict:
+    """`maskflow train` for `numpy_mlp`: the cached arrays in, the same outputs as a torch model out.
+
+    `spec` is the resolved model, `data` is maskflow.training.data's `Data` and `paths` is
+    maskflow.training.train's `Paths`. Inputs are normalised by the checkpoint's `Normalizer`, and every
+    validation metric and latent snapshot goes through the torch twin on the shared inference
+    path, so evaluating the checkpoint reproduces the logged metrics exactly. Training runs on
+    the CPU with `threads` BLAS threads and takes seconds, so it writes its outputs once, at
+    the end (no resume state). Returns the checkpoint dict it wrote.
+    """
+    import dataclasses
+
+    from threadpoolctl import threadpool_limits
+
+    from maskflow import inference
+    from maskflow.models import checkpoint as ckpt_io
+    from maskflow.training import loop as train_loop  # its evaluate and features, not this module's numpy ones
+    from maskflow.training.data import Split
+    from maskflow.training.outputs import build_checkpoint, write_history, write_latent
+
+    def on_cpu(split):
+        return Split(split.x.cpu(), split.y.cpu(), split.y_np)
+
+    data = dataclasses.replace(data, train=on_cpu(data.train), val=on_cpu(data.val))
+    normalizer = inference.Normalizer(data.normalization)
+    arch, train_spec = spec["arch"], spec["train"]
+    x_train, x_val = (
+        inference.forward_in_batches(lambda x: x, split.x, normalizer).numpy() for split in (data.train, data.val)
+    )
+    latent: dict = {}
+
+    def val_metrics(state: dict) -> tuple[float, float]:
+        metrics = train_loop.evaluate(to_torch(state, arch), data.val, normalizer)
+        return metrics["loss"], metrics["accuracy"]
+
+    def on_epoch(epoch: int, row: dict, state: dict) -> None:
+        if epoch in train_spec["latent_epochs"] and len(data.val.y):
+            latent[epoch] = train_loop.features(to_torch(state, arch), data.val, normalizer)
+        log.info(
+            "epoch %d/%d %s",
+            epoch,
+            train_spec["epochs"],
+            " ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"),
+        )
+
+    with threadpool_limits(threads):
+        fit = train(
+            x_train, data.train.y_np, x_val, data.val.y_np, arch, train_spec, spec["seed"], on_epoch,
+            n_classes=len(data.classes), val_metrics=val_metrics,
+        )  # fmt: skip
+    seconds = sum(row["seconds"] for row in fit.history)
+    trained = _Trained(spec, to_torch(fit.state, arch), fit.history, len(fit.history), fit.best_epoch, seconds)
+    checkpoint = build_checkpoint(trained, data, arch, complete=True)
+    ckpt_io.save_checkpoint(paths.checkpoint, checkpoint)
+    write_history(paths.history, fit.history)
+    write_latent(paths.latent, latent, data.val.y_np)
+    paths.resume.unlink(missing_ok=True)
+    return checkpoint
+
+
+def _demo() -> None:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    x = digits.images.reshape(-1, 1, 8, 8) / 16.0
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, digits.target, test_size=0.5, stratify=digits.target, random_state=0
+    )
+    arch = {"type": "numpy_mlp", "hidden": [64, 32], "activation": "relu"}
+    spec = {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "batch_size": 32, "epochs": 30}
+    fit = train(x_train, y_train, x_test, y_test, arch, spec, seed=1)
+    for row in fit.history:
+        print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+
+
+if __name__ == "__main__":
+    _demo()

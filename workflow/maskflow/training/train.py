@@ -1,0 +1,274 @@
+"""`maskflow train`: train one model from the cached arrays, reproducibly and resumably.
+
+    maskflow train --spec '{"name": "cnn", "seed": 1, "arch": {...}, "train": {...}}' \
+        --cache-dir results/masks/cache --normalization results/masks/stats/normalization.json \
+        --checkpoint results/masks/models/cnn/checkpoint.pt --history results/masks/models/cnn/history.csv \
+        --latent results/masks/models/cnn/latent.npz --resume results/masks/models/cnn/resume.pt --threads 2
+
+The Snakemake rule `train` runs this with one resolved model (maskflow.config). The uint8
+arrays are loaded once onto the training device; each mini-batch is taken by indexing them,
+converted to float, augmented and normalised there. Every source of randomness is seeded:
+torch's global generator (initial weights, dropout, rrelu) and two CPU generators (epoch order
+and augmentation), so the same config and seed give the same history and weights.
+
+After every epoch the checkpoint, history and a resume state are written atomically. SIGTERM
+or Ctrl-C stop at the next mini-batch and exit non-zero (143 / 130); the next run with the
+same --resume path continues after the last complete epoch and ends with the same weights as
+an uninterrupted run. A resume state saved for another config or other data is not used.
+
+This module is the command: it resolves the spec, builds a run and drives it epoch by epoch.
+Its parts live beside it: maskflow.training.data (the cached arrays), maskflow.training.optim
+(optimizer, schedule, early stopping, loss), maskflow.training.loop (the run's state, one epoch,
+evaluation, stop signals) and maskflow.training.outputs (checkpoint, history, latent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from maskflow import inference
+from maskflow.config import EARLY_STOPPING_DEFAULTS, TRAIN_DEFAULTS, deep_merge
+from maskflow.errors import ConfigError
+from maskflow.io.hashing import derived_seed, fingerprint
+from maskflow.models import REGISTRY, build_model, check_arch, imported
+from maskflow.models import checkpoint as ckpt_io
+from maskflow.models.init import initialise
+from maskflow.runtime.device import MixedPrecision, configure, describe, place, resolve_device
+from maskflow.training.augment import Augmenter
+from maskflow.training.data import Data, load_data
+from maskflow.training.loop import Interrupted, Run, StopSignals, evaluate, features, train_one_epoch
+from maskflow.training.optim import OPTIMIZERS, SCHEDULES, CrossEntropy, EarlyStopping
+from maskflow.training.outputs import build_checkpoint, write_history, write_latent
+from maskflow.training.sampling import EpochSampler, loss_weights
+
+log = logging.getLogger("maskflow.training.train")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--spec", required=True, help="one resolved model as JSON (maskflow.config)")
+    parser.add_argument("--cache-dir", required=True, type=Path, help="folder of {split}_x.npy / {split}_y.npy")
+    parser.add_argument("--normalization", required=True, type=Path, help="normalization.json of the train split")
+    parser.add_argument("--checkpoint", required=True, type=Path)
+    parser.add_argument("--history", required=True, type=Path)
+    parser.add_argument("--latent", required=True, type=Path, help="penultimate features at latent_epochs (npz)")
+    parser.add_argument("--resume", required=True, type=Path, help="resume state, kept until training finishes")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1)")
+    parser.add_argument(
+        "--classes", help="class names as a JSON list, in label order (default: from {split}_index.csv)"
+    )
+
+
+# ---------------------------------------------------------------------------------- the spec
+
+
+def resolve_spec(text: str) -> dict:
+    """The --spec JSON with train defaults filled in (a hand-written spec may leave them out)."""
+    try:
+        spec = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"--spec: not valid JSON ({error})") from None
+    name = spec.setdefault("name", "model")
+    try:
+        spec["arch"] = check_arch(spec.get("arch"))
+    except ConfigError as error:
+        raise ConfigError(f"models.{name}.arch: {error}") from None
+    train = deep_merge(TRAIN_DEFAULTS, spec.get("train") or {})
+    if train["early_stopping"] is not None:
+        train["early_stopping"] = deep_merge(EARLY_STOPPING_DEFAULTS, train["early_stopping"])
+    if train["optimizer"] == "sgd" and train["nesterov"] and train["momentum"] <= 0:
+        raise ConfigError(f"models.{name}.train.nesterov: needs momentum > 0 (momentum is {train['momentum']})")
+    spec["train"] = train
+    spec.setdefault("seed", 1)
+    spec.setdefault("device", "auto")
+    return spec
+
+
+def progress_line(row: dict, epochs: int, run: Run) -> str:
+    done = len(run.history)
+    mean_seconds = sum(r["seconds"] for r in run.history) / done
+    eta = 0.0 if run.stopped else mean_seconds * (epochs - row["epoch"])
+    return (
+        f"epoch {row['epoch']}/{epochs} train_loss {row['train_loss']:.4f} train_acc {row['train_acc']:.4f} "
+        f"val_loss {row['val_loss']:.4f} val_acc {row['val_acc']:.4f} lr {row['lr']:.3g} "
+        f"{row['seconds']:.1f}s ETA {int(eta) // 60}:{int(eta) % 60:02d}"
+    )
+
+
+@dataclass
+class Paths:
+    checkpoint: Path
+    history: Path
+    latent: Path
+    resume: Path
+
+
+def fit(run: Run, data: Data, paths: Paths, arch: dict, stop: StopSignals | None = None) -> None:
+    """Train from `run.epoch` until the last epoch or early stopping, saving after each epoch."""
+    t = run.spec["train"]
+    device = data.train.x.device
+    normalizer = inference.Normalizer(data.normalization, device)
+    augmenter = Augmenter(t["augment"], run.generators["augment"])
+    sampler = EpochSampler(t["imbalance"], data.train.y_np, data.classes, run.generators["order"])
+    weights = loss_weights(t["imbalance"], data.train.y_np, data.classes)
+    criterion = CrossEntropy(weights, t["label_smoothing"], len(data.classes)).to(device)
+    latent_epochs = set(t["latent_epochs"])
+    while run.epoch < t["epochs"] and not run.stopped:
+        started = time.perf_counter()
+        epoch = run.epoch + 1
+        lr = run.optimizer.param_groups[0]["lr"]
+        train_loss, train_acc = train_one_epoch(
+            run.model,
+            data.train,
+            sampler.epoch(),
+            t["batch_size"],
+            normalizer,
+            augmenter,
+            criterion,
+            run.optimizer,
+            run.amp,
+            stop,
+        )
+        val = evaluate(run.model, data.val, normalizer)
+        if run.scheduler:
+            run.scheduler.step()
+        if epoch in latent_epochs and len(data.val.y):
+            run.latent[epoch] = features(run.model, data.val, normalizer)
+        seconds = time.perf_counter() - started
+        row = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "train_acc": train_acc,
+            "val_loss": val["loss"],
+            "val_acc": val["accuracy"],
+            "lr": lr,
+            "seconds": round(seconds, 3),
+        }
+        run.history.append(row)
+        run.stopped = bool(run.stopper and run.stopper.update(epoch, row, run.model))
+        run.epoch, run.train_seconds = epoch, run.train_seconds + seconds
+        ckpt_io.save_checkpoint(paths.checkpoint, build_checkpoint(run, data, arch))
+        write_history(paths.history, run.history)
+        ckpt_io.save_resume(paths.resume, {"fingerprint": run.fingerprint, **run.state_dict()})
+        log.info(progress_line(row, t["epochs"], run))
+        if run.stopped:
+            log.info(
+                "early stopping after epoch %d: %s has not improved for %d epochs (best %.4f at epoch %d)%s",
+                epoch,
+                run.stopper.monitor,
+                run.stopper.patience,
+                run.stopper.best,
+                run.stopper.best_epoch,
+                "; restoring its weights" if run.stopper.restore_best else "",
+            )
+
+
+def finish(run: Run, data: Data, paths: Paths, arch: dict) -> dict:
+    """Final outputs: checkpoint with the handed-on weights, history, latent; resume state removed."""
+    state, weights_epoch = run.output_state()
+    run.model.load_state_dict(state)
+    if arch.get("bottleneck") and not run.latent and len(data.val.y):
+        # A bottleneck model exists to be plotted: snapshot its final weights when no epoch was asked.
+        run.latent[weights_epoch] = features(
+            run.model, data.val, inference.Normalizer(data.normalization, data.val.x.device)
+        )
+    checkpoint = build_checkpoint(run, data, arch, complete=True)
+    ckpt_io.save_checkpoint(paths.checkpoint, checkpoint)
+    write_history(paths.history, run.history)
+    write_latent(paths.latent, run.latent, data.val.y_np)
+    paths.resume.unlink(missing_ok=True)
+    return checkpoint
+
+
+def prepare(spec: dict, data: Data, device: torch.device, fingerprint: str) -> Run:
+    """A fresh run: model built and initialised from the seed, optimizer, schedule, generators."""
+    t = spec["train"]
+    torch.manual_seed(spec["seed"])
+    model = place(initialise(build_model(spec["arch"], data.channels, data.size, len(data.classes)), t["init"]), device)
+    optimizer = OPTIMIZERS[t["optimizer"]](model.parameters(), t)
+    es = t["early_stopping"]
+    stopper = EarlyStopping(es["monitor"], es["patience"], es["restore_best"]) if es else None
+    if stopper and len(data.val.y) == 0:
+        raise ConfigError(f"models.{spec['name']}.train.early_stopping: the val split is empty, nothing to monitor")
+    generators = {
+        purpose: torch.Generator().manual_seed(derived_seed(spec["seed"], purpose)) for purpose in ("order", "augment")
+    }
+    return Run(
+        spec=spec,
+        model=model,
+        optimizer=optimizer,
+        scheduler=SCHEDULES[t["schedule"]["type"]](optimizer, t),
+        amp=MixedPrecision.for_device(device, t["mixed_precision"]),
+        generators=generators,
+        stopper=stopper,
+        fingerprint=fingerprint,
+    )
+
+
+def run(args: argparse.Namespace) -> dict:
+    spec = resolve_spec(args.spec)
+    device = resolve_device(spec["device"])
+    if device.type == "cuda":
+        # Concurrent local train jobs each take their own card (Snakemake sets no
+        # CUDA_VISIBLE_DEVICES); under SLURM --gres the scheduler has chosen and this is "cuda".
+        from maskflow.runtime.gpu_slots import claim_gpu
+
+        device = torch.device(claim_gpu())
+    configure(device, args.threads)
+    classes = json.loads(args.classes) if args.classes else None
+    data = load_data(args.cache_dir, args.normalization, classes, device)
+    resume_key = fingerprint(
+        {"spec": spec, "data": data.sha256, "normalization": data.normalization, "classes": data.classes}
+    )
+    paths = Paths(args.checkpoint, args.history, args.latent, args.resume)
+    own_trainer = REGISTRY[spec["arch"]["type"]].trainer
+    if own_trainer:  # a type with its own training loop (numpy_mlp) writes the same outputs
+        return imported(own_trainer)(spec, data, paths, args.threads)
+    training = prepare(spec, data, device, resume_key)
+    log.info(
+        "training %s: %s, %d parameters; %d train / %d val crops %dx%dx%d; device %s; mixed precision %s; %d epochs",
+        spec["name"],
+        spec["arch"]["type"],
+        sum(p.numel() for p in training.model.parameters()),
+        len(data.train.y),
+        len(data.val.y),
+        data.size,
+        data.size,
+        data.channels,
+        describe(device),
+        training.amp.describe(),
+        spec["train"]["epochs"],
+    )
+    state = ckpt_io.load_resume(paths.resume, resume_key)
+    if state is not None:
+        training.load_state_dict(state)
+        log.info("resuming from %s after epoch %d", paths.resume, training.epoch)
+    try:
+        with StopSignals() as stop:
+            fit(training, data, paths, spec["arch"], stop)
+    except Interrupted as interrupt:
+        log.error(
+            "stopped by %s during epoch %d; %s; run the same command again to continue",
+            interrupt,
+            training.epoch + 1,
+            f"resume state after epoch {training.epoch} is in {paths.resume}"
+            if training.epoch
+            else "no epoch was complete",
+        )
+        raise SystemExit(128 + interrupt.signum) from None
+    checkpoint = finish(training, data, paths, spec["arch"])
+    log.info(
+        "done: %d epochs in %.1fs; weights of epoch %d, val_loss %.4f val_acc %.4f",
+        training.epoch,
+        training.train_seconds,
+        checkpoint["best_epoch"],
+        checkpoint["val_metrics"]["loss"],
+        checkpoint["val_metrics"]["accuracy"],
+    )
+    return checkpoint
