@@ -11,7 +11,12 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# config.yaml is the default experiment. A config named on the command line replaces it
+# (`--configfile configs/fer2013.yaml` runs FER2013 alone); several named together still layer
+# key by key, and `--config key=value` alone adjusts the default experiment.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
 
 
 include: "workflow/rules/common.smk"

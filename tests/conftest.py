@@ -1,42 +1,13 @@
-"""Shared fixtures: the repository root, and a way to run Snakemake on a tiny config in a
-temporary folder (real runs, real files)."""
+"""Shared fixtures and hooks: one full tiny run shared by the end-to-end tests, no SLURM probe
+outside the SLURM tests, and CI's rule that some tests must not skip. Helpers the test modules
+import (run_snakemake, ROOT, ...) live in tests/helpers/."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-TINY_CONFIG = ROOT / "tests" / "config" / "tiny.yaml"
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-
-
-def run_snakemake(workdir: Path, *args: str, config: Path = TINY_CONFIG, check: bool = True, timeout: float = 600):
-    """Run the repository's Snakefile in `workdir` (results land there) and return the process."""
-    command = [
-        *SNAKEMAKE,
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(config),
-        "--cores",
-        "2",
-        *args,
-    ]
-    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
-    process = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
-    if check and process.returncode != 0:
-        raise AssertionError(
-            f"snakemake {' '.join(args)} failed ({process.returncode}):\n{process.stdout[-4000:]}\n{process.stderr[-8000:]}"
-        )
-    return process
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +31,9 @@ def _no_slurm_probe_outside_slurm_tests(request, monkeypatch, no_slurm_bin):
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, no_slurm_bin) -> Path:
     """One full run of the tiny config, shared by the end-to-end tests that only read results."""
+    # Imported here: tests/test_system_state.py runs this file alone, without tests/ on sys.path.
+    from helpers.snakemake import run_snakemake
+
     workdir = tmp_path_factory.mktemp("tiny")
     with pytest.MonkeyPatch.context() as patch:  # session scope: set up before the autouse one
         patch.setenv("PATH", f"{no_slurm_bin}{os.pathsep}{os.environ.get('PATH', '')}")
@@ -70,11 +44,6 @@ def tiny_run(tmp_path_factory, no_slurm_bin) -> Path:
 @pytest.fixture
 def workdir(tmp_path) -> Path:
     return tmp_path
-
-
-def copy_tree(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst, dirs_exist_ok=True)
-    return dst
 
 
 # Under CI a test that needs a system package must run: a green CI run that skipped the SLURM

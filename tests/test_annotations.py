@@ -13,7 +13,6 @@ import pytest
 from snakemake.utils import validate as validate_schema
 
 from bad_inputs import HOMEWORK_HEADER, bad_masks_dataset, write_photo, write_table
-from conftest import ROOT
 from maskflow.annotations import checks
 from maskflow.annotations.labels import LabelMatcher
 from maskflow.annotations.quality import REASONS, QualityLog
@@ -21,6 +20,8 @@ from maskflow.annotations.records import make_rows
 from maskflow.annotations.validate import COLUMNS, output_table, parse_spec, validate
 from maskflow.cli import main
 from maskflow.errors import ConfigError, DataError
+
+from helpers import ROOT
 
 CLASSES = ["good", "bad", "none"]
 SCHEMA = ROOT / "workflow" / "schemas" / "annotations.schema.yaml"

@@ -28,8 +28,9 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import ROOT, TINY_CONFIG
 from maskflow.config import resolve_models
+
+from helpers import ROOT, TINY_CONFIG
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

@@ -14,7 +14,8 @@ from maskflow.errors import CheckpointError
 from maskflow.inference import predict_proba, proba_metrics
 from maskflow.io.hashing import sha256_file
 from maskflow.models.checkpoint import load_checkpoint, load_model, verify_data
-from test_train import SPEC, spec_with, train, write_cache
+
+from helpers.training import SPEC, spec_with, train, write_cache
 
 
 @pytest.fixture(scope="module")

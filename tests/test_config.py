@@ -1,13 +1,18 @@
 """Config validation and model resolution (maskflow.config)."""
 
 import copy
+import re
+import shutil
+import subprocess
 
 import pytest
 import yaml
 
-from conftest import ROOT, TINY_CONFIG
 from maskflow.config import load_and_check
 from maskflow.errors import ConfigError
+
+from helpers import ROOT, TINY_CONFIG
+from helpers.snakemake import SNAKEMAKE, job_stats
 
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -69,3 +74,45 @@ def test_config_errors_name_the_key_and_allowed_values(tiny, edit, expected):
         load_and_check(config, SCHEMA)
     for fragment in expected:
         assert fragment in str(error.value)
+
+
+# --- which config files make the experiment (Snakefile) --------------------------------------
+TINY_MODELS = {"cnn-s1", "cnn-s2", "cnn_aug", "mlp", "lr-lr0.01", "lr-lr0.1"}
+
+
+def dry_run_from_the_repository(tmp_path, *configfiles: str) -> tuple[dict[str, int], set[str]]:
+    """`snakemake -n --forceall all [--configfile ...]` typed in the repository root, results in
+    `tmp_path`, which holds a copy of config.yaml as the repository root does; returns the job
+    counts and the names of the models it would train."""
+    shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
+    command = [*SNAKEMAKE, "-n", "--forceall", "--nolock", "--directory", str(tmp_path), "--cores", "2", "all"]
+    if configfiles:
+        command += ["--configfile", *configfiles]
+    process = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    output = process.stdout + process.stderr
+    assert process.returncode == 0, output[-3000:]
+    trained = set(re.findall(r"results/\w+/models/([^/\s,]+)/checkpoint\.pt", output))
+    return job_stats(output), trained
+
+
+@pytest.mark.workflow
+def test_a_configfile_on_the_command_line_replaces_the_default_experiment(tmp_path):
+    jobs, trained = dry_run_from_the_repository(tmp_path, "tests/config/tiny.yaml")
+    assert trained == TINY_MODELS  # not config.yaml's digits study added to it
+    assert jobs["train"] == len(TINY_MODELS)
+
+
+@pytest.mark.workflow
+def test_several_configfiles_layer_key_by_key(tmp_path):
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("models:\n  mlp_long: {base: mlp, train: {epochs: 3}}\n")
+    jobs, trained = dry_run_from_the_repository(tmp_path, "tests/config/tiny.yaml", str(extra))
+    assert trained == TINY_MODELS | {"mlp_long"}
+    assert jobs["train"] == len(TINY_MODELS) + 1
+
+
+@pytest.mark.workflow
+def test_without_a_configfile_the_default_experiment_runs(tmp_path):
+    _, trained = dry_run_from_the_repository(tmp_path)
+    default = load_and_check(yaml.safe_load((ROOT / "config.yaml").read_text()), SCHEMA)["models"]
+    assert trained == set(default)

@@ -17,7 +17,8 @@ from maskflow.errors import ConfigError
 from maskflow.evaluation.metrics import split_metrics
 from maskflow.figures import FAMILIES, FigureJob, all_names, parse_name
 from maskflow.figures.common import class_colors
-from test_evaluate import CLASSES, MLP_2D, write_cache, write_checkpoint
+
+from helpers.evaluation import CLASSES, MLP_2D, write_cache, write_checkpoint
 
 SPEC = json.dumps(
     {"name": "m", "classes": CLASSES, "figures": {"misclassified": 8, "overlays": 2, "saliency_per_class": 2}}

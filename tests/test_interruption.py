@@ -30,8 +30,10 @@ import torch
 import yaml
 from PIL import Image
 
-from conftest import ROOT, SNAKEMAKE, TINY_CONFIG, run_snakemake
 from maskflow.data.integrity import CHECKSUMS_NAME, cache_names
+
+from helpers import ROOT, TINY_CONFIG
+from helpers.snakemake import SNAKEMAKE, run_snakemake
 
 CACHE = "results/masks/cache"
 MODEL = "results/masks/models/cnn"

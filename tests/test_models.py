@@ -9,11 +9,12 @@ import pytest
 import torch
 import yaml
 
-from conftest import ROOT, TINY_CONFIG
 from maskflow.config import load_and_check
 from maskflow.errors import ConfigError
 from maskflow.models import REGISTRY, ArchType, build_model, check_arch
 from maskflow.models.init import initialise
+
+from helpers import ROOT, TINY_CONFIG
 
 CNN = {
     "type": "cnn",

@@ -7,8 +7,9 @@ import os
 
 import pytest
 
-from conftest import copy_tree, run_snakemake
 from maskflow.runtime.openmp import DECIDED_BY_MASKFLOW, PASSIVE, available_cpus, choose_wait_policy
+
+from helpers.snakemake import copy_tree, run_snakemake
 
 TRAIN_LOG = "results/masks/logs/train/mlp.log"
 CHECKPOINT = "results/masks/models/mlp/checkpoint.pt"

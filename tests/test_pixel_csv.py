@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import run_snakemake
 from maskflow.annotations import pixel_csv
 from maskflow.annotations.validate import parse_spec, validate
 from maskflow.data import cache
 from maskflow.errors import DataError
+
+from helpers.snakemake import run_snakemake
 
 EMOTIONS = ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"]
 # FER2013's class shares (Disgust about 1.5 %) and Usage shares.

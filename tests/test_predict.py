@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from conftest import TINY_CONFIG
 from maskflow.cli import main
-from test_evaluate import CLASSES, write_cache, write_checkpoint
+
+from helpers import TINY_CONFIG
+from helpers.evaluation import CLASSES, write_cache, write_checkpoint
 
 PREPROCESS = {"size": 12, "channels": "rgb", "margin": 0.1, "square": True}
 
@@ -125,18 +126,9 @@ def test_without_box_columns_each_photo_is_one_crop(photos):
     assert preds[["xmin", "ymin", "xmax", "ymax"]].values.tolist() == [[0, 0, 160, 120]]
 
 
-@pytest.mark.parametrize(
-    "change, message",
-    [
-        (lambda t: t.assign(name=["a.jpg", "missing.jpg", "a.jpg"]), "missing.jpg"),
-        (lambda t: t.assign(x1=["10", "ten", "5"]), "row 2: x1 = 'ten'"),
-        (lambda t: t.drop(columns=["y2"]), "y2 missing"),
-    ],
-)
-def test_bad_requests_name_the_problem(photos, capsys, change, message):
-    tmp_path, folder, checkpoint = photos
-    change(pd.read_csv(tmp_path / "new.csv")).to_csv(tmp_path / "bad.csv", index=False)
-    code = predict(
+def predict_table(tmp_path, folder, checkpoint, table: pd.DataFrame, *extra: str) -> int:
+    table.to_csv(tmp_path / "bad.csv", index=False)
+    return predict(
         "--checkpoint",
         str(checkpoint),
         "--annotations",
@@ -149,7 +141,81 @@ def test_bad_requests_name_the_problem(photos, capsys, change, message):
         COLUMNS,
         "--preprocess",
         json.dumps(PREPROCESS),
+        *extra,
     )
+
+
+# What a user's table gets wrong in one row -> (the row's cells, reason as in quality.json, detail fragment)
+BAD_ROWS = {
+    "box outside the photo": ({"x1": 300, "x2": 350}, "box_outside", "entirely outside"),
+    "missing photo": ({"name": "missing.jpg"}, "missing_photo", "missing.jpg: no such file"),
+    "a folder named like a photo": ({"name": "a_directory.jpg"}, "missing_photo", "a_directory.jpg: is a folder"),
+    "corrupt photo": ({"name": "broken.jpg"}, "corrupt_photo", "broken.jpg: not an image"),
+    "coordinate not a number": ({"x1": "ten"}, "nan_coordinate", "xmin 'ten' is not a finite number"),
+    "inverted box": ({"x1": 90, "x2": 20}, "inverted_box", "xmin > xmax"),
+    "empty photo cell": ({"name": ""}, "missing_photo", "names no photo"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ROWS))
+def test_a_bad_row_is_skipped_with_its_reason_and_the_others_predicted(photos, capsys, case):
+    tmp_path, folder, checkpoint = photos
+    (folder / "a_directory.jpg").mkdir()
+    (folder / "broken.jpg").write_text("<html>not a photo</html>")
+    cells, reason, detail = BAD_ROWS[case]
+    table = pd.read_csv(tmp_path / "new.csv", dtype=str, keep_default_na=False)
+    for column, value in cells.items():
+        table.loc[1, column] = str(value)  # the second data row: line 3
+    assert predict_table(tmp_path, folder, checkpoint, table) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    said = [line for line in err.splitlines() if "rows skipped" in line]
+    assert len(said) == 1 and f"1 of 3 rows skipped ({reason} 1;" in said[0], err
+    assert "p_skipped.csv" in said[0]
+    skipped = pd.read_csv(tmp_path / "p_skipped.csv", keep_default_na=False)
+    assert skipped[["row", "line", "reason"]].values.tolist() == [[2, 3, reason]]
+    assert detail in skipped["detail"].iloc[0], skipped["detail"].iloc[0]
+    preds = pd.read_csv(tmp_path / "p.csv")
+    assert preds["row"].tolist() == [1, 3]
+    # The good rows get what they get without the bad one.
+    assert predict_table(tmp_path, folder, checkpoint, table.drop(index=1)) == 0
+    alone = pd.read_csv(tmp_path / "p.csv")
+    probabilities = [f"p_{c}" for c in CLASSES]
+    np.testing.assert_array_equal(preds[probabilities], alone[probabilities])
+
+
+def test_nothing_skipped_leaves_a_header_only_list(photos, capsys):
+    tmp_path, folder, checkpoint = photos
+    assert predict_table(tmp_path, folder, checkpoint, pd.read_csv(tmp_path / "new.csv")) == 0
+    assert (tmp_path / "p_skipped.csv").read_text().strip() == "row,line,photo,reason,detail"
+    assert "skipped" not in capsys.readouterr().err
+
+
+def test_strict_or_nothing_left_to_predict_exits_2(photos, capsys):
+    tmp_path, folder, checkpoint = photos
+    table = pd.read_csv(tmp_path / "new.csv")
+    outside = table.assign(x1=[10, 300, 5], x2=[50, 350, 100])
+    assert predict_table(tmp_path, folder, checkpoint, outside, "--strict") == 2
+    err = capsys.readouterr().err
+    assert "1 of 3 rows skipped (box_outside 1; first: row 2, line 3" in err.strip().splitlines()[-1]
+    assert "Traceback" not in err and not (tmp_path / "p.csv").exists()
+    assert pd.read_csv(tmp_path / "p_skipped.csv")["reason"].tolist() == ["box_outside"]
+    assert predict_table(tmp_path, folder, checkpoint, table.assign(name="missing.jpg")) == 2
+    err = capsys.readouterr().err
+    assert "no row could be predicted: 3 of 3 rows skipped (missing_photo 3;" in err.strip().splitlines()[-1]
+    assert not (tmp_path / "p.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda t: t.drop(columns=["y2"]), "y2 missing"),
+        (lambda t: t.drop(columns=["name"]), "no column 'name' naming the photos"),
+    ],
+)
+def test_a_bad_table_names_the_problem(photos, capsys, change, message):
+    tmp_path, folder, checkpoint = photos
+    code = predict_table(tmp_path, folder, checkpoint, change(pd.read_csv(tmp_path / "new.csv")))
     assert code == 2
     error = capsys.readouterr().err
     assert message in error and "Traceback" not in error

@@ -16,7 +16,7 @@ import textwrap
 import pytest
 import yaml
 
-from conftest import ROOT, TINY_CONFIG
+from helpers import ROOT, TINY_CONFIG
 
 DEFAULT = ROOT / "profiles" / "default" / "profile.yaml"
 SLURM = ROOT / "profiles" / "slurm" / "profile.yaml"

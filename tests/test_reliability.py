@@ -33,12 +33,14 @@ import yaml
 from PIL import Image
 
 from bad_inputs import HOMEWORK_HEADER, bad_masks_dataset, write_not_an_image, write_table, write_truncated_jpeg
-from conftest import TINY_CONFIG, run_snakemake
 from maskflow.cli import main
 from maskflow.data import integrity
 from maskflow.errors import CheckpointError, DataError
 from maskflow.io import hashing
-from test_evaluate import write_cache, write_checkpoint
+
+from helpers import TINY_CONFIG
+from helpers.evaluation import write_cache, write_checkpoint
+from helpers.snakemake import run_snakemake
 
 CLASSES = ["good", "bad", "none"]
 HOMEWORK = {"format": "bbox_csv", "files": {"train": "train.csv", "test": "test.csv"}, "images": "images"}

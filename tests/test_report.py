@@ -18,10 +18,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from conftest import copy_tree, run_snakemake
 from maskflow.cli import main
 from maskflow.evaluation.metrics import split_metrics
 from maskflow.report.build import anchor
+
+from helpers.snakemake import copy_tree, run_snakemake
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CLASSES = ["good", "bad"]

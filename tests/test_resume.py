@@ -18,7 +18,8 @@ import pytest
 import torch
 
 from maskflow.training import train as train_module
-from test_train import assert_same_weights, cli_args, history_without_seconds, spec_with, train, write_cache
+
+from helpers.training import assert_same_weights, cli_args, history_without_seconds, spec_with, train, write_cache
 
 # Every piece of state a resume must restore: Adam moments, a step schedule, early stopping
 # with best weights, the sampler's and the augmenter's generators, dropout/rrelu (torch's).

@@ -28,7 +28,8 @@ import pytest
 import torch
 import yaml
 
-from conftest import ROOT, TINY_CONFIG, run_snakemake
+from helpers import ROOT, TINY_CONFIG
+from helpers.snakemake import run_snakemake
 
 pytestmark = pytest.mark.slurm
 

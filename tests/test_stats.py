@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from conftest import run_snakemake
 from maskflow.data import integrity, stats
 from maskflow.errors import DataError
 from maskflow.io.hashing import sha256_file
+
+from helpers.snakemake import run_snakemake
 
 CLASSES = ["good", "bad", "none"]
 SPEC = json.dumps({"classes": CLASSES})

@@ -3,21 +3,11 @@ its path reruns exactly that one job, and `snakemake -n all` schedules nothing."
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from conftest import copy_tree, run_snakemake
+from helpers.snakemake import copy_tree, job_stats, run_snakemake
 
 pytestmark = pytest.mark.workflow
-
-
-def job_stats(output: str) -> dict[str, int]:
-    """Snakemake's 'Job stats' table (rule -> count, plus 'total'); {} when nothing runs."""
-    match = re.search(r"Job stats:\njob\s+count\n[-\s]+\n(.*?)\n\n", output, re.S)
-    if not match:
-        return {}
-    return {name: int(count) for name, count in (line.split() for line in match.group(1).splitlines() if line.strip())}
 
 
 @pytest.fixture
