@@ -260,3 +260,92 @@ def test_a_model_outside_the_sweep_is_refused(tmp_path, capsys):
             ]
         )
     assert stop.value.code == 2 and "not part of sweep 'grid'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- figures show the differences
+
+
+def _texts(figure) -> list[str]:
+    return [t.get_text() for ax in figure.axes for t in ax.texts]
+
+
+def test_comparison_plot_zooms_to_the_scores_and_labels_them(compared):
+    from maskflow.evaluation.compare import build_tables, plot_groups
+
+    tmp_path, _, _ = compared
+    names = ["base-s1", "base-s2", "wide", "ens"]
+    rows, groups = build_tables(
+        [str(tmp_path / "models" / n / "metrics.json") for n in names],
+        [str(tmp_path / "models" / n / "predictions_test.csv") for n in names],
+        "base",
+    )
+    figure = plot_groups(rows, groups, "d", "base")
+    low, high = figure.axes[0].get_xlim()
+    scores = pd.to_numeric(rows["test_accuracy"]).to_numpy()
+    # Zoomed: the axis starts near the lowest score, not at 0, and still shows the highest.
+    assert 0 < low <= scores.min() and high >= scores.max()
+    assert low > scores.min() - 0.2
+    for mean in groups["test_accuracy_mean"]:
+        assert f"{mean:.3f}" in _texts(figure)
+
+
+def _sweep_table(values: list, scores: list[float]) -> pd.DataFrame:
+    from maskflow.evaluation.sweep import SCORES
+
+    return pd.DataFrame({"model": [f"m{i}" for i in range(len(values))], "k": values, **{s: scores for s in SCORES}})
+
+
+@pytest.mark.parametrize("values", [["[64, 32]", "[512, 256]", "[32, 16]"], [0.5, 0.05, 0.005]])
+def test_one_key_sweep_plot_is_zoomed_to_close_scores(values):
+    from maskflow.evaluation.sweep import plot_sweep
+
+    # the digits dnn_hidden sweep: 0.956 against 0.978 is the whole point of the figure
+    figure = plot_sweep(_sweep_table(values, [0.956, 0.978, 0.961]), ["k"], "s")
+    low, high = figure.axes[0].get_ylim()
+    assert 0.9 < low <= 0.956 and 0.978 <= high < 1.0
+    assert {"0.956", "0.978", "0.961"} <= set(_texts(figure))
+
+
+def test_many_key_sweep_bars_are_zoomed_and_labelled():
+    from maskflow.evaluation.sweep import plot_sweep
+
+    table = _sweep_table([1, 2], [0.956, 0.978])
+    table["j"], table["l"] = ["a", "b"], ["c", "d"]
+    figure = plot_sweep(table, ["k", "j", "l"], "s")
+    low, high = figure.axes[0].get_xlim()
+    assert 0.9 < low <= 0.956 and high >= 0.978
+    assert {"0.956", "0.978"} <= set(_texts(figure))
+
+
+def test_two_key_sweep_heat_map_colours_span_the_data():
+    from maskflow.evaluation.sweep import plot_sweep
+
+    table = _sweep_table([1, 1, 2, 2], [0.956, 0.978, 0.96, 0.97])
+    table["j"] = ["a", "b", "a", "b"]
+    figure = plot_sweep(table, ["k", "j"], "s")
+    assert figure.axes[0].images[0].get_clim() == pytest.approx((0.956, 0.978))
+
+
+def test_overlaid_curves_put_loss_on_a_log_axis_and_mark_a_diverged_run():
+    from maskflow.evaluation.sweep import plot_curves
+
+    def history(loss):
+        return pd.DataFrame(
+            {"epoch": [1, 2, 3], "train_loss": loss, "val_loss": loss, "train_acc": 0.5, "val_acc": 0.5}
+        )
+
+    histories = {"calm": history([0.9, 0.5, 0.3]), "wild": history([2.3, 47000.0, 900.0])}
+    figure = plot_curves(histories, {"calm": "lr=0.05", "wild": "lr=0.5"}, "lr")
+    loss_axis = figure.axes[0]
+    assert loss_axis.get_yscale() == "log"
+    # the calm run's range is not squashed: the axis reaches down to its smallest loss
+    assert loss_axis.get_ylim()[0] <= 0.3
+    legend = [t.get_text() for t in figure.axes[1].get_legend().get_texts()]
+    assert "lr=0.5 (diverged) val" in legend and "lr=0.05 val" in legend
+
+
+def test_diverged_means_a_blow_up_or_a_non_finite_loss():
+    from maskflow.figures.scales import diverged
+
+    assert diverged([2.3, 47000.0]) and diverged([1.0, float("nan")]) and diverged([1.0, float("inf")])
+    assert not diverged([2.3, 1.0, 0.4]) and not diverged([1.0, 5.0])

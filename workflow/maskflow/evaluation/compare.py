@@ -12,7 +12,8 @@ macro F1 under both decision rules, training seconds, and McNemar's exact test a
 dataset's baseline on the test split (`mcnemar_p`; the baseline run is the replicate with the
 same seed when the baseline has seeds). `comparison_groups.csv` has one row per model group
 (a model's replicates together): mean and standard deviation over the seeds. The plot shows
-the group means with the standard deviation as error bars and every replicate as a dot.
+the group means with the standard deviation as error bars and every replicate as a dot, each
+mean written at its bar's end, on an axis zoomed to the data (the differences are the point).
 Everything is read from metrics.json (which carries the resolved config and training facts).
 """
 
@@ -28,6 +29,7 @@ import pandas as pd
 
 from maskflow.errors import DataError
 from maskflow.evaluation.metrics import mcnemar_exact
+from maskflow.figures.scales import label_bars, zoom_limits
 from maskflow.io import atomic
 
 log = logging.getLogger(__name__)
@@ -237,11 +239,15 @@ def plot_groups(rows: pd.DataFrame, groups: pd.DataFrame, dataset: str, baseline
     figure, ax = plt.subplots(figsize=(9, 1.0 + 0.55 * n * len(PLOTTED) / 2 + 0.8))
     height = 0.8 / len(PLOTTED)
     y = np.arange(n)
+    shown = []  # every value drawn (means, mean -/+ std, replicates): the axis is zoomed to them
     for k, (column, colour) in enumerate(PLOTTED.items()):
         positions = y - 0.4 + height * (k + 0.5)
-        means = pd.to_numeric(groups[f"{column}_mean"], errors="coerce").fillna(0).to_numpy()
-        stds = pd.to_numeric(groups[f"{column}_std"], errors="coerce").to_numpy()
-        ax.barh(positions, means, height, color=colour, label=column.replace("_", " "))
+        raw = pd.to_numeric(groups[f"{column}_mean"], errors="coerce").to_numpy(float)
+        means = np.nan_to_num(raw)
+        stds = pd.to_numeric(groups[f"{column}_std"], errors="coerce").to_numpy(float)
+        bars = ax.barh(positions, means, height, color=colour, label=column.replace("_", " "))
+        label_bars(ax, bars, fontsize=6)
+        shown += [raw, raw - np.nan_to_num(stds), raw + np.nan_to_num(stds), rows[column]]
         has_std = np.isfinite(stds)
         if has_std.any():  # error bars only where there are replicates
             ax.errorbar(means[has_std], positions[has_std], xerr=stds[has_std], fmt="none", ecolor="black", capsize=3)
@@ -259,8 +265,11 @@ def plot_groups(rows: pd.DataFrame, groups: pd.DataFrame, dataset: str, baseline
         labels.append(label)
     ax.set_yticks(y, labels, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlim(0, 1.05)
-    ax.set_xlabel("test split (mean over seeds, error bar = std)")
+    low, high = zoom_limits(
+        np.concatenate([pd.to_numeric(pd.Series(v), errors="coerce").to_numpy(float) for v in shown])
+    )
+    ax.set_xlim(low, high + 0.12 * (high - low))  # room for the value labels past the longest bar
+    ax.set_xlabel("test split (mean over seeds, error bar = std; axis zoomed to the data)")
     ax.grid(axis="x", alpha=0.3)
     handles, legend_labels = ax.get_legend_handles_labels()
     title = f"{dataset}: model comparison"

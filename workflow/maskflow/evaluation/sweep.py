@@ -9,7 +9,10 @@ A sweep (config `sweeps:`) expands a base model over a grid of settings; maskflo
 each resulting model and records its grid values (`sweep_values`) in the resolved config,
 which metrics.json carries. The table has one row per model: the grid values, then the scores.
 The plot draws the scores against a one-key grid (log axis when the values span a factor of
-10 or more), a heat map for a two-key grid, and bars per model otherwise.
+10 or more), a heat map for a two-key grid, and bars per model otherwise. The score axis (and
+the heat map's colour scale) is zoomed to the data and every value is written on the figure:
+the differences between the runs are the point of a sweep. The overlaid learning curves draw
+loss on a log axis, so one diverging run does not flatten the others; it is marked "diverged".
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import pandas as pd
 
 from maskflow.errors import DataError
 from maskflow.evaluation.compare import model_row
+from maskflow.figures.scales import diverged, label_bars, label_points, zoom_limits
 from maskflow.io import atomic
 
 log = logging.getLogger(__name__)
@@ -80,9 +84,9 @@ def _plot_one_key(ax, table: pd.DataFrame, key: str) -> None:
     order = np.argsort(numbers, kind="stable") if numbers is not None else np.arange(len(table))
     x = numbers[order] if numbers is not None else np.arange(len(table))
     for score in SCORES:
-        ax.plot(
-            x, pd.to_numeric(table[score], errors="coerce").to_numpy()[order], marker="o", label=score.replace("_", " ")
-        )
+        y = pd.to_numeric(table[score], errors="coerce").to_numpy(float)[order]
+        (line,) = ax.plot(x, y, marker="o", label=score.replace("_", " "))
+        label_points(ax, x, y, color=line.get_color())
     if log_axis:
         ax.set_xscale("log")
     if numbers is None:
@@ -91,8 +95,8 @@ def _plot_one_key(ax, table: pd.DataFrame, key: str) -> None:
         ax.set_xticks(x, [f"{v:g}" for v in x])
         ax.minorticks_off()
     ax.set_xlabel(key)
-    ax.set_ylabel("score")
-    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("score (axis zoomed to the data)")
+    ax.set_ylim(*zoom_limits(table[SCORES]))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
 
@@ -105,13 +109,17 @@ def _plot_two_keys(ax, table: pd.DataFrame, keys: list[str]) -> None:
     grid = np.full((len(rows), len(cols)), np.nan)
     for _, record in table.iterrows():
         grid[rows.index(str(record[keys[0]])), cols.index(str(record[keys[1]]))] = record["test_accuracy"]
-    image = ax.imshow(grid, cmap="viridis", vmin=0, vmax=1)
+    # The colour scale spans the data, not 0..1: 0.956 and 0.978 get different colours.
+    finite = grid[np.isfinite(grid)]
+    low, high = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+    if high - low < 1e-3:
+        low, high = low - 0.005, high + 0.005
+    image = ax.imshow(grid, cmap="viridis", vmin=low, vmax=high)
     for i in range(len(rows)):
         for j in range(len(cols)):
             if np.isfinite(grid[i, j]):
-                ax.text(
-                    j, i, f"{grid[i, j]:.3f}", ha="center", va="center", color="white" if grid[i, j] < 0.6 else "black"
-                )
+                dark = (grid[i, j] - low) / (high - low) < 0.6  # viridis is dark in its lower part
+                ax.text(j, i, f"{grid[i, j]:.3f}", ha="center", va="center", color="white" if dark else "black")
     ax.set_xticks(range(len(cols)), cols)
     ax.set_yticks(range(len(rows)), rows)
     ax.set_xlabel(keys[1])
@@ -123,16 +131,19 @@ def _plot_bars(ax, table: pd.DataFrame, keys: list[str]) -> None:
     y = np.arange(len(table))
     height = 0.8 / len(SCORES)
     for k, score in enumerate(SCORES):
-        ax.barh(
+        bars = ax.barh(
             y - 0.4 + height * (k + 0.5),
             pd.to_numeric(table[score], errors="coerce").fillna(0),
             height,
             label=score.replace("_", " "),
         )
+        label_bars(ax, bars, fontsize=6)
     labels = [", ".join(f"{key}={record[key]}" for key in keys) for _, record in table.iterrows()]
     ax.set_yticks(y, labels, fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlim(0, 1.05)
+    low, high = zoom_limits(table[SCORES])
+    ax.set_xlim(low, high + 0.1 * (high - low))  # room for the value labels past the longest bar
+    ax.set_xlabel("score (axis zoomed to the data)")
     ax.legend(fontsize=8)
 
 
@@ -165,8 +176,12 @@ def plot_curves(histories: dict[str, pd.DataFrame], labels: dict[str, str], swee
     figure, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(len(histories), 1)))
     for color, (model, history) in zip(colors, histories.items()):
-        draw_curves(axes, history, label=labels[model], color=color)
-    axes[0].set_title("loss (dashed: train, solid: val)")
+        label = labels[model] + (" (diverged)" if diverged(history["train_loss"]) else "")
+        draw_curves(axes, history, label=label, color=color)
+    # Log axis: losses of runs that differ in lr span decades, and a diverged run would
+    # otherwise squash every other curve onto zero.
+    axes[0].set_yscale("log")
+    axes[0].set_title("loss, log axis (dashed: train, solid: val)")
     axes[1].set_title("accuracy (dashed: train, solid: val)")
     axes[1].legend(fontsize=7, ncol=2 if len(histories) > 6 else 1)
     figure.suptitle(f"sweep {sweep}: learning curves")
