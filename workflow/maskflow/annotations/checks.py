@@ -92,6 +92,8 @@ def _probe(raw_dir: Path, relative: str) -> tuple[str, int, int] | tuple[None, s
     """(path on disk, width, height), or (None, reason, detail)."""
     found = find_photo(raw_dir, relative)
     if found is None:
+        if (raw_dir / relative).is_dir():  # named like a photo (`a_directory.jpg`), but a folder
+            return None, "missing_photo", f"{relative}: is a folder, not a photo file"
         return None, "missing_photo", f"{relative}: no such file in the raw folder"
     try:
         width, height = probe_photo(raw_dir / found)

@@ -18,7 +18,7 @@ DROPPED = "dropped"
 REPAIRED = "repaired"
 
 REASONS: dict[str, tuple[str, str]] = {
-    "missing_photo": (DROPPED, "the photo file does not exist"),
+    "missing_photo": (DROPPED, "the photo file does not exist (no such file, or the name is a folder)"),
     "corrupt_photo": (DROPPED, "the photo cannot be decoded (corrupt, truncated, empty, not an image, too large)"),
     "unreadable_annotation": (DROPPED, "an annotation file could not be parsed"),
     "unknown_label": (DROPPED, "the label is empty or matches no configured class"),

@@ -5,7 +5,9 @@
 - `read_csv_table(path, name)` reads a CSV as text (utf-8-sig, so an Excel BOM is harmless;
   every cell a string, so long, non-ASCII or numeric-looking file names survive; empty cells
   NaN) and adds `source_row`, the line a person sees in an editor (header = line 1, so the
-  first data row is line 2; assumes no line breaks inside quoted cells);
+  first data row is line 2; assumes no line breaks inside quoted cells); a table whose header
+  has no comma but `;`, tab or `|` (Excel's export in many locales) is read with that
+  delimiter, and the log says so;
 - `map_columns(...)` resolves the config's `columns` mapping and says clearly what is missing;
 - `split_values(...)` maps a split column's values (`Training`, `PublicTest`...) to train/val/test.
 """
@@ -25,6 +27,9 @@ log = logging.getLogger(__name__)
 FILE_KEY_ORDER = ("train", "val", "test", "all")
 
 # Split column values understood without a `split_values` mapping (compared case-insensitively).
+# Delimiters tried, in order, when a header line holds no comma (see _delimiter).
+OTHER_DELIMITERS = {";": "';'", "\t": "tab", "|": "'|'"}
+
 SPLIT_ALIASES = {
     "train": "train", "training": "train",
     "val": "val", "valid": "val", "validation": "val", "dev": "val",
@@ -51,10 +56,34 @@ def annotation_files(raw_dir: Path, spec: dict, kind: str = "file") -> list[tupl
     return pairs
 
 
+def _delimiter(path: Path) -> str:
+    """',' unless the header line has no comma but one of OTHER_DELIMITERS (the first found)."""
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as handle:
+            header = handle.readline()
+    except OSError:
+        return ","
+    if "," in header:
+        return ","
+    return next((d for d in OTHER_DELIMITERS if d in header), ",")
+
+
 def read_csv_table(path: Path, name: str) -> pd.DataFrame:
     """The table as strings with a `source_row` column; DataError for an empty or unreadable file."""
+    sep = _delimiter(path)
+    if sep != ",":
+        # Said once in the log: a table read with another delimiter than the user expects (a
+        # comma inside a `;`-separated file, e.g. decimal commas, stays in its cell).
+        log.info(
+            "%s: the header has no comma but %s: read as %s-separated",
+            name,
+            OTHER_DELIMITERS[sep],
+            OTHER_DELIMITERS[sep],
+        )
     try:
-        table = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=True, skip_blank_lines=False)
+        table = pd.read_csv(
+            path, sep=sep, dtype=str, encoding="utf-8-sig", keep_default_na=True, skip_blank_lines=False
+        )
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: the file is empty (no header, no rows)") from None
     except UnicodeDecodeError as error:
@@ -86,6 +115,9 @@ def map_columns(table: pd.DataFrame, name: str, mapping: dict, required: tuple, 
     if missing:
         described = ", ".join(f"{columns[k]!r}" + (f" (maskflow's {k})" if columns[k] != k else "") for k in missing)
         hint = " (does the file have a header line?)" if any(_is_number(c) for c in present) else ""
+        packed = [d for d in OTHER_DELIMITERS if len(present) == 1 and d in present[0]]
+        if packed:  # one column whose name holds the real header: another delimiter
+            hint = f" (the file looks {OTHER_DELIMITERS[packed[0]]}-separated: save it with commas)"
         raise DataError(
             f"{name}: missing column {described}; the file has columns: {', '.join(present)}{hint}. "
             f"Map them with annotations.columns, e.g. columns: {{{missing[0]}: <column name>}}"

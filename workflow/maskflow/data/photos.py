@@ -37,6 +37,8 @@ _JPEG_FACTORS = (8, 4, 2)  # the reduced scales libjpeg decodes directly (1/8, 1
 
 def _open(path: str | os.PathLike) -> Image.Image:
     path = Path(path)
+    if path.is_dir():  # `a_directory.jpg`: named like a photo, but a folder
+        raise DataError(f"{path}: is a folder, not a photo file")
     if not path.is_file():
         raise DataError(f"{path}: photo not found")
     if path.stat().st_size == 0:

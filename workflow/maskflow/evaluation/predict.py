@@ -18,6 +18,14 @@ and channels must match the checkpoint.
 
 `preds.csv`: row (1-based, as in new.csv), photo, box, [label], predicted, confidence,
 p_<class>...; with --overlays, one PNG per photo with every box in its predicted class colour.
+
+A row that cannot be predicted (its photo missing or undecodable, a coordinate that is no
+number, a box inverted, empty or outside its photo) does not stop the others: it is skipped with
+the reason `maskflow validate` gives it in quality.json and listed in `preds_skipped.csv` beside
+`preds.csv` (row, line as in an editor, photo, reason, detail; header only when none), and one
+line on stderr says how many. The exit status is 2 only with `--strict` and a row skipped, or
+when no row could be predicted. Fractional coordinates are rounded and boxes partly outside the
+photo clipped, as validate repairs them.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import argparse
 import json
 import logging
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -52,14 +61,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overlays", help="folder for one PNG per photo with the predicted boxes")
     parser.add_argument("--threads", type=int, default=1, help="photo decoding threads and torch threads")
     parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 2 when any row is skipped (default: predict the others)"
+    )
 
 
 # --------------------------------------------------------------------------- inputs
 
 
-def read_requests(path: str | Path, columns: dict[str, str], images: Path) -> pd.DataFrame:
-    """new.csv as photo, box, [label] columns (boxes = the whole photo when it has none)."""
-    from maskflow.data.photos import probe_photo
+SKIPPED_COLUMNS = ["row", "line", "photo", "reason", "detail"]
+# The checks of `maskflow validate` that apply to a box to predict (labels are optional here and
+# duplicates harmless): a row they would drop is skipped with the same reason and detail.
+BOX_CHECKS = ("check_photos", "check_coordinates", "choose_box_order", "check_boxes")
+
+
+def skipped_path(out: str | Path) -> Path:
+    """Where the skipped rows of `--out preds.csv` go: preds_skipped.csv beside it."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}_skipped.csv")
+
+
+def read_requests(path: str | Path, columns: dict[str, str], images: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """new.csv as (rows to predict: row, photo, xmin, ymin, xmax, ymax, [label], found; skipped rows).
+
+    Every row goes through validate's photo and box checks (maskflow.annotations.checks): a missing
+    or undecodable photo, a coordinate that is no number, an inverted, empty or outside box is
+    skipped with the reason quality.json would give it; fractional coordinates are rounded and
+    boxes partly outside clipped, as validate repairs them. Without box columns a row's box is its
+    whole photo. `found` is the photo's name on disk (NFC/NFD forms tried), `photo` as written."""
+    from maskflow.annotations import checks
+    from maskflow.annotations.quality import REASONS, REPAIRED, QualityLog
+    from maskflow.annotations.records import make_rows
 
     path = Path(path)
     if not path.is_file():
@@ -72,30 +104,49 @@ def read_requests(path: str | Path, columns: dict[str, str], images: Path) -> pd
         raise DataError(
             f"{path}: no column {names['filename']!r} naming the photos (columns: {', '.join(frame.columns)}); map it with --columns"
         )
-    rows = pd.DataFrame({"row": np.arange(1, len(frame) + 1), "photo": frame[names["filename"]].str.strip()})
     present = [key for key in BOX if names[key] in frame.columns]
     if present and len(present) < 4:
         missing = [names[k] for k in BOX if k not in present]
         raise DataError(
             f"{path}: box columns {', '.join(missing)} missing (have {', '.join(names[k] for k in present)})"
         )
-    for key in BOX:
-        if present:
-            values = pd.to_numeric(frame[names[key]], errors="coerce")
-            bad = values.isna() | (values.round() != values)
-            if bad.any():
-                row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
-                raise DataError(
-                    f"{path}: row {row}: {names[key]} = {frame[names[key]].iloc[row - 1]!r} is not a whole pixel coordinate"
-                )
-            rows[key] = values.astype(np.int64)
-    if not present:  # one crop per photo: the whole photo
-        sizes = [probe_photo(images / photo, verify=False) for photo in rows["photo"]]
-        rows["xmin"], rows["ymin"] = 0, 0
-        rows["xmax"], rows["ymax"] = [w for w, _ in sizes], [h for _, h in sizes]
+    photos = frame[names["filename"]].str.strip()
+    rows = make_rows(
+        {
+            "source_file": path.name,
+            "source_row": range(2, len(frame) + 2),  # the line in an editor: header = line 1
+            "photo": photos.where(photos != "", None),  # an empty cell names no photo
+            **({f"raw_{key}": frame[names[key]] for key in BOX} if present else {}),
+        },
+        len(frame),
+    )
+    quality = QualityLog()
+    context = checks.Context(raw_dir=images, labels=None, box_order="xyxy", quality=quality)
+    for check in BOX_CHECKS if present else BOX_CHECKS[:1]:
+        if rows.empty:
+            break
+        rows = getattr(checks, check)(rows, context)
+    if not present or rows.empty:  # one crop per photo: the whole photo (or no row left)
+        rows = rows.assign(xmin=0, ymin=0, xmax=rows.get("photo_width", 0), ymax=rows.get("photo_height", 0))
+    kept = pd.DataFrame({"row": rows["source_row"] - 1, "photo": photos[rows.index]})
+    kept[BOX] = rows[list(BOX)].astype(np.int64)
     if names["label"] in frame.columns:
-        rows["label"] = frame[names["label"]].str.strip()
-    return rows
+        kept["label"] = frame[names["label"]].str.strip()[rows.index]
+    kept["found"] = rows["photo"]
+    issues = sorted(quality.issues, key=lambda issue: issue.row)
+    repaired = [i for i in issues if REASONS[i.reason][0] == REPAIRED]
+    if repaired:
+        counts = pd.Series([i.reason for i in repaired]).value_counts()
+        log.info(
+            "%d boxes repaired as validate repairs them: %s",
+            len(repaired),
+            ", ".join(f"{r} {n}" for r, n in counts.items()),
+        )
+    skipped = pd.DataFrame(
+        [(i.row - 1, i.row, photos[i.row - 2], i.reason, i.detail) for i in issues if REASONS[i.reason][0] != REPAIRED],
+        columns=SKIPPED_COLUMNS,
+    )
+    return kept.reset_index(drop=True), skipped
 
 
 def _preprocess_from_config(path: str, ckpt: dict) -> dict:
@@ -195,8 +246,10 @@ def run(args: argparse.Namespace) -> None:
     model, ckpt = load_model(args.checkpoint, "cpu")
     classes = list(ckpt["classes"])
     prep = preprocess_of(ckpt, args)
-    rows = read_requests(args.annotations, columns, images)
-    crops = crop_rows(images, rows, prep, threads=args.threads)
+    rows, skipped = read_requests(args.annotations, columns, images)
+    report_skipped(args, rows, skipped)
+    on_disk = rows.pop("found")  # the photo's name on disk; preds.csv keeps the name as written
+    crops = crop_rows(images, rows.assign(photo=on_disk), prep, threads=args.threads)
     proba = predict_proba(model, ckpt, crops, "cpu", batch_size=args.batch_size)
     table = prediction_table(rows, proba, classes)
     atomic.write_csv(args.out, table)
@@ -206,3 +259,24 @@ def run(args: argparse.Namespace) -> None:
     if args.overlays:
         write_overlays(args.overlays, images, table, classes)
         log.info("overlays -> %s", args.overlays)
+
+
+def report_skipped(args: argparse.Namespace, rows: pd.DataFrame, skipped: pd.DataFrame) -> None:
+    """Write the skipped rows beside --out (header only when none), say how many in one line; stop
+    (exit 2) with --strict when any was skipped, or when none is left to predict."""
+    where = skipped_path(args.out)
+    atomic.write_csv(where, skipped)
+    if skipped.empty:
+        return
+    counts = ", ".join(f"{reason} {n}" for reason, n in skipped["reason"].value_counts(sort=False).items())
+    first = skipped.iloc[0]
+    summary = (
+        f"{len(skipped)} of {len(skipped) + len(rows)} rows skipped ({counts}; first: row {first['row']}, "
+        f"line {first['line']}: {first['reason']}: {first['detail']}); every one listed in {where}"
+    )
+    if rows.empty:
+        raise DataError(f"{args.annotations}: no row could be predicted: {summary}")
+    if args.strict:
+        raise DataError(f"{args.annotations}: {summary} (--strict)")
+    # Printed, not logged: the one line a user must see, whatever the logging setup.
+    print(f"maskflow predict: warning: {summary}", file=sys.stderr)
