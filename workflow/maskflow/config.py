@@ -189,14 +189,38 @@ def _format_value(value: Any) -> str:
     return str(value)
 
 
-def _set_dotted(entry: dict, dotted: str, value: Any) -> None:
+def _set_dotted(entry: dict, dotted: str, value: Any, base: dict | None = None) -> None:
     parts = dotted.split(".")
+    index = next((i for i, part in enumerate(parts) if part.isdigit()), None)
+    if index is not None:
+        # A list item (arch.layers.0.kernel): `base:` merging replaces lists whole, so the entry
+        # gets a copy of the base model's list (or of the one set by an earlier grid key) with
+        # that item changed.
+        prefix = parts[:index]
+        items = _lookup(entry, prefix)
+        if not isinstance(items, list):
+            items = copy.deepcopy(_lookup(base or {}, prefix))
+        if not isinstance(items, list) or int(parts[index]) >= len(items):
+            raise ConfigError(
+                f"sweep grid key {dotted!r}: {'.'.join(prefix)} of the base model has no item {parts[index]}"
+            )
+        node = items
+        for part in parts[index:-1]:
+            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+        node[int(parts[-1]) if isinstance(node, list) else parts[-1]] = value
+        parts, value = prefix, items
     node = entry
     for part in parts[:-1]:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise ConfigError(f"sweep grid key {dotted!r}: {part!r} is not a mapping")
     node[parts[-1]] = value
+
+
+def _lookup(node: Any, parts: list[str]) -> Any:
+    for part in parts:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def expand_sweeps(config: dict) -> dict[str, dict]:
@@ -209,11 +233,13 @@ def expand_sweeps(config: dict) -> dict[str, dict]:
                 f"sweeps.{sweep_name}.base: unknown model {sweep['base']!r}; defined models: {', '.join(sorted(models))}"
             )
         keys = list(sweep["grid"])
+        # Keys into a list item need the base model's list (see _set_dotted).
+        base = _resolve_base(sweep["base"], models) if any(p.isdigit() for k in keys for p in k.split(".")) else None
         for values in itertools.product(*(sweep["grid"][k] for k in keys)):
             suffix = "_".join(f"{k.split('.')[-1]}{_format_value(v)}" for k, v in zip(keys, values))
             entry: dict = {"base": sweep["base"]}
             for key, value in zip(keys, values):
-                _set_dotted(entry, key, value)
+                _set_dotted(entry, key, value, base)
             entry["sweep"] = sweep_name
             entry["sweep_values"] = dict(zip(keys, values))
             generated[f"{sweep_name}-{suffix}"] = entry
@@ -282,16 +308,19 @@ def resolve_ensembles(config: dict, models: dict[str, dict]) -> dict[str, dict]:
 
 
 def check_architectures(models: dict[str, dict]) -> None:
-    """Ask the model registry whether every arch is buildable; errors name the model and key."""
+    """Ask the model registry whether every arch is buildable for its dataset's crops (size,
+    channels: `sequential` layer shapes); errors name the model and key."""
     try:
-        from maskflow.models import check_arch
+        from maskflow.models import check_input
     except ImportError:  # the registry arrives with training; nothing to check before it exists
         return
     for name, model in models.items():
         try:
-            check_arch(model["arch"])
+            check_input(model["arch"], model.get("preprocess") or {})
         except ConfigError as error:
-            raise ConfigError(f"models.{name}.arch: {error}") from None
+            # `layers[7] (linear): ...` reads as a key path: models.x.arch.layers[7] (linear): ...
+            joiner = "." if str(error).startswith("layers") else ": "
+            raise ConfigError(f"models.{name}.arch{joiner}{error}") from None
 
 
 def load_and_check(config: dict, schema_path: str | Path) -> dict:

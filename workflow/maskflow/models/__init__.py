@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from maskflow.errors import ConfigError
-from maskflow.models import keys
+from maskflow.models import keys, sequential_shapes
 
 
 def table(key_table: dict[str, keys.Key], finish: Callable[[dict], dict] | None = None) -> Callable[[dict], dict]:
@@ -52,12 +52,20 @@ class ArchType:
     # `module:function` replacing maskflow.training.train's torch loop for this type, called as
     # function(spec, data, paths, threads) -> checkpoint dict; None: the torch loop.
     trainer: str | None = None
+    # (filled arch, channels, size) -> None, raising ConfigError when the layers do not fit the
+    # dataset's crops (checked when the config is resolved). No torch here either.
+    input_check: Callable[[dict, int, int], None] | None = None
 
 
 REGISTRY: dict[str, ArchType] = {
     "mlp": ArchType("maskflow.models.mlp", table(keys.MLP)),
     "cnn": ArchType("maskflow.models.cnn", table(keys.CNN, keys.fill_cnn)),
     "resnet": ArchType("maskflow.models.resnet", table(keys.RESNET)),
+    "sequential": ArchType(
+        "maskflow.models.sequential",
+        table(sequential_shapes.SEQUENTIAL),
+        input_check=sequential_shapes.check_input,
+    ),
     # hand-written backprop in NumPy (maskflow.models.numpy_mlp), trained by maskflow.training.numpy_mlp,
     # saved as its torch twin
     "numpy_mlp": ArchType(
@@ -78,6 +86,19 @@ def check_arch(arch: Any) -> dict:
     arch = copy.deepcopy(arch)
     filled = kind.check(arch)
     return arch if filled is None else filled
+
+
+# preprocess `channels` -> input channels (maskflow.data.crop.CHANNELS, without importing the data stage)
+CHANNELS = {"rgb": 3, "gray": 1}
+
+
+def check_input(arch: Any, preprocess: dict) -> dict:
+    """check_arch, then whether the layers fit the dataset's crops (`preprocess`: size, channels)."""
+    filled = check_arch(arch)
+    input_check = REGISTRY[filled["type"]].input_check
+    if input_check is not None:
+        input_check(filled, CHANNELS[preprocess.get("channels", "rgb")], preprocess.get("size", 32))
+    return filled
 
 
 def build_model(arch: dict, channels: int, size: int, num_classes: int):
