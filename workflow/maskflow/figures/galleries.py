@@ -21,6 +21,7 @@ from matplotlib.patches import Patch, Rectangle
 from maskflow.data.photos import open_photo, probe_photo
 from maskflow.errors import DataError
 from maskflow.figures.common import class_colors, grid_shape, message_figure, read_predictions, show_crop
+from maskflow.figures.glyphs import displayable
 
 # Overlays are drawn from a reduced decode: photos are shown a few hundred pixels wide.
 OVERLAY_WIDTH = 900
@@ -48,9 +49,8 @@ def render_misclassified(job):
         ax.axis("on")
         show_crop(ax, np.asarray(crops[i]))
         row = predictions.loc[i]
-        ax.set_title(
-            f"true {row['true']}\npred {row['predicted']} ({row['confidence']:.2f})", fontsize=8, color="firebrick"
-        )
+        text, font = displayable(f"true {row['true']}\npred {row['predicted']} ({row['confidence']:.2f})")
+        ax.set_title(text, fontsize=8, color="firebrick", parse_math=False, **font)
     figure.suptitle(f"{title}: {len(wrong)} of {len(predictions)} wrong, {len(shown)} shown")
     figure.tight_layout()
     return figure
@@ -73,7 +73,10 @@ def draw_photo(ax, raw_dir, photo: str, boxes: pd.DataFrame, colors: dict[str, t
     ax.imshow(np.asarray(image))
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(photo if len(photo) <= 50 else "..." + photo[-47:], fontsize=8)
+    # Names in any script (a CJK name has no glyph in the default font): see maskflow.figures.glyphs.
+    # parse_math off: a `$` in a file name is not the start of a formula.
+    title, font = displayable(photo if len(photo) <= 50 else "..." + photo[-47:])
+    ax.set_title(title, fontsize=8, parse_math=False, **font)
     for _, box in boxes.iterrows():
         predicted = box.get("predicted")
         missing = not isinstance(predicted, str) or predicted == ""
@@ -87,11 +90,14 @@ def draw_photo(ax, raw_dir, photo: str, boxes: pd.DataFrame, colors: dict[str, t
         wrong = not missing and isinstance(true, str) and predicted != true
         label = f"{true}/" if isinstance(true, str) else ""
         label += "?" if missing else f"{predicted}" + (" \u2717" if wrong else "")
+        label, font = displayable(label)
         # Mistakes get a red frame around their label, so they stand out among many boxes.
         ax.text(
             x0,
             y0 - 2,
             label,
+            parse_math=False,
+            **font,
             fontsize=7,
             color="white",
             va="bottom",
