@@ -46,6 +46,16 @@ try:
 except MaskflowError as error:
     raise WorkflowError(f"config: {error}") from None
 
+# A `path` source not yet fetched whose file is absent stops here, `snakemake -n` included, with
+# one line: the path and the source's `hint` (what to download, from where).
+from maskflow.sources.local import missing_source  # noqa: E402
+
+for _name, _dataset in MF["datasets"].items():
+    if not os.path.exists(f"resources/{_name}/manifest.json"):
+        _missing = missing_source(_name, _dataset["source"])
+        if _missing:
+            raise WorkflowError(_missing)
+
 DATASETS = MF["datasets"]
 MODELS = MF["models"]
 ENSEMBLES = MF["ensembles"]

@@ -5,6 +5,16 @@
       files: {train: train.npz, test: test.npz}   # or {all: digits.npz}, or digits.npz
       keys: {image: image, label: label}          # the array names (these are the defaults)
 
+One file may hold every split under its own array names (MNIST's mnist.npz: x_train, y_train,
+x_test, y_test): name the file under each split and give the keys per split,
+
+      files: {train: mnist.npz, test: mnist.npz}
+      keys: {train: {image: x_train, label: y_train}, test: {image: x_test, label: y_test}}
+
+Such rows name their arrays in `photo` and `source_file` (`mnist.npz[x_train]`), so that a
+train image and a test image with the same index are different images everywhere downstream
+(row ids, duplicates, grouping by photo).
+
 `image` is N x H x W (gray) or N x H x W x C with C = 1 or 3 (channels last). Its dtype:
 - uint8 is used as it is; other integer types must hold 0..255; bool becomes 0 / 255;
 - float: a file in which most images lie entirely within 0..1 is taken as 0..1 and scaled
@@ -27,6 +37,7 @@ converted exactly as `read` checked them.
 
 from __future__ import annotations
 
+import re
 import sys
 import zipfile
 from pathlib import Path
@@ -38,22 +49,51 @@ from maskflow.annotations.pixel_csv import NON_NUMERIC, OK, OUT_OF_RANGE, REASON
 from maskflow.annotations.quality import Issue
 from maskflow.annotations.records import ReadResult, make_rows
 from maskflow.annotations.tables import annotation_files
-from maskflow.errors import DataError
+from maskflow.errors import ConfigError, DataError
 
 DEFAULT_KEYS = {"image": "image", "label": "label"}
 CHANNELS = (1, 3)
+SPLIT_KEYS = ("all", "train", "val", "test")
+# `mnist.npz[x_train]`: a file and the image array inside it (per-split keys)
+_ARRAY_REF = re.compile(r"^(?P<file>.+)\[(?P<key>[^\[\]]+)\]$")
 
 
-def load_npz(raw_dir: Path, relative: str, spec: dict) -> tuple[np.ndarray, np.ndarray]:
+def per_split(spec: dict) -> bool:
+    """Whether `keys` names arrays per split ({train: {image, label}, ...})."""
+    return any(key in SPLIT_KEYS for key in spec.get("keys") or {})
+
+
+def keys_for(spec: dict, split: str | None) -> dict:
+    """{image, label} array names of the file given under `split` (None: the `all` file)."""
+    keys = spec.get("keys") or {}
+    if not per_split(spec):
+        return {**DEFAULT_KEYS, **keys}
+    mixed = sorted(set(keys) - set(SPLIT_KEYS))
+    if mixed:
+        raise ConfigError(
+            f"annotations.keys: give the array names either per split ({{train: {{image: ..., label: ...}}}}) "
+            f"or once ({{image: ..., label: ...}}), not both (found {', '.join(mixed)} beside split keys)"
+        )
+    name = split or "all"
+    if name not in keys:
+        raise ConfigError(
+            f"annotations.keys.{name}: missing; annotations.files names a file for {name}, so keys need "
+            f"{name}: {{image: ..., label: ...}} (given for: {', '.join(keys)})"
+        )
+    return {**DEFAULT_KEYS, **keys[name]}
+
+
+def load_npz(raw_dir: Path, relative: str, spec: dict, split: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(images N x H x W x C as stored, labels N) of one file; DataError naming what is wrong."""
-    keys = {**DEFAULT_KEYS, **(spec.get("keys") or {})}
+    keys = keys_for(spec, split)
     try:
         with np.load(raw_dir / relative, allow_pickle=False) as archive:
             missing = [f"{role} array {keys[role]!r}" for role in ("image", "label") if keys[role] not in archive.files]
             if missing:
                 raise DataError(
                     f"{relative}: no {' and no '.join(missing)}; the file holds {', '.join(archive.files) or 'no arrays'} "
-                    "(name them with annotations.keys: {image: ..., label: ...})"
+                    "(name them with annotations.keys: {image: ..., label: ...}, or per split: "
+                    "{train: {image: ..., label: ...}, test: {...}})"
                 )
             images, labels = archive[keys["image"]], archive[keys["label"]]
     except (OSError, zipfile.BadZipFile, EOFError) as error:
@@ -125,18 +165,20 @@ def _problem_detail(code: int, images: np.ndarray, index: int) -> str:
 
 
 def read_file(raw_dir: Path, relative: str, split: str | None, spec: dict, classes: list[str]):
-    """(rows, issues, images read) of one npz file."""
-    images, labels = load_npz(raw_dir, relative, spec)
-    _, problem = to_uint8(images, relative)
+    """(rows, issues, images read) of one npz file (its arrays for `split` with per-split keys)."""
+    images, labels = load_npz(raw_dir, relative, spec, split)
+    # With per-split keys one file holds several image arrays: each is its own "file" downstream.
+    name = f"{relative}[{keys_for(spec, split)['image']}]" if per_split(spec) else relative
+    _, problem = to_uint8(images, name)
     bad = np.flatnonzero(problem != OK)
-    issues = [Issue(relative, int(i) + 1, REASONS[problem[i]], _problem_detail(problem[i], images, i)) for i in bad]
+    issues = [Issue(name, int(i) + 1, REASONS[problem[i]], _problem_detail(problem[i], images, i)) for i in bad]
     keep = np.flatnonzero(problem == OK)
     label_text = labels[keep] if labels.dtype.kind in "iuU" else labels[keep].astype(str)
     rows = make_rows(
         {
-            "source_file": relative,
+            "source_file": name,
             "source_row": keep + 1,
-            "photo": relative,
+            "photo": name,
             "array_index": keep,
             "label": class_names(pd.Series(label_text, dtype=object), classes),
             "table_width": images.shape[2],
@@ -157,9 +199,20 @@ def read(raw_dir: Path, spec: dict, classes: list[str]) -> ReadResult:
         frames.append(rows)
         issues += bad
         total += count
-    return ReadResult(
-        rows=pd.concat(frames, ignore_index=True), rows_read=total, issues=issues, files=[f for f, _ in files]
-    )
+    names = [f"{f}[{keys_for(spec, s)['image']}]" if per_split(spec) else f for f, s in files]
+    return ReadResult(rows=pd.concat(frames, ignore_index=True), rows_read=total, issues=issues, files=names)
+
+
+def _array_of(photo: str, spec: dict) -> tuple[str, str | None]:
+    """(file, split whose keys name its image array) of a row's `photo` (`mnist.npz[x_train]`
+    with per-split keys; the file itself otherwise)."""
+    if not per_split(spec):
+        return photo, None
+    match = _ARRAY_REF.match(photo)
+    found = [s for s, k in spec["keys"].items() if match and {**DEFAULT_KEYS, **k}["image"] == match["key"]]
+    if not found:
+        raise DataError(f"{photo}: names no image array of annotations.keys (was the config changed after validate?)")
+    return match["file"], None if found[0] == "all" else found[0]
 
 
 def load_arrays(raw_dir: Path, spec: dict, rows: pd.DataFrame) -> np.ndarray:
@@ -167,9 +220,10 @@ def load_arrays(raw_dir: Path, spec: dict, rows: pd.DataFrame) -> np.ndarray:
     index = pd.to_numeric(rows["array_index"], errors="coerce").to_numpy()
     photos = rows["photo"].to_numpy()
     out = None
-    for relative in pd.unique(photos):
-        images, _ = load_npz(Path(raw_dir), relative, spec)
-        mine = np.flatnonzero(photos == relative)
+    for photo in pd.unique(photos):
+        relative, split = _array_of(photo, spec)
+        images, _ = load_npz(Path(raw_dir), relative, spec, split)
+        mine = np.flatnonzero(photos == photo)
         wanted = index[mine]
         if np.isnan(wanted).any() or (wanted < 0).any() or (wanted >= len(images)).any():
             raise DataError(

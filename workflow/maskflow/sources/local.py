@@ -106,14 +106,30 @@ def place(src: Path, dest: Path, name: str | None = None) -> None:
         link_or_copy(src, dest / name)
 
 
-def place_path(path: str, dest: Path) -> None:
+def missing_message(path: str, hint: str | None = None) -> str:
+    """One line: the path that is not there, where it was looked for, and the source's `hint`
+    (what to download, from where) when it has one."""
+    message = (
+        f"source path {path!r} not found (looked for {Path(path).expanduser().absolute()}; "
+        f"a relative path is relative to the working directory {Path.cwd()})"
+    )
+    return f"{message}. {' '.join(hint.split())}" if hint else message  # one line, however the YAML wraps it
+
+
+def missing_source(dataset: str, source: dict) -> str | None:
+    """Why `source` cannot be fetched, known before any job runs: a `path` source whose path
+    does not exist (one line, with the source's `hint`); None when it can be tried. Light
+    (standard library only): the workflow calls it while it is parsed."""
+    if source.get("kind") != "path" or Path(source["path"]).expanduser().exists():
+        return None
+    return f"datasets.{dataset}.source: {missing_message(source['path'], source.get('hint'))}"
+
+
+def place_path(path: str, dest: Path, hint: str | None = None) -> None:
     """The `path` source: `path` (relative to the working directory) placed into `dest`."""
     src = Path(path).expanduser()
     if not src.exists():
-        raise DataError(
-            f"source path {path!r} not found (looked for {src.absolute()}; "
-            f"a relative path is relative to the working directory {Path.cwd()})"
-        )
+        raise DataError(missing_message(path, hint))
     place(src, dest)
 
 

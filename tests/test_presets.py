@@ -1,0 +1,285 @@
+"""The presets in configs/ (FER2013, Medical Masks, Face Mask Detection, MNIST), run on stand-ins
+of their real data (tests/helpers/standins.py: the real names, columns, labels, layouts and file
+types) through a second config file layered on top, as a user points a preset at their data:
+
+    snakemake all --configfile configs/fer2013.yaml override.yaml
+
+The override (written by `tiny_override`) shrinks every model (a few channels or units, two
+epochs) and sweep grid (first value) but keeps every model, so each kind of model, figure,
+sweep and ensemble a preset uses still runs. Also: the missing-file message with its hint, the
+MNIST url source (served over HTTP with its sha256) and its local copy, and per-split npz keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from httpserver import HTTPTestServer
+from maskflow.annotations import npz
+from maskflow.errors import ConfigError, DataError, DownloadError
+from maskflow.sources.fetch import fetch
+
+from helpers import ROOT
+from helpers.standins import (
+    FACE_MASK_LABELS,
+    FER_CLASSES,
+    LONG_NAME,
+    NON_ASCII_NAME,
+    write_face_mask_detection,
+    write_fer2013,
+    write_medical_masks,
+    write_mnist,
+)
+
+CONFIGS = ROOT / "configs"
+MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+
+
+def run_preset(workdir: Path, preset: str, *args: str, override: dict | None = None, check: bool = True):
+    """Snakemake on configs/`preset` (plus `override` layered on top) in `workdir`."""
+    configs = [str(CONFIGS / preset)]
+    if override is not None:
+        (workdir / "override.yaml").write_text(yaml.safe_dump(override, allow_unicode=True))
+        configs.append(str(workdir / "override.yaml"))
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir)]
+    command += ["--configfile", *configs, "--cores", "2", *args]
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+    process = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
+    if check and process.returncode != 0:
+        raise AssertionError(
+            f"snakemake failed ({process.returncode}):\n{process.stdout[-4000:]}\n{process.stderr[-8000:]}"
+        )
+    return process
+
+
+def _tiny_arch(arch: dict) -> dict:
+    """The same kind of network, a few channels or units wide: blocks keep kernel, stride, pool."""
+    tiny = {}
+    if "blocks" in arch:
+        tiny["blocks"] = [{**block, "channels": 4} for block in arch["blocks"][:2]]
+    if "head" in arch:
+        tiny["head"] = [8]
+    if "hidden" in arch:
+        tiny["hidden"] = [8] * len(arch["hidden"])
+    return tiny
+
+
+def _tiny_value(value):
+    return [min(v, 8) for v in value] if isinstance(value, list) else value
+
+
+def tiny_override(preset: dict, sources: dict) -> dict:
+    """An override config: `sources` (dataset -> source keys) and every model and sweep made tiny."""
+    models = {}
+    for name, entry in preset["models"].items():
+        train = {"epochs": 2, "batch_size": 16}
+        if entry.get("train", {}).get("latent_epochs"):
+            train["latent_epochs"] = [1, 2]
+        tiny = {"arch": _tiny_arch(entry.get("arch", {})), "train": train, "figures": {"misclassified": 4}}
+        if "seeds" in entry:
+            tiny["seeds"] = entry["seeds"][:1]
+        models[name] = tiny
+    sweeps = {
+        name: {"grid": {key: [_tiny_value(values[0])] for key, values in sweep["grid"].items()}}
+        for name, sweep in (preset.get("sweeps") or {}).items()
+    }
+    datasets = {name: {"source": source} for name, source in sources.items()}
+    return {"device": "cpu", "threads": {"cache": 1, "train": 1, "evaluate": 1}, "datasets": datasets,
+            "models": models, **({"sweeps": sweeps} if sweeps else {})}  # fmt: skip
+
+
+def load_preset(name: str) -> dict:
+    return yaml.safe_load((CONFIGS / name).read_text())
+
+
+def comparison(workdir: Path, dataset: str) -> pd.DataFrame:
+    return pd.read_csv(workdir / "results" / dataset / "comparison.csv")
+
+
+def assert_whole_dag_ran(workdir: Path, preset: dict, dataset: str) -> pd.DataFrame:
+    """The report exists and every model, replicate, sweep point and ensemble was compared."""
+    assert (workdir / "results" / "report.html").stat().st_size > 10_000
+    table = comparison(workdir, dataset)
+    expected = set(preset["models"]) | set(preset.get("ensembles") or {})
+    seen = {name.split("-s")[0] for name in table["model"]}
+    assert expected <= seen, f"not compared: {expected - seen}"
+    for sweep in preset.get("sweeps") or {}:
+        assert (workdir / "results" / dataset / "sweeps" / f"{sweep}.csv").is_file()
+        assert any(name.startswith(f"{sweep}-") for name in table["model"])
+    return table
+
+
+# ------------------------------------------------------------------------- whole DAG, per preset
+
+
+@pytest.mark.workflow
+def test_fer2013_preset_runs_on_a_standin_given_elsewhere(tmp_path):
+    csv = write_fer2013(tmp_path / "elsewhere" / "fer2013.csv", rows=100)
+    preset = load_preset("fer2013.yaml")
+    override = tiny_override(preset, {name: {"path": str(csv)} for name in preset["datasets"]})
+
+    run_preset(tmp_path, "fer2013.yaml", "all", override=override)
+
+    counts = pd.read_csv(tmp_path / "results" / "fer2013" / "stats" / "class_counts.csv")
+    usage = pd.read_csv(csv)["Usage"].map({"Training": "train", "PublicTest": "val", "PrivateTest": "test"})
+    assert counts.groupby("split")["count"].sum().to_dict() == usage.value_counts().to_dict()
+    assert set(counts["label"]) == set(FER_CLASSES)
+    x = np.load(tmp_path / "results" / "fer2013" / "cache" / "train_x.npy")
+    assert x.shape[1:] == (48, 48, 1) and x.dtype == np.uint8
+    assert_whole_dag_ran(tmp_path, preset, "fer2013")
+
+
+@pytest.mark.workflow
+def test_medical_masks_preset_reads_the_homework_folder_from_its_default_place(tmp_path):
+    write_medical_masks(tmp_path / "data" / "medical-masks", photos=10)
+    preset = load_preset("medical-masks.yaml")
+
+    run_preset(tmp_path, "medical-masks.yaml", "all", override=tiny_override(preset, {}))
+
+    quality = json.loads((tmp_path / "results" / "medical_masks" / "data" / "quality.json").read_text())
+    assert quality["rows_kept"] == quality["rows_read"]  # long and non-ASCII names opened
+    photos = set(pd.read_csv(tmp_path / "results" / "medical_masks" / "data" / "annotations.csv")["photo"])
+    assert {f"images/{LONG_NAME}", f"images/{NON_ASCII_NAME}"} <= photos
+    table = assert_whole_dag_ran(tmp_path, preset, "medical_masks")
+    assert {"cnn_stride2", "cnn_5x5", "cnn_sgd", "cnn_weighted_loss", "cnn_weighted_sampler"} <= set(table["model"])
+
+
+@pytest.mark.workflow
+def test_face_mask_detection_preset_renames_kaggle_labels_and_splits_by_photo(tmp_path):
+    folder = write_face_mask_detection(tmp_path / "kaggle", photos=12)
+    preset = load_preset("face-mask-detection.yaml")
+
+    run_preset(tmp_path, "face-mask-detection.yaml", "all", override=tiny_override(preset, {"face_mask_detection": {"path": str(folder)}}))  # fmt: skip
+
+    rows = pd.read_csv(tmp_path / "results" / "face_mask_detection" / "data" / "annotations.csv")
+    written = sum(p.read_text().count("<object>") for p in (folder / "annotations").glob("*.xml"))
+    assert len(rows) == written and set(rows["label"]) <= set(FACE_MASK_LABELS)
+    assert (rows.groupby("photo")["split"].nunique() == 1).all()  # every photo in one split
+    assert set(rows["split"]) == {"train", "val", "test"}
+    assert_whole_dag_ran(tmp_path, preset, "face_mask_detection")
+
+
+@pytest.mark.workflow
+def test_mnist_preset_downloads_over_http_with_the_checksum(tmp_path):
+    standin = write_mnist(tmp_path / "served" / "mnist.npz", train=300, test=100)
+    digest = hashlib.sha256(standin.read_bytes()).hexdigest()
+    preset = load_preset("mnist.yaml")
+    with HTTPTestServer() as server:
+        url = server.add("/tf-keras-datasets/mnist.npz", standin.read_bytes())
+        source = {"url": url, "sha256": digest, "path": str(tmp_path / "no-local-copy.npz")}
+        run_preset(tmp_path, "mnist.yaml", "all", override=tiny_override(preset, {"mnist": source}))
+        assert [r.path for r in server.requests] == ["/tf-keras-datasets/mnist.npz"]
+
+    counts = pd.read_csv(tmp_path / "results" / "mnist" / "stats" / "class_counts.csv")
+    totals = counts.groupby("split")["count"].sum()
+    assert totals["test"] == 100 and totals["train"] + totals["val"] == 300
+    x = np.load(tmp_path / "results" / "mnist" / "cache" / "test_x.npy")
+    with np.load(standin) as arrays:
+        index = pd.read_csv(tmp_path / "results" / "mnist" / "cache" / "test_index.csv")
+        np.testing.assert_array_equal(x[..., 0], arrays["x_test"][index["array_index"].to_numpy()])
+    table = assert_whole_dag_ran(tmp_path, preset, "mnist")
+    assert {"dnn", "mnist_mlp", "mnist_cnn"} <= set(table["model"])
+
+
+# ------------------------------------------------------------------- where the data comes from
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize(
+    ("preset", "path", "hint"),
+    [
+        ("fer2013.yaml", "data/fer2013.csv", "https://www.kaggle.com/c/challenges-in-representation-learning"),
+        ("medical-masks.yaml", "data/medical-masks", "train.csv, test.csv and images/"),
+        ("face-mask-detection.yaml", "data/face-mask-detection", "https://www.kaggle.com/datasets/andrewmvd/"),
+    ],
+)
+def test_missing_data_stops_the_dry_run_with_one_line_naming_path_and_hint(tmp_path, preset, path, hint):
+    process = run_preset(tmp_path, preset, "-n", "all", check=False)
+    assert process.returncode != 0
+    output = process.stdout + process.stderr
+    lines = [line for line in output.splitlines() if f"source path '{path}' not found" in line]
+    assert len(lines) == 1, output[-3000:]
+    assert hint in lines[0] and str(tmp_path / path) in lines[0] and "my-paths.yaml" in lines[0]
+    assert "Traceback" not in output
+
+
+def test_missing_path_in_the_fetch_job_ends_with_the_hint(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    source = load_preset("fer2013.yaml")["datasets"]["fer2013"]["source"]
+    with pytest.raises(DataError) as error:
+        fetch("fer2013", source, tmp_path / "raw", tmp_path / "manifest.json")
+    message = str(error.value)
+    assert "\n" not in message and "'data/fer2013.csv' not found" in message
+    assert message.endswith("--configfile configs/fer2013.yaml my-paths.yaml")
+
+
+def test_a_failed_download_ends_with_the_hint(tmp_path):
+    with HTTPTestServer() as server:
+        source = {"kind": "url", "url": server.url("/gone.npz"), "retries": 0, "hint": "Put  it\nat data/x.npz"}
+        with pytest.raises(DownloadError, match=r"gone\.npz: HTTP 404 .*\. Put it at data/x\.npz$"):
+            fetch("x", source, tmp_path / "raw", tmp_path / "manifest.json")
+
+
+def test_mnist_local_copy_is_used_instead_of_downloading_and_checked(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    standin = write_mnist(tmp_path / "data" / "mnist.npz", train=20, test=10)
+    source = load_preset("mnist.yaml")["datasets"]["mnist"]["source"]
+    source["url"] = "http://127.0.0.1:9/unreachable/mnist.npz"  # any download attempt would fail
+
+    with pytest.raises(DataError, match=rf"data/mnist\.npz: the local copy .* expected {MNIST_SHA256}"):
+        fetch("mnist", source, tmp_path / "raw", tmp_path / "manifest.json")
+
+    source["sha256"] = hashlib.sha256(standin.read_bytes()).hexdigest()
+    content = fetch("mnist", source, tmp_path / "raw", tmp_path / "manifest.json")
+    assert [entry["path"] for entry in content["files"]] == ["mnist.npz"]
+    assert (tmp_path / "raw" / "mnist.npz").read_bytes() == standin.read_bytes()
+
+
+# ------------------------------------------------------------------------- npz keys per split
+
+
+MNIST_KEYS = {"train": {"image": "x_train", "label": "y_train"}, "test": {"image": "x_test", "label": "y_test"}}
+
+
+def test_one_npz_with_arrays_per_split_reads_each_split_as_its_own_images(tmp_path):
+    write_mnist(tmp_path / "mnist.npz", train=30, test=20)
+    spec = {"format": "npz", "files": {"train": "mnist.npz", "test": "mnist.npz"}, "keys": MNIST_KEYS}
+    classes = [str(d) for d in range(10)]
+
+    result = npz.read(tmp_path, spec, classes)
+
+    rows = result.rows
+    assert result.files == ["mnist.npz[x_train]", "mnist.npz[x_test]"] and result.rows_read == 50
+    assert rows.groupby("given_split").size().to_dict() == {"train": 30, "test": 20}
+    # index 0 of x_train and index 0 of x_test are different images everywhere downstream
+    assert rows.loc[rows.array_index == 0, "photo"].tolist() == ["mnist.npz[x_train]", "mnist.npz[x_test]"]
+    with np.load(tmp_path / "mnist.npz") as arrays:
+        images = npz.load_arrays(tmp_path, spec, rows)
+        np.testing.assert_array_equal(images[:30, ..., 0], arrays["x_train"])
+        np.testing.assert_array_equal(images[30:, ..., 0], arrays["x_test"])
+        assert rows["label"].tolist() == [str(v) for v in [*arrays["y_train"], *arrays["y_test"]]]
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ({"train": MNIST_KEYS["train"]}, r"annotations\.keys\.test: missing"),
+        ({**MNIST_KEYS, "image": "x"}, r"annotations\.keys: .* not both \(found image"),
+        ({**MNIST_KEYS, "test": {"image": "x_val", "label": "y_test"}}, r"no image array 'x_val'.*per split"),
+    ],
+)
+def test_per_split_keys_that_do_not_fit_say_what_to_write(tmp_path, keys, message):
+    write_mnist(tmp_path / "mnist.npz", train=10, test=10)
+    spec = {"format": "npz", "files": {"train": "mnist.npz", "test": "mnist.npz"}, "keys": keys}
+    with pytest.raises((ConfigError, DataError), match=message):
+        npz.read(tmp_path, spec, [str(d) for d in range(10)])
