@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "split": ("maskflow.data.split", "assign train/val/test, grouped by source photo"),
     "cache": ("maskflow.data.cache", "crop, resize and cache every split as uint8 arrays"),
     "stats": ("maskflow.data.stats", "class counts, balance plot, normalization, example crops"),
-    "train": ("maskflow.training.command", "train one model from the cached arrays"),
+    "train": ("maskflow.training.train", "train one model from the cached arrays"),
     "evaluate": ("maskflow.evaluation.evaluate", "predictions and metrics of a model or ensemble"),
     "figure": ("maskflow.figures", "render one figure of one model"),
     "compare": ("maskflow.evaluation.compare", "comparison table and plot of a dataset's models"),
@@ -36,24 +36,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("maskflow.evaluation.predict", "predict classes of boxes in new photos from a checkpoint"),
     "summary": ("maskflow.models.summary", "per-layer table (output shapes, parameters) of one configured model"),
 }
-
-
-JSON_KINDS = {dict: "object", list: "list", str: "string"}
-
-
-def json_option(text: str, option: str, expect: type = dict) -> Any:
-    """The value of a JSON command-line option, e.g. json_option(args.spec, "--spec").
-
-    Raises ConfigError (one line, exit 2) naming the option when the text is not JSON or its
-    top-level value is not an `expect` (dict: a JSON object; list: a JSON list)."""
-    try:
-        value = json.loads(text)
-    except (json.JSONDecodeError, TypeError) as error:
-        raise ConfigError(f"{option} is not valid JSON ({error}): {str(text)[:80]!r}") from None
-    if not isinstance(value, expect):
-        kind = JSON_KINDS.get(expect, expect.__name__)
-        raise ConfigError(f"{option} must be a JSON {kind}, not {json.dumps(value)[:80]}")
-    return value
 
 
 def _setup_logging(verbose: bool) -> None:
