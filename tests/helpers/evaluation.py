@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from maskflow.data import integrity
-from maskflow.io.hashing import sha256_file
+from maskflow.io.hashing import sha256_file, state_sha256
 
 CLASSES = ["good", "bad", "none"]
 CNN = {"type": "cnn", "blocks": [{"channels": 4, "kernel": 3, "pool": 2}, {"channels": 6, "kernel": 3}], "head": [8]}
@@ -97,6 +97,7 @@ def write_checkpoint(path: Path, cache_dir: Path, arch=CNN, name: str = "model_a
         "val_metrics": {"loss": 1.0, "accuracy": 0.5},
         "train_seconds": 1.5,
         "param_count": sum(p.numel() for p in model.parameters()),
+        "weights_sha256": state_sha256(model.state_dict()),  # as maskflow train records it
         **extra,
     }
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -23,9 +23,9 @@ What is checked:
   and copies the checksums into normalization.json (`cache_sha256`), which the later stages
   check; a cache file that no longer matches was changed after the data stage (an `rsync -a`
   or `cp -p` from another run keeps old modification times, so Snakemake does not notice);
-- a checkpoint saved by a training run that did not finish, one saved for another model, or
-  one whose weights no longer match the `weights_sha256` recorded at save time (torch itself
-  loads a flipped byte in tensor data without complaint).
+- a checkpoint saved by a training run that did not finish, one saved for another model, one
+  whose weights no longer match the `weights_sha256` recorded at save time (torch itself loads
+  a flipped byte in tensor data without complaint), or one that records no `weights_sha256`.
 """
 
 from __future__ import annotations
@@ -34,15 +34,17 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from maskflow.config import SPLITS
 from maskflow.errors import CheckpointError, DataError
 from maskflow.io import atomic
 from maskflow.io.hashing import sha256_file, state_sha256
+
+if TYPE_CHECKING:  # pandas is imported where an index file is read: training reads none
+    import pandas as pd
 
 # {split}_index.csv columns, in order (docs/contracts.md); maskflow.data.cache writes them.
 INDEX_COLUMNS = ["row_id", "photo", "xmin", "ymin", "xmax", "ymax", "label", "label_index"]
@@ -211,6 +213,8 @@ def _check_y(path: Path, y: np.ndarray, n: int, x_name: str, classes: list[str] 
 
 def read_index(path: Path, y: np.ndarray, classes: list[str] | None, y_name: str = "the labels") -> pd.DataFrame:
     """{split}_index.csv as strings, checked against the labels of its split row by row."""
+    import pandas as pd
+
     if not path.is_file():
         raise DataError(f"{path}: not found; {REBUILD_CACHE}")
     try:
@@ -287,7 +291,8 @@ def _unfinished(checkpoint: dict) -> str | None:
 
 def check_checkpoint(checkpoint: dict, model: str | None = None) -> None:
     """Refuse a loaded checkpoint (maskflow.models.checkpoint.load_checkpoint) that is unfinished, belongs
-    to another model than `model`, or whose weights differ from its recorded `weights_sha256`."""
+    to another model than `model`, or whose weights differ from its recorded `weights_sha256` (or
+    that records none)."""
     where = checkpoint.get("path", "checkpoint")
     retrain = f"retrain it: snakemake --forcerun {where}"
     problem = _unfinished(checkpoint)
@@ -299,10 +304,15 @@ def check_checkpoint(checkpoint: dict, model: str | None = None) -> None:
             f"{where}: holds the weights of model {name!r}, not {model!r} (copied from another model's folder?); {retrain}"
         )
     recorded = checkpoint.get("weights_sha256")
-    if recorded is not None:
-        actual = state_sha256(checkpoint["model_state"])
-        if actual != recorded:
-            raise CheckpointError(
-                f"{where}: weights have sha256 {actual[:12]}... but {recorded[:12]}... was recorded when they were saved: "
-                f"the file is damaged; {retrain}"
-            )
+    if recorded is None:
+        # Every checkpoint maskflow trains records it: without it a flipped byte would go unseen.
+        raise CheckpointError(
+            f"{where}: records no weights_sha256, so its weights cannot be checked (saved by an older maskflow, "
+            f"or not by maskflow train?); {retrain}"
+        )
+    actual = state_sha256(checkpoint["model_state"])
+    if actual != recorded:
+        raise CheckpointError(
+            f"{where}: weights have sha256 {actual[:12]}... but {recorded[:12]}... was recorded when they were saved: "
+            f"the file is damaged; {retrain}"
+        )
