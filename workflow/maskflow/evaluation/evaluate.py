@@ -9,9 +9,9 @@
 
 A model is run on the cached arrays through `maskflow.inference.predict_proba` (the only
 inference path); an ensemble averages its members' `predictions_{split}.csv` probabilities.
-Either way the probabilities then go through the same code: two decision rules (argmax and
-prior-corrected, see maskflow.evaluation.metrics), `predictions_{split}.csv` and `metrics.json` in the
-formats of docs/contracts.md. metrics.json also carries what the comparison and report need,
+Either way the probabilities then go through the same code: three decision rules (argmax,
+prior-corrected and above-prior, see maskflow.evaluation.metrics), `predictions_{split}.csv`
+and `metrics.json` in the formats of docs/contracts.md. metrics.json also carries what the comparison and report need,
 so those stages never load a checkpoint: `spec` (the resolved model or ensemble config),
 `training` (seed, best epoch, parameter count, seconds, data checksums, versions) and
 `train_prior` (the class prior of the prior-corrected rule).
@@ -70,13 +70,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def prediction_frame(
     index: pd.DataFrame, y_true: np.ndarray, proba: np.ndarray, classes: list[str], prior: np.ndarray
 ) -> pd.DataFrame:
-    """predictions_{split}.csv: index columns, true, both decisions, confidence, p_<class>."""
+    """predictions_{split}.csv: index columns, true, the three decisions, confidence, p_<class>."""
     y_true = np.asarray(y_true, dtype=np.int64)
     names = np.asarray(classes, dtype=object)
     frame = index.reindex(columns=INDEX_COLUMNS).reset_index(drop=True).copy()
     frame["true"] = names[y_true]
     frame["predicted"] = names[DECISION_RULES["argmax"](proba, prior)]
     frame["predicted_prior"] = names[DECISION_RULES["prior_corrected"](proba, prior)]
+    frame["predicted_above_prior"] = names[DECISION_RULES["above_prior"](proba, prior)]
     frame["confidence"] = proba.max(axis=1)
     for k, name in enumerate(classes):
         frame[f"p_{name}"] = proba[:, k]
@@ -95,6 +96,7 @@ def metrics_document(
             frame["predicted"].map(lookup).to_numpy(dtype=np.int64),
             classes,
             frame["predicted_prior"].map(lookup).to_numpy(dtype=np.int64),
+            frame["predicted_above_prior"].map(lookup).to_numpy(dtype=np.int64),
         )
     return {
         "model": name,
@@ -104,6 +106,8 @@ def metrics_document(
         "decision_rules": {
             "argmax": "the most probable class (`predicted`, the headline metrics)",
             "prior_corrected": "argmax of probability / training class prior (`predicted_prior`)",
+            "above_prior": "the most probable class among those above their training prior, else argmax "
+            "(`predicted_above_prior`)",
         },
         "train_prior": {c: float(p) for c, p in zip(classes, prior)},
         "splits": splits,
