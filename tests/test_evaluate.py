@@ -28,6 +28,7 @@ PREDICTION_COLUMNS = [
     "true",
     "predicted",
     "predicted_prior",
+    "predicted_above_prior",
     "confidence",
 ]
 
@@ -90,7 +91,11 @@ def test_metrics_match_the_predictions_and_carry_training_facts(evaluated):
     for split in ("train", "val", "test"):
         frame = pd.read_csv(model_dir / f"predictions_{split}.csv", keep_default_na=False)
         expected = split_metrics(
-            frame["true"].map(lookup), frame["predicted"].map(lookup), CLASSES, frame["predicted_prior"].map(lookup)
+            frame["true"].map(lookup),
+            frame["predicted"].map(lookup),
+            CLASSES,
+            frame["predicted_prior"].map(lookup),
+            frame["predicted_above_prior"].map(lookup),
         )
         assert metrics["splits"][split] == expected
     assert metrics["training"]["best_epoch"] == 1

@@ -88,3 +88,29 @@ def test_mcnemar_exact_values():
 def test_mcnemar_refuses_unpaired_samples():
     with pytest.raises(ValueError, match="paired"):
         mcnemar_exact([True, False], [True])
+
+
+def test_above_prior_rule_picks_the_most_probable_class_above_its_prior_else_argmax():
+    from maskflow.evaluation.metrics import decide_above_prior
+
+    prior = np.array([0.79, 0.17, 0.04])
+    proba = np.array(
+        [
+            [0.70, 0.20, 0.10],  # bad and none above their priors: bad, the more probable of them
+            [0.75, 0.15, 0.10],  # only none above its prior
+            [0.90, 0.06, 0.04],  # good above its prior, none only equal to it: good
+            [0.50, 0.16, 0.34],  # none above; good (0.50) is more probable but below its prior
+            [0.70, 0.16, 0.04],  # nobody above (0.04 is not > 0.04): plain argmax
+        ]
+    )
+    assert decide_above_prior(proba, prior).tolist() == [1, 2, 0, 2, 0]
+    assert DECISION_RULES["above_prior"] is decide_above_prior
+    assert decide_above_prior(np.zeros((0, 3)), prior).tolist() == []
+
+
+def test_split_metrics_reports_the_above_prior_rule_like_the_prior_corrected_one():
+    result = split_metrics(
+        [0, 1, 2, 2], [0, 0, 0, 2], CLASSES, y_pred_prior=[0, 1, 0, 2], y_pred_above_prior=[0, 1, 2, 2]
+    )
+    assert result["above_prior"] == {"accuracy": 1.0, "balanced_accuracy": 1.0, "macro_f1": 1.0}
+    assert result["prior_corrected"]["accuracy"] == 0.75

@@ -8,8 +8,8 @@
 
 `comparison.csv` has one row per model (each replicate seed and each ensemble too): its key
 settings, parameter count, best epoch, train / val / test accuracy, test balanced accuracy and
-macro F1 under both decision rules, training seconds, and McNemar's exact test against the
-dataset's baseline on the test split (`mcnemar_p`; the baseline run is the replicate with the
+macro F1, test accuracy and balanced accuracy under the prior-corrected and above-prior rules,
+training seconds, and McNemar's exact test against the dataset's baseline on the test split (`mcnemar_p`; the baseline run is the replicate with the
 same seed when the baseline has seeds). `comparison_groups.csv` has one row per model group
 (a model's replicates together): mean and standard deviation over the seeds. The plot shows
 the group means with the standard deviation as error bars and every replicate as a dot, each
@@ -43,6 +43,8 @@ SCORE_COLUMNS = [
     ("test_macro_f1", "test", "macro_f1", None),
     ("test_accuracy_prior", "test", "accuracy", "prior_corrected"),
     ("test_balanced_accuracy_prior", "test", "balanced_accuracy", "prior_corrected"),
+    ("test_accuracy_above_prior", "test", "accuracy", "above_prior"),
+    ("test_balanced_accuracy_above_prior", "test", "balanced_accuracy", "above_prior"),
 ]
 # Columns summarised over the replicates of a group (mean and std).
 GROUP_COLUMNS = [
@@ -51,6 +53,7 @@ GROUP_COLUMNS = [
     "test_balanced_accuracy",
     "test_macro_f1",
     "test_balanced_accuracy_prior",
+    "test_balanced_accuracy_above_prior",
     "train_seconds",
 ]
 INTEGER_COLUMNS = [

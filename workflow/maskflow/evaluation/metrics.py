@@ -14,7 +14,10 @@ Definitions (the ones the classic exercises use):
 - `macro_f1` averages F1 over classes that occur in the truth or the predictions;
 - the prior-corrected rule divides each probability by the class's training prior before
   taking the argmax, which answers "is the most probable class the best pick when the
-  classes are imbalanced?" (it maximises balanced accuracy when the model is calibrated).
+  classes are imbalanced?" (it maximises balanced accuracy when the model is calibrated);
+- the above-prior rule picks the most probable class among those whose probability exceeds
+  their training prior (the plain argmax when none does): a rare class wins whenever the model
+  rates it above its base rate and no more probable class is also above its own.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ def split_metrics(
     y_pred: Sequence[int],
     classes: Sequence[str],
     y_pred_prior: Sequence[int] | None = None,
+    y_pred_above_prior: Sequence[int] | None = None,
 ) -> dict:
     """The metrics.json entry of one split (see docs/contracts.md)."""
     k = len(classes)
@@ -96,6 +100,8 @@ def split_metrics(
     }
     if y_pred_prior is not None:
         result["prior_corrected"] = summary(y_true, y_pred_prior, k)
+    if y_pred_above_prior is not None:
+        result["above_prior"] = summary(y_true, y_pred_above_prior, k)
     return result
 
 
@@ -115,8 +121,22 @@ def decide_prior_corrected(proba: np.ndarray, prior: np.ndarray) -> np.ndarray:
     return decide_argmax(np.asarray(proba) / np.asarray(prior)[None, :])
 
 
-# decision rule name -> function(proba, prior) -> predicted indices; both are reported.
-DECISION_RULES = {"argmax": decide_argmax, "prior_corrected": decide_prior_corrected}
+def decide_above_prior(proba: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """The most probable class among those with p(class | x) > p(class); argmax when there is none."""
+    proba = np.asarray(proba, dtype=np.float64)
+    if not len(proba):
+        return np.zeros(0, dtype=np.int64)
+    above = proba > np.asarray(prior)[None, :]
+    picked = np.where(above, proba, -np.inf).argmax(axis=1)
+    return np.where(above.any(axis=1), picked, proba.argmax(axis=1))
+
+
+# decision rule name -> function(proba, prior) -> predicted indices; every one is reported.
+DECISION_RULES = {
+    "argmax": decide_argmax,
+    "prior_corrected": decide_prior_corrected,
+    "above_prior": decide_above_prior,
+}
 
 
 def mcnemar_exact(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from maskflow.io.files import read_json
 from maskflow.report.html import anchor, esc, fmt, image, settings_list, table
@@ -61,6 +62,8 @@ def metrics_table(metrics: dict) -> str:
         row = {"split": split, **{k: entry.get(k) for k in METRIC_COLUMNS}}
         for key, value in (entry.get("prior_corrected") or {}).items():
             row[f"prior_{key}"] = value
+        for key, value in (entry.get("above_prior") or {}).items():
+            row[f"above_{key}"] = value
         rows.append(row)
     columns = {
         "split": "split",
@@ -68,6 +71,9 @@ def metrics_table(metrics: dict) -> str:
         "prior_accuracy": "accuracy (prior-corr.)",
         "prior_balanced_accuracy": "bal. acc. (prior-corr.)",
         "prior_macro_f1": "macro F1 (prior-corr.)",
+        "above_accuracy": "accuracy (above prior)",
+        "above_balanced_accuracy": "bal. acc. (above prior)",
+        "above_macro_f1": "macro F1 (above prior)",
     }
     return table(rows, columns, ["split"])
 
@@ -97,6 +103,18 @@ def per_class_table(metrics: dict) -> str:
     return "<h4>Per class (test split)</h4>" + table(rows, columns, ["class"])
 
 
+def architecture_block(path: str | None) -> str:
+    """The per-layer table (architecture.txt of the train stage), collapsed; '' for an ensemble."""
+    if not path:
+        return ""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        log.warning("%s: per-layer table not shown (%s)", path, error)
+        return ""
+    return f"<details><summary>architecture (per-layer table)</summary><pre>{esc(text)}</pre></details>"
+
+
 def model_section(dataset: str, model: dict, detailed: bool) -> str:
     metrics = read_json(model["metrics"], "metrics.json")
     spec = metrics.get("spec") or {}
@@ -119,6 +137,7 @@ def model_section(dataset: str, model: dict, detailed: bool) -> str:
     parts.append(
         f"<details><summary>settings</summary>{settings_list(_model_settings({**spec, 'kind': metrics.get('kind')}))}</details>"
     )
+    parts.append(architecture_block(model.get("architecture")))
     parts.append(metrics_table(metrics))
     parts.append(per_class_table(metrics))
     if not detailed:
