@@ -93,7 +93,9 @@ def png_16_bit(path: Path) -> None:
 
 def exif_rotated_jpeg(path: Path) -> None:
     """Stored 48 x 64, left half red and right half blue, EXIF orientation 6 (rotate 90 degrees
-    clockwise): displayed 64 x 48 with the top half red, where its box lies."""
+    clockwise): displayed 64 x 48 with the top half red. Its box (EXIF_BOX) lies in the displayed
+    top half (red) but, read in stored coordinates, in the right half (blue): a crop that ignored
+    EXIF, or turned the wrong way (the top half would be blue), comes out blue."""
     stored = np.zeros((SIZE[0], SIZE[1], 3), dtype=np.uint8)
     stored[:, : SIZE[1] // 2] = (255, 0, 0)
     stored[:, SIZE[1] // 2 :] = (0, 0, 255)
@@ -139,6 +141,7 @@ class Photo:
 
 
 LONG = "long " + "x" * 220 + ".png"  # 229 characters
+EXIF_BOX = (26, 2, 46, 16)  # displayed: x 26-46 of 64, y 2-16 of 48 (top half); stored: x 26-46 of 48 (right half)
 NON_ASCII = "маска 口罩 visage été.jpg"
 PHOTOS = {
     "plain JPEG": Photo("plain.jpg", solid((0, 128, 0), quality=95), rgb=(0, 128, 0)),
@@ -152,7 +155,7 @@ PHOTOS = {
     "PNG with alpha": Photo("alpha.png", png_with_alpha, rgb=(255, 255, 255), tolerance=0, box=(36, 8, 60, 32)),
     "16-bit PNG": Photo("gray16.png", png_16_bit, rgb=(128, 128, 128), tolerance=0),
     "CMYK JPEG": Photo("cmyk.jpg", solid((0, 255, 255, 0), "CMYK", quality=95), rgb=(255, 0, 0), tolerance=8),
-    "EXIF-rotated JPEG": Photo("rotated.jpg", exif_rotated_jpeg, rgb=(255, 0, 0), tolerance=12, box=(8, 2, 22, 16)),
+    "EXIF-rotated JPEG": Photo("rotated.jpg", exif_rotated_jpeg, rgb=(255, 0, 0), tolerance=12, box=EXIF_BOX),
     "decompression bomb PNG": Photo(
         "bomb.png", png_bomb, reason="corrupt_photo", detail="20000x20000 = 400 Mpx exceeds"
     ),
@@ -253,10 +256,11 @@ def test_photo_corpus(photo_corpus, case):
         assert np.abs(crop - np.array(photo.rgb)).max() <= photo.tolerance, crop.reshape(-1, 3)[:4]
 
 
-def test_a_bomb_given_straight_to_the_cache_is_refused_naming_file_and_row(photo_corpus, capsys):
+@pytest.mark.parametrize("bomb", ["bomb.png", "bomb.jpg"])
+def test_a_bomb_given_straight_to_the_cache_is_refused_naming_file_and_row(photo_corpus, capsys, bomb):
     _, _, root = photo_corpus
     rows = pd.read_csv(root / "annotations.csv", dtype=str, keep_default_na=False).head(1)
-    rows = rows.assign(row_id="train.csv:10", photo="images/bomb.png")
+    rows = rows.assign(row_id="train.csv:10", photo=f"images/{bomb}")
     rows.to_csv(root / "bomb.csv", index=False)
     spec = json.dumps({"preprocess": CROP, "annotations": {"format": "bbox_csv"}, "classes": CLASSES})
     status, err = cli(
@@ -271,7 +275,7 @@ def test_a_bomb_given_straight_to_the_cache_is_refused_naming_file_and_row(photo
         str(root / "bomb_cache"),
         capsys=capsys,
     )
-    assert_clear_error(status, err, "images/bomb.png: 20000x20000 = 400 Mpx exceeds", "annotation row train.csv:10")
+    assert_clear_error(status, err, f"images/{bomb}: 20000x20000 = 400 Mpx exceeds", "annotation row train.csv:10")
     assert not (root / "bomb_cache" / "train_x.npy").exists()
 
 
