@@ -31,4 +31,4 @@ include: "workflow/rules/report.smk"
 rule all:
     default_target: True
     input:
-        all_targets(),
+        EXPERIMENT.all_targets(),

@@ -116,3 +116,47 @@ def test_without_a_configfile_the_default_experiment_runs(tmp_path):
     _, trained = dry_run_from_the_repository(tmp_path)
     default = load_and_check(yaml.safe_load((ROOT / "config.yaml").read_text()), SCHEMA)["models"]
     assert trained == set(default)
+
+
+# --- the schema's enums name what the package has registered -----------------------------------
+def _registries():
+    from maskflow.annotations import READERS
+    from maskflow.annotations.checks import BOX_ORDERS
+    from maskflow.config import SPLITS
+    from maskflow.data.crop import CHANNELS
+    from maskflow.models import REGISTRY
+    from maskflow.models.init import BIAS_INITS, WEIGHT_INITS
+    from maskflow.sources.fetch import SOURCES
+    from maskflow.training.optim import MONITORS, OPTIMIZERS, SCHEDULES
+    from maskflow.training.sampling import EPOCH_ORDERS
+
+    return {
+        "$defs/source/properties/kind": SOURCES,
+        "$defs/annotations/properties/format": READERS,
+        "$defs/annotations/properties/box_order": [*BOX_ORDERS, "auto"],  # auto: decided per table
+        "$defs/annotations/properties/split_values/additionalProperties": SPLITS,
+        "$defs/preprocess/properties/channels": CHANNELS,
+        "$defs/arch/properties/type": REGISTRY,
+        "$defs/train/properties/optimizer": OPTIMIZERS,
+        "$defs/train/properties/schedule/properties/type": SCHEDULES,
+        "$defs/train/properties/early_stopping/oneOf/1/properties/monitor": MONITORS,
+        "$defs/train/properties/init/properties/weights": WEIGHT_INITS,
+        "$defs/train/properties/init/properties/bias": BIAS_INITS,
+        # undersample draws its subsets from the seed and epoch, outside EPOCH_ORDERS
+        "$defs/train/properties/imbalance/properties/method": [*EPOCH_ORDERS, "undersample"],
+    }
+
+
+def test_schema_enums_are_the_registries():
+    """A registered optimizer, arch type, ... the schema refuses (or one it allows that nothing
+    implements) fails here; the schema lists them for users, the registries are the truth."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    from maskflow.data.cache import BUILDERS
+
+    for pointer, registry in _registries().items():
+        node = schema
+        for part in pointer.split("/"):
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        assert set(node["enum"]) == set(registry), pointer
+    # every format that can be read can also be cached
+    assert set(BUILDERS) == set(_registries()["$defs/annotations/properties/format"])

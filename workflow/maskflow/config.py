@@ -23,6 +23,7 @@ import yaml
 from maskflow.errors import ConfigError
 
 DEFAULT_SEED = 1
+DEFAULT_DEVICE = "auto"
 
 DATASET_DEFAULTS: dict[str, Any] = {
     "split": {"val_fraction": 0.1, "test_fraction": 0.2, "seed": 1},
@@ -78,6 +79,19 @@ def deep_merge(base: dict, override: dict) -> dict:
             merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def resolve_train(train: dict | None, where: str) -> dict:
+    """A model's `train` settings with every default filled in (and early stopping's, when on).
+
+    The one place training defaults are merged: config resolution and `maskflow train` (whose
+    hand-written --spec may leave them out) both call it. `where` names the key in errors."""
+    merged = deep_merge(TRAIN_DEFAULTS, train or {})
+    if merged["early_stopping"] is not None:
+        merged["early_stopping"] = deep_merge(EARLY_STOPPING_DEFAULTS, merged["early_stopping"])
+    if merged["optimizer"] == "sgd" and merged["nesterov"] and merged["momentum"] <= 0:
+        raise ConfigError(f"{where}.nesterov: needs momentum > 0 (momentum is {merged['momentum']})")
     return merged
 
 
@@ -159,16 +173,14 @@ def _fill_model_defaults(name: str, entry: dict, config: dict) -> dict:
         )
     if "type" not in entry.get("arch", {}):
         raise ConfigError(f"models.{name}.arch.type: required (directly or through base)")
-    train = deep_merge(TRAIN_DEFAULTS, entry.get("train", {}))
-    if train["early_stopping"] is not None:
-        train["early_stopping"] = deep_merge(EARLY_STOPPING_DEFAULTS, train["early_stopping"])
+    train = resolve_train(entry.get("train"), f"models.{name}.train")
     return {
         "name": name,
         "kind": "model",
         "dataset": dataset,
         "description": entry.get("description", ""),
         "seed": entry.get("seed", config.get("seed", DEFAULT_SEED)),
-        "device": entry.get("device", config.get("device", "auto")),
+        "device": entry.get("device", config.get("device", DEFAULT_DEVICE)),
         "arch": copy.deepcopy(entry["arch"]),
         "train": train,
         "figures": deep_merge(FIGURE_DEFAULTS, entry.get("figures", {})),
@@ -324,7 +336,9 @@ def check_architectures(models: dict[str, dict]) -> None:
 
 
 def load_and_check(config: dict, schema_path: str | Path) -> dict:
-    """Validate `config` and return {'datasets', 'models', 'ensembles', 'threads'} fully resolved."""
+    """Validate `config` and return it resolved: {'seed', 'device', 'threads', 'datasets', 'models',
+    'ensembles', 'report'}, every default filled in (models: resolve_models; ensembles:
+    resolve_ensembles)."""
     validate_schema(config, schema_path)
     datasets = {name: resolve_dataset(name, ds) for name, ds in config["datasets"].items()}
     models = resolve_models(config)
@@ -340,7 +354,7 @@ def load_and_check(config: dict, schema_path: str | Path) -> dict:
             raise ConfigError(f"datasets.{name}.baseline: unknown model {baseline!r}")
     return {
         "seed": config.get("seed", DEFAULT_SEED),
-        "device": config.get("device", "auto"),
+        "device": config.get("device", DEFAULT_DEVICE),
         "threads": {**THREAD_DEFAULTS, **(config.get("threads") or {})},
         "datasets": datasets,
         "models": models,

@@ -2,25 +2,25 @@
 # table + plot + overlaid learning curves per sweep.
 rule compare:
     input:
-        metrics=lambda wc: evaluated_files(
-            wc.dataset, models_of(wc.dataset), "metrics.json"
+        metrics=lambda wc: EXPERIMENT.model_files(
+            wc.dataset, EXPERIMENT.models_of(wc.dataset), "metrics"
         ),
-        predictions=lambda wc: evaluated_files(
-            wc.dataset, models_of(wc.dataset), "predictions_test.csv"
+        predictions=lambda wc: EXPERIMENT.model_files(
+            wc.dataset, EXPERIMENT.models_of(wc.dataset), "predictions", split="test"
         ),
     output:
         table=report(
-            COMPARISON["table"],
+            layout.COMPARISON["table"],
             category="Comparison",
             caption="../report/comparison.rst",
         ),
         groups=report(
-            COMPARISON["groups"],
+            layout.COMPARISON["groups"],
             category="Comparison",
             caption="../report/comparison_groups.rst",
         ),
         plot=report(
-            COMPARISON["plot"],
+            layout.COMPARISON["plot"],
             category="Comparison",
             caption="../report/comparison.rst",
         ),
@@ -38,20 +38,26 @@ rule compare:
 
 rule sweep:
     input:
-        metrics=lambda wc: evaluated_files(
-            wc.dataset, sweep_models(wc.dataset, wc.sweep), "metrics.json"
+        metrics=lambda wc: EXPERIMENT.model_files(
+            wc.dataset, EXPERIMENT.sweep_models(wc.dataset, wc.sweep), "metrics"
         ),
-        histories=lambda wc: evaluated_files(
-            wc.dataset, sweep_models(wc.dataset, wc.sweep), "history.csv"
+        histories=lambda wc: EXPERIMENT.model_files(
+            wc.dataset, EXPERIMENT.sweep_models(wc.dataset, wc.sweep), "history"
         ),
     output:
-        table=report(SWEEP["table"], category="Sweeps", caption="../report/sweep.rst"),
-        plot=report(SWEEP["plot"], category="Sweeps", caption="../report/sweep.rst"),
-        curves=report(SWEEP["curves"], category="Sweeps", caption="../report/sweep.rst"),
+        table=report(
+            layout.SWEEP["table"], category="Sweeps", caption="../report/sweep.rst"
+        ),
+        plot=report(
+            layout.SWEEP["plot"], category="Sweeps", caption="../report/sweep.rst"
+        ),
+        curves=report(
+            layout.SWEEP["curves"], category="Sweeps", caption="../report/sweep.rst"
+        ),
     log:
         "results/{dataset}/logs/sweep_{sweep}.log",
     wildcard_constraints:
-        sweep=_names_regex(
+        sweep=names_regex(
             {spec["sweep"] for spec in MODELS.values() if spec.get("sweep")}
         ),
     conda:

@@ -3,8 +3,8 @@
 
 rule fetch:
     output:
-        raw=directory("resources/{dataset}/raw"),
-        manifest="resources/{dataset}/manifest.json",
+        raw=directory(layout.DATA["raw"]),
+        manifest=layout.DATA["manifest"],
     log:
         "results/{dataset}/logs/fetch.log",
     conda:
@@ -18,12 +18,12 @@ rule fetch:
 
 rule validate:
     input:
-        raw="resources/{dataset}/raw",
-        manifest="resources/{dataset}/manifest.json",
+        raw=layout.DATA["raw"],
+        manifest=layout.DATA["manifest"],
     output:
-        rows="results/{dataset}/data/validated.csv",
+        rows=layout.DATA["validated"],
         quality=report(
-            "results/{dataset}/data/quality.json",
+            layout.DATA["quality"],
             category="Data",
             caption="../report/quality.rst",
         ),
@@ -40,9 +40,9 @@ rule validate:
 
 rule split:
     input:
-        rows="results/{dataset}/data/validated.csv",
+        rows=layout.DATA["validated"],
     output:
-        "results/{dataset}/data/annotations.csv",
+        layout.DATA["annotations"],
     log:
         "results/{dataset}/logs/split.log",
     conda:
@@ -55,11 +55,11 @@ rule split:
 
 rule cache:
     input:
-        raw="resources/{dataset}/raw",
-        annotations="results/{dataset}/data/annotations.csv",
+        raw=layout.DATA["raw"],
+        annotations=layout.DATA["annotations"],
     output:
-        cache_files("{dataset}"),
-        checksums="results/{dataset}/cache/checksums.json",
+        layout.cache_files("{dataset}"),
+        checksums=layout.DATA["checksums"],
     log:
         "results/{dataset}/logs/cache.log",
     benchmark:
@@ -77,15 +77,15 @@ rule cache:
 
 rule class_stats:
     input:
-        cache=cache_files("{dataset}"),
-        checksums="results/{dataset}/cache/checksums.json",
+        cache=layout.cache_files("{dataset}"),
+        checksums=layout.DATA["checksums"],
     output:
         counts=report(
-            "results/{dataset}/stats/class_counts.csv",
+            layout.DATA["counts"],
             category="Data",
             caption="../report/class_counts.rst",
         ),
-        normalization="results/{dataset}/stats/normalization.json",
+        normalization=layout.DATA["normalization"],
     log:
         "results/{dataset}/logs/class_stats.log",
     conda:
@@ -100,18 +100,18 @@ rule class_stats:
 
 rule stats_figure:
     input:
-        cache=cache_files("{dataset}"),
-        counts="results/{dataset}/stats/class_counts.csv",
+        cache=layout.cache_files("{dataset}"),
+        counts=layout.DATA["counts"],
     output:
         report(
-            "results/{dataset}/stats/{figure}.png",
+            layout.DATA["stats_figure"],
             category="Data",
             caption="../report/stats_figure.rst",
         ),
     log:
         "results/{dataset}/logs/stats_{figure}.log",
     wildcard_constraints:
-        figure="|".join(STATS_FIGURES),
+        figure="|".join(layout.STATS_FIGURES),
     conda:
         CONDA_ENV
     params:

@@ -1,19 +1,20 @@
 # Evaluation: predictions on every split and metrics, for models and ensembles alike.
+
+
 rule evaluate_model:
     input:
-        cache=lambda wc: cache_files(wc.dataset),
-        checkpoint="results/{dataset}/models/{model}/checkpoint.pt",
-        normalization="results/{dataset}/stats/normalization.json",
+        cache=lambda wc: layout.cache_files(wc.dataset),
+        checkpoint=layout.MODEL["checkpoint"],
+        normalization=layout.DATA["normalization"],
     output:
-        metrics="results/{dataset}/models/{model}/metrics.json",
-        predictions=expand(
-            "results/{{dataset}}/models/{{model}}/predictions_{split}.csv",
-            split=SPLITS,
-        ),
+        metrics=layout.MODEL["metrics"],
+        predictions=[
+            layout.MODEL["predictions"].replace("{split}", split) for split in SPLITS
+        ],
     log:
         "results/{dataset}/logs/evaluate/{model}.log",
     wildcard_constraints:
-        model=_names_regex(MODELS),
+        model=TRAINED,
     conda:
         CONDA_ENV
     threads: THREADS["evaluate"]
@@ -28,23 +29,22 @@ rule evaluate_model:
 
 rule evaluate_ensemble:
     input:
-        cache=lambda wc: cache_files(wc.dataset, ("train",)),
+        cache=lambda wc: layout.cache_files(wc.dataset, ("train",)),
         members=ensemble_member_files,
     output:
-        metrics="results/{dataset}/models/{model}/metrics.json",
-        predictions=expand(
-            "results/{{dataset}}/models/{{model}}/predictions_{split}.csv",
-            split=SPLITS,
-        ),
+        metrics=layout.MODEL["metrics"],
+        predictions=[
+            layout.MODEL["predictions"].replace("{split}", split) for split in SPLITS
+        ],
     log:
         "results/{dataset}/logs/evaluate/{model}.log",
     wildcard_constraints:
-        model=_names_regex(ENSEMBLES),
+        model=names_regex(ENSEMBLES),
     conda:
         CONDA_ENV
     params:
         spec=model_spec,
-        models_dir="results/{dataset}/models",
+        models_dir=lambda wc, output: os.path.dirname(os.path.dirname(output.metrics)),
         cache_dir=folder_of("cache"),
         out_dir=lambda wildcards, output: os.path.dirname(output.metrics),
     shell:

@@ -1,9 +1,11 @@
 # Figures: one rule per figure family, each figure a target of its own:
-#   results/{dataset}/figures/{model}/{figure}.png   (figure names: figures_for() in common.smk)
+#   results/{dataset}/figures/{model}/{figure}.png   (a model's figures: maskflow.layout.model_figures)
 # A rule's inputs are exactly what its family reads, so deleting one figure reruns one job.
+
+
 rule figure_confusion_matrix:
     input:
-        metrics=f"{MODEL_DIR}/metrics.json",
+        metrics=layout.MODEL["metrics"],
     output:
         figure_output("confusion_matrix_{split}", "confusion_matrix"),
     log:
@@ -20,7 +22,7 @@ rule figure_confusion_matrix:
 
 rule figure_per_class_accuracy:
     input:
-        metrics=f"{MODEL_DIR}/metrics.json",
+        metrics=layout.MODEL["metrics"],
     output:
         figure_output("per_class_accuracy", "per_class_accuracy"),
     log:
@@ -37,8 +39,8 @@ rule figure_per_class_accuracy:
 
 rule figure_learning_curves:
     input:
-        history=f"{MODEL_DIR}/history.csv",
-        metrics=f"{MODEL_DIR}/metrics.json",
+        history=layout.MODEL["history"],
+        metrics=layout.MODEL["metrics"],
     output:
         figure_output("learning_curves", "learning_curves"),
     log:
@@ -55,8 +57,8 @@ rule figure_learning_curves:
 
 rule figure_misclassified:
     input:
-        predictions=f"{MODEL_DIR}/predictions_{{split}}.csv",
-        cache="results/{dataset}/cache/{split}_x.npy",
+        predictions=layout.MODEL["predictions"],
+        cache=layout.cache_files("{dataset}", ["{split}"])[0],
     output:
         figure_output("misclassified_{split}", "misclassified"),
     log:
@@ -76,9 +78,9 @@ rule figure_misclassified:
 
 rule figure_overlays:
     input:
-        predictions=f"{MODEL_DIR}/predictions_{{split}}.csv",
-        raw_dir="resources/{dataset}/raw",
-        annotations="results/{dataset}/data/annotations.csv",
+        predictions=layout.MODEL["predictions"],
+        raw_dir=layout.DATA["raw"],
+        annotations=layout.DATA["annotations"],
     output:
         figure_output("overlays_{split}", "overlays"),
     log:
@@ -97,8 +99,8 @@ rule figure_overlays:
 
 rule figure_saliency:
     input:
-        checkpoint=f"{MODEL_DIR}/checkpoint.pt",
-        cache=lambda wc: cache_files(wc.dataset, ("test",)),
+        checkpoint=layout.MODEL["checkpoint"],
+        cache=lambda wc: layout.cache_files(wc.dataset, ("test",)),
     output:
         figure_output("saliency", "saliency"),
     log:
@@ -116,8 +118,8 @@ rule figure_saliency:
 
 rule figure_filters:
     input:
-        checkpoint=f"{MODEL_DIR}/checkpoint.pt",
-        cache=lambda wc: cache_files(wc.dataset, ("test",)),
+        checkpoint=layout.MODEL["checkpoint"],
+        cache=lambda wc: layout.cache_files(wc.dataset, ("test",)),
     output:
         figure_output("filters", "filters"),
     log:
@@ -135,9 +137,9 @@ rule figure_filters:
 
 rule figure_latent:
     input:
-        latent=f"{MODEL_DIR}/latent.npz",
-        checkpoint=f"{MODEL_DIR}/checkpoint.pt",
-        cache=lambda wc: cache_files(wc.dataset, ("val",)),
+        latent=layout.MODEL["latent"],
+        checkpoint=layout.MODEL["checkpoint"],
+        cache=lambda wc: layout.cache_files(wc.dataset, ("val",)),
     output:
         figure_output("latent", "latent"),
     log:

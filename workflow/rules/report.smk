@@ -1,13 +1,23 @@
 # The final report: one self-contained HTML file (results/report.html). Its inputs are every
 # figure, table and metrics file of the experiment, so it is always the last job.
+from maskflow.report.plan import build_plan, plan_paths
+
+# What the report shows and where each file is (maskflow.report.plan), built from the resolved
+# config as Snakemake reads the workflow.
+REPORT_PLAN = build_plan(
+    MF,
+    config,
+    configfiles=workflow.overwrite_configfiles or workflow.configfiles,
+    repo_dir=workflow.basedir,
+)
 
 
-# The plan (what the report shows and where each file is) goes through a file: for hundreds of
-# models it outgrows the 128 KiB a single command-line argument may hold. Written by the
-# Snakemake process itself (a run: block), so it reruns exactly when the plan's params change.
+# The plan goes through a file: for hundreds of models it outgrows the 128 KiB a single
+# command-line argument may hold. Written by the Snakemake process itself (a run: block), so it
+# reruns exactly when the plan's params change.
 rule report_plan:
     output:
-        "results/report_plan.json",
+        layout.REPORT["plan"],
     log:
         "results/logs/report_plan.log",
     params:
@@ -20,11 +30,11 @@ rule report_plan:
 
 rule report:
     input:
-        files=sorted(set(plan_paths(REPORT_PLAN["datasets"]))),
-        plan="results/report_plan.json",
+        files=plan_paths(REPORT_PLAN),
+        plan=layout.REPORT["plan"],
     output:
         report(
-            "results/report.html",
+            layout.REPORT["html"],
             category="Report",
             caption="../report/report_html.rst",
         ),

@@ -1,23 +1,27 @@
 # Training: one job per resolved model, reading only the cached arrays.
+
+
 rule train:
     input:
-        cache=lambda wc: cache_files(MODELS[wc.model]["dataset"], ("train", "val")),
-        normalization="results/{dataset}/stats/normalization.json",
+        cache=lambda wc: layout.cache_files(
+            MODELS[wc.model]["dataset"], ("train", "val")
+        ),
+        normalization=layout.DATA["normalization"],
     output:
-        checkpoint="results/{dataset}/models/{model}/checkpoint.pt",
+        checkpoint=layout.MODEL["checkpoint"],
         history=report(
-            "results/{dataset}/models/{model}/history.csv",
+            layout.MODEL["history"],
             category="Models",
             subcategory="{model}",
             caption="../report/history.rst",
         ),
-        latent="results/{dataset}/models/{model}/latent.npz",
+        latent=layout.MODEL["latent"],
     log:
         "results/{dataset}/logs/train/{model}.log",
     benchmark:
         "results/{dataset}/benchmarks/train/{model}.tsv"
     wildcard_constraints:
-        model=_names_regex(MODELS),
+        model=TRAINED,
     conda:
         CONDA_ENV
     threads: THREADS["train"]
@@ -29,7 +33,7 @@ rule train:
         cache_dir=folder_of("cache"),
         # Resume state sits outside the declared outputs: Snakemake deletes those when a job
         # fails (SIGTERM from a cluster time limit), and the retry must find it.
-        resume="results/{dataset}/models/{model}/resume.pt",
+        resume=layout.MODEL["resume"],
     shell:
         "python -m maskflow train --spec {params.spec:q} --classes {params.classes:q}"
         " --cache-dir {params.cache_dir:q} --normalization {input.normalization:q}"

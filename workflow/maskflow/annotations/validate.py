@@ -15,7 +15,6 @@ all stops with a DataError naming the file(s) and the reasons.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from maskflow.annotations import read_annotations
 from maskflow.annotations.checks import BOX, BOX_ORDERS, Context, run_checks
 from maskflow.annotations.labels import LabelMatcher
 from maskflow.annotations.quality import QualityLog, summary
+from maskflow.cli import json_option
 from maskflow.config import DATASET_DEFAULTS, deep_merge
 from maskflow.errors import ConfigError, DataError
 from maskflow.io import atomic
@@ -50,11 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_spec(text: str) -> tuple[dict, list[str]]:
     """(annotations settings with defaults filled, classes) from the rule's JSON."""
-    try:
-        spec = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"--spec is not valid JSON ({error})") from None
-    if not isinstance(spec, dict) or not isinstance(spec.get("annotations"), dict) or not spec.get("classes"):
+    spec = json_option(text, "--spec")
+    if not isinstance(spec.get("annotations"), dict) or not spec.get("classes"):
         raise ConfigError('--spec must be {"annotations": {...}, "classes": [...]}')
     settings = deep_merge(DATASET_DEFAULTS["annotations"], spec["annotations"])
     if settings["box_order"] not in BOX_ORDER_CHOICES:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -41,6 +40,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from maskflow.cli import json_option
 from maskflow.config import SPLITS
 from maskflow.data.crop import Preprocess, crop, finish, min_scale, regions
 from maskflow.data.integrity import CHECKSUMS_NAME, INDEX_COLUMNS, cache_names, cache_path, write_checksums
@@ -300,8 +300,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    try:
-        spec = json.loads(args.spec)
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"--spec is not valid JSON ({error})") from None
+    spec = json_option(args.spec, "--spec")
     build_cache(args.raw_dir, args.annotations, spec, args.out_dir, max(1, args.threads))

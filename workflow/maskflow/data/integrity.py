@@ -42,26 +42,19 @@ from maskflow.config import SPLITS
 from maskflow.errors import CheckpointError, DataError
 from maskflow.io import atomic
 from maskflow.io.hashing import sha256_file, state_sha256
+from maskflow.layout import CACHE_PARTS, CHECKSUMS_NAME, cache_names  # the names the rules declare
 
 if TYPE_CHECKING:  # pandas is imported where an index file is read: training reads none
     import pandas as pd
 
 # {split}_index.csv columns, in order (docs/contracts.md); maskflow.data.cache writes them.
 INDEX_COLUMNS = ["row_id", "photo", "xmin", "ymin", "xmax", "ymax", "label", "label_index"]
-# part -> file name suffix of one split's cache files
-CACHE_PARTS = {"x": "x.npy", "y": "y.npy", "index": "index.csv"}
 SEAL_KEY = "cache_sha256"  # key of the seal in normalization.json
-CHECKSUMS_NAME = "checksums.json"  # the cache stage's own record of what it wrote
 REBUILD_CACHE = "rebuild it: snakemake --forcerun cache (reruns the cache stage and everything after it)"
 
 
 def cache_path(cache_dir: str | os.PathLike, split: str, part: str) -> Path:
     return Path(cache_dir) / f"{split}_{CACHE_PARTS[part]}"
-
-
-def cache_names(splits=SPLITS) -> list[str]:
-    """File names of a cache folder, split by split."""
-    return [f"{split}_{suffix}" for split in splits for suffix in CACHE_PARTS.values()]
 
 
 # ---------------------------------------------------------------- .npy files

@@ -29,13 +29,13 @@ row order. This is a small allocation rather than scikit-learn's StratifiedGroup
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from maskflow.cli import json_option
 from maskflow.config import DATASET_DEFAULTS, SPLITS
 from maskflow.errors import ConfigError, DataError
 from maskflow.io import atomic
@@ -53,11 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_spec(text: str) -> tuple[dict, list[str]]:
     """(split settings with defaults filled, classes) from the rule's JSON."""
-    try:
-        spec = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"--spec is not valid JSON ({error})") from None
-    if not isinstance(spec, dict) or not spec.get("classes"):
+    spec = json_option(text, "--spec")
+    if not spec.get("classes"):
         raise ConfigError('--spec must be {"split": {...}, "classes": [...]}')
     settings = {**DATASET_DEFAULTS["split"], **(spec.get("split") or {})}
     if settings["val_fraction"] + settings["test_fraction"] >= 1:

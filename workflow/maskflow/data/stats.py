@@ -19,7 +19,6 @@ with its name and how to rebuild it.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from maskflow.cli import json_option
 from maskflow.config import SPLITS
 from maskflow.data import integrity
 from maskflow.errors import ConfigError, DataError
@@ -246,10 +246,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    try:
-        classes = list(json.loads(args.spec)["classes"])
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
-        raise ConfigError(f"--spec must be JSON with a list of classes ({error})") from None
+    classes = json_option(args.spec, "--spec").get("classes")
+    if not isinstance(classes, list) or not classes:
+        raise ConfigError('--spec must be {"classes": [...]}')
     if args.figure:
         if args.out is None:
             raise ConfigError("--figure needs --out (the PNG to write)")

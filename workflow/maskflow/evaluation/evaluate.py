@@ -27,9 +27,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from maskflow.cli import json_option
 from maskflow.config import SPLITS
 from maskflow.data import integrity
-from maskflow.errors import DataError
+from maskflow.errors import ConfigError, DataError
 from maskflow.evaluation.metrics import DECISION_RULES, class_prior, split_metrics
 from maskflow.io import atomic, hashing
 
@@ -235,7 +236,9 @@ def _member_training(models_dir: Path, members: list[str]) -> dict:
 
 
 def evaluate_ensemble(args: argparse.Namespace) -> None:
-    spec = json.loads(args.ensemble)
+    spec = json_option(args.ensemble, "--ensemble")
+    if not isinstance(spec.get("members"), list) or not spec["members"]:
+        raise ConfigError('--ensemble must be {"members": [...], ...}')
     members = list(spec["members"])
     models_dir = Path(args.models_dir)
     cache_dir = Path(args.cache_dir)

@@ -31,7 +31,6 @@ photo clipped, as validate repairs them.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import re
 import sys
@@ -40,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from maskflow.cli import json_option
 from maskflow.errors import ConfigError, DataError
 from maskflow.io import atomic
 
@@ -170,7 +170,7 @@ def preprocess_of(ckpt: dict, args: argparse.Namespace) -> dict:
     if recorded:
         prep = dict(recorded)
     elif args.preprocess:
-        prep = json.loads(args.preprocess)
+        prep = json_option(args.preprocess, "--preprocess")
     elif args.config:
         prep = _preprocess_from_config(args.config, ckpt)
     else:
@@ -238,10 +238,7 @@ def run(args: argparse.Namespace) -> None:
     from maskflow.models.checkpoint import load_model
 
     torch.set_num_threads(max(1, args.threads))
-    try:
-        columns = json.loads(args.columns)
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"--columns is not valid JSON ({error})") from None
+    columns = json_option(args.columns, "--columns")
     images = Path(args.images)
     model, ckpt = load_model(args.checkpoint, "cpu")
     classes = list(ckpt["classes"])

@@ -5,19 +5,10 @@
         --out results/masks/figures/cnn/confusion_matrix_test.png
 
 The name is a family, plus `_{split}` for the families drawn per split. Each family lives in
-its own module and declares the inputs it reads, so the Snakemake rule of a figure needs only
-those files and every figure is a target of its own (results/{dataset}/figures/{model}/{name}.png).
-
-| family               | inputs                            | module     |
-|----------------------|-----------------------------------|------------|
-| confusion_matrix_{s} | metrics                           | confusion  |
-| per_class_accuracy   | metrics                           | per_class  |
-| learning_curves      | history, metrics                  | curves     |
-| misclassified_{s}    | predictions, cache-dir            | galleries  |
-| overlays_{s}         | predictions, raw-dir, annotations | galleries  |
-| saliency             | checkpoint, cache-dir             | saliency   |
-| filters              | checkpoint, cache-dir             | filters    |
-| latent               | latent, checkpoint, cache-dir     | latent     |
+its own module and declares the inputs it reads (FAMILIES below: family -> renderer, inputs,
+which models get it), so the Snakemake rule of a figure needs only those files and every figure
+is a target of its own (results/{dataset}/figures/{model}/{name}.png; maskflow.layout lists a
+model's figures from FAMILIES).
 """
 
 from __future__ import annotations
@@ -25,37 +16,80 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
-import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from maskflow.cli import json_option
 from maskflow.config import FIGURE_DEFAULTS, SPLITS
 from maskflow.errors import ConfigError, DataError
 from maskflow.io import atomic
+
+
+def _always(model: dict, dataset: dict) -> bool:
+    return True
+
+
+def _trained(model: dict, dataset: dict) -> bool:
+    return model["kind"] == "model"  # not an ensemble: it has weights and a history of its own
+
+
+def _from_photos(model: dict, dataset: dict) -> bool:
+    from maskflow.layout import PHOTO_FORMATS
+
+    return dataset["annotations"]["format"] in PHOTO_FORMATS
+
+
+def _has_gradients(model: dict, dataset: dict) -> bool:
+    return _trained(model, dataset) and model["arch"]["type"] != "numpy_mlp"
+
+
+def _has_convolutions(model: dict, dataset: dict) -> bool:
+    return _trained(model, dataset) and model["arch"]["type"] == "cnn"
+
+
+def _has_latent(model: dict, dataset: dict) -> bool:
+    return _trained(model, dataset) and bool(model["train"]["latent_epochs"] or model["arch"].get("bottleneck"))
 
 
 @dataclass(frozen=True)
 class Family:
     renderer: str  # "module:function", imported only when used (torch is slow to import)
     inputs: tuple[str, ...]
-    per_split: bool = False
+    per_split: bool = False  # named `{family}_{split}`; any split on request
+    # Which figures `snakemake all` and the report draw (maskflow.layout.model_figures):
+    drawn_for: Callable[[dict, dict], bool] = _always  # (resolved model, dataset) -> drawn?
+    drawn_splits: tuple[str, ...] = ("test",)  # of a per-split family
+    for_sweep_members: bool = False  # a sweep's members get only these, on the test split
 
 
-# figure family -> how to render it. Adding a figure is one line here plus its module.
+# figure family -> how to render it, and for which models. Adding a figure is one entry here
+# plus its module.
 FAMILIES: dict[str, Family] = {
-    "confusion_matrix": Family("maskflow.figures.confusion:render", ("metrics",), per_split=True),
+    "confusion_matrix": Family(
+        "maskflow.figures.confusion:render",
+        ("metrics",),
+        per_split=True,
+        drawn_splits=("val", "test"),
+        for_sweep_members=True,
+    ),
     "per_class_accuracy": Family("maskflow.figures.per_class:render", ("metrics",)),
-    "learning_curves": Family("maskflow.figures.curves:render", ("history", "metrics")),
     "misclassified": Family(
         "maskflow.figures.galleries:render_misclassified", ("predictions", "cache_dir"), per_split=True
     ),
     "overlays": Family(
-        "maskflow.figures.galleries:render_overlays", ("predictions", "raw_dir", "annotations"), per_split=True
+        "maskflow.figures.galleries:render_overlays",
+        ("predictions", "raw_dir", "annotations"),
+        per_split=True,
+        drawn_for=_from_photos,
     ),
-    "saliency": Family("maskflow.figures.saliency:render", ("checkpoint", "cache_dir")),
-    "filters": Family("maskflow.figures.filters:render", ("checkpoint", "cache_dir")),
-    "latent": Family("maskflow.figures.latent:render", ("latent", "checkpoint", "cache_dir")),
+    "learning_curves": Family(
+        "maskflow.figures.curves:render", ("history", "metrics"), drawn_for=_trained, for_sweep_members=True
+    ),
+    "saliency": Family("maskflow.figures.saliency:render", ("checkpoint", "cache_dir"), drawn_for=_has_gradients),
+    "filters": Family("maskflow.figures.filters:render", ("checkpoint", "cache_dir"), drawn_for=_has_convolutions),
+    "latent": Family("maskflow.figures.latent:render", ("latent", "checkpoint", "cache_dir"), drawn_for=_has_latent),
 }
 
 INPUT_HELP = {
@@ -136,10 +170,7 @@ def render(job: FigureJob):
 
 def run(args: argparse.Namespace) -> None:
     family, split = parse_name(args.name)
-    try:
-        spec = json.loads(args.spec)
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"--spec is not valid JSON ({error})") from None
+    spec = json_option(args.spec, "--spec")
     paths = {key: getattr(args, key) for key in INPUT_HELP if getattr(args, key, None)}
     job = FigureJob(args.name, family, split, spec, paths)
     save(args.out, render(job))

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import logging
 from pathlib import Path
 
 import pandas as pd
 
+from maskflow.cli import json_option
 from maskflow.errors import ConfigError
 from maskflow.io import atomic
 from maskflow.io.files import read_json
@@ -363,11 +363,12 @@ def build_html(plan: dict) -> str:
 
 def run(args: argparse.Namespace) -> None:
     # The workflow passes a file: a plan of hundreds of models outgrows one command-line argument.
-    text = args.plan if args.plan.lstrip().startswith("{") else Path(args.plan).read_text(encoding="utf-8")
-    try:
-        plan = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"--plan is not valid JSON ({error})") from None
+    text = args.plan
+    if not text.lstrip().startswith("{"):
+        if not Path(text).is_file():
+            raise ConfigError(f"--plan: {text}: no such file (give results/report_plan.json or the plan as JSON text)")
+        text = Path(text).read_text(encoding="utf-8")
+    plan = json_option(text, "--plan")
     text = build_html(plan)
     atomic.write_text(args.out, text)
     log.info("report: %s (%.1f MB)", args.out, len(text) / 1e6)

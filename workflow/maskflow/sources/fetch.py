@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import json
 import logging
 import os
 import shutil
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import yaml
 
+from maskflow.cli import json_option
 from maskflow.errors import ConfigError
 from maskflow.io.atomic import write_json
 from maskflow.io.hashing import sha256_file
@@ -148,8 +148,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    try:
-        spec = json.loads(args.spec)
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"--spec: not valid JSON ({error})") from None
+    spec = json_option(args.spec, "--spec")
     fetch(args.dataset, check_source(spec), args.raw_dir, args.manifest)

@@ -25,7 +25,6 @@ evaluation, stop signals) and maskflow.training.outputs (checkpoint, history, la
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -34,7 +33,8 @@ from pathlib import Path
 import torch
 
 from maskflow import inference
-from maskflow.config import EARLY_STOPPING_DEFAULTS, TRAIN_DEFAULTS, deep_merge
+from maskflow.cli import json_option
+from maskflow.config import DEFAULT_DEVICE, DEFAULT_SEED, resolve_train
 from maskflow.errors import ConfigError
 from maskflow.io.hashing import derived_seed, fingerprint
 from maskflow.models import REGISTRY, build_model, check_arch, imported
@@ -70,23 +70,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def resolve_spec(text: str) -> dict:
     """The --spec JSON with train defaults filled in (a hand-written spec may leave them out)."""
-    try:
-        spec = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"--spec: not valid JSON ({error})") from None
+    spec = json_option(text, "--spec")
     name = spec.setdefault("name", "model")
     try:
         spec["arch"] = check_arch(spec.get("arch"))
     except ConfigError as error:
         raise ConfigError(f"models.{name}.arch: {error}") from None
-    train = deep_merge(TRAIN_DEFAULTS, spec.get("train") or {})
-    if train["early_stopping"] is not None:
-        train["early_stopping"] = deep_merge(EARLY_STOPPING_DEFAULTS, train["early_stopping"])
-    if train["optimizer"] == "sgd" and train["nesterov"] and train["momentum"] <= 0:
-        raise ConfigError(f"models.{name}.train.nesterov: needs momentum > 0 (momentum is {train['momentum']})")
-    spec["train"] = train
-    spec.setdefault("seed", 1)
-    spec.setdefault("device", "auto")
+    spec["train"] = resolve_train(spec.get("train"), f"models.{name}.train")
+    spec.setdefault("seed", DEFAULT_SEED)
+    spec.setdefault("device", DEFAULT_DEVICE)
     return spec
 
 
@@ -221,7 +213,7 @@ def run(args: argparse.Namespace) -> dict:
 
         device = torch.device(claim_gpu())
     configure(device, args.threads)
-    classes = json.loads(args.classes) if args.classes else None
+    classes = json_option(args.classes, "--classes", list) if args.classes else None
     data = load_data(args.cache_dir, args.normalization, classes, device)
     resume_key = fingerprint(
         {"spec": spec, "data": data.sha256, "normalization": data.normalization, "classes": data.classes}

@@ -1,0 +1,95 @@
+"""The report's plan: what results/report.html shows and where each file is.
+
+Built by Snakemake when it reads the workflow (workflow/rules/report.smk) from the resolved
+config and maskflow.layout, written to results/report_plan.json by the `report_plan` rule, and
+read by `maskflow report` (maskflow.report.build). Its files are the report rule's inputs
+(`plan_paths`), so the report is always the last job. No torch, pandas or matplotlib here.
+
+    plan = build_plan(resolved, config, configfiles=["config.yaml"], repo_dir=".")
+    plan_paths(plan)          # every file the report reads
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from maskflow import layout
+from maskflow.io.hashing import fingerprint
+
+# Keys of the plan whose string values are file paths; under FILE_MAPS, every value is one.
+PATH_KEYS = {"quality", "counts", "manifest", "metrics", "table", "groups", "plot", "curves"}
+FILE_MAPS = {"stats_figures", "figures"}
+
+
+def dataset_plan(experiment: layout.Experiment, dataset: str) -> dict:
+    """Everything the report shows about one dataset, as paths (maskflow.layout owns them)."""
+    spec = experiment.datasets[dataset]
+    return {
+        "name": dataset,
+        "description": spec.get("description", ""),
+        "source": spec["source"],
+        "annotations_format": spec["annotations"]["format"],
+        "classes": spec["classes"],
+        "split": spec.get("split"),
+        "preprocess": spec.get("preprocess"),
+        "baseline": spec.get("baseline"),
+        "quality": layout.DATA["quality"].format(dataset=dataset),
+        "counts": layout.DATA["counts"].format(dataset=dataset),
+        "manifest": layout.DATA["manifest"].format(dataset=dataset),
+        "stats_figures": {
+            figure: layout.DATA["stats_figure"].format(dataset=dataset, figure=figure)
+            for figure in layout.STATS_FIGURES
+        },
+        "comparison": experiment.comparison_paths(dataset),
+        "sweeps": [
+            {"name": sweep, **experiment.sweep_paths(dataset, sweep)} for sweep in experiment.sweeps_of(dataset)
+        ],
+        "models": [
+            {
+                "name": name,
+                "metrics": layout.MODEL["metrics"].format(dataset=dataset, model=name),
+                "figures": experiment.figure_paths(name),
+            }
+            for name in experiment.models_of(dataset)
+        ],
+    }
+
+
+def reproduce_command(configfiles: list[str]) -> str:
+    """The command that makes this report again."""
+    return "snakemake --cores all" + "".join(f" --configfile {path}" for path in configfiles) + " all"
+
+
+def build_plan(resolved: dict, config: dict, configfiles: list, repo_dir: str) -> dict:
+    """The plan of one run: `resolved` from maskflow.config.load_and_check, `config` as given."""
+    experiment = layout.Experiment(resolved)
+    files = [str(path) for path in configfiles]
+    return {
+        "title": resolved["report"].get("title", "maskflow report"),
+        "max_models_detailed": resolved["report"].get("max_models_detailed"),
+        "seed": resolved["seed"],
+        "config_hash": fingerprint(config),
+        "configfiles": files,
+        "command": reproduce_command(files),
+        "repo_dir": str(repo_dir),
+        "datasets": [dataset_plan(experiment, dataset) for dataset in experiment.datasets],
+    }
+
+
+def _paths(value) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in PATH_KEYS and isinstance(item, str):
+                yield item
+            elif key in FILE_MAPS:
+                yield from item.values()
+            else:
+                yield from _paths(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _paths(item)
+
+
+def plan_paths(plan: dict) -> list[str]:
+    """Every file the report reads (the report rule's inputs), sorted, each once."""
+    return sorted(set(_paths(plan["datasets"])))
