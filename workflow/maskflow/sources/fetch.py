@@ -7,6 +7,11 @@ Source kinds (schema: workflow/schemas/config.schema.yaml, $defs/source), one fu
 SOURCES: `synthetic` (generated photos), `url` (http(s)/file download of a file or archive),
 `path` (a local folder, archive or file) and `sklearn` (scikit-learn's bundled data).
 
+A `url` source with a `path` uses that file instead of downloading when it exists (checked
+against `sha256`), so one preset works offline once the file is put in place. A `hint` (what to
+download, from where, where to put it) ends the one-line error when a `path` is missing or a
+download fails; `local.missing_source` gives that line before any job runs (workflow/rules/common.smk).
+
 The raw folder is a Snakemake directory() output, so it is built in a temporary sibling folder
 and renamed into place only when complete: an interrupted fetch leaves no folder that looks
 finished. manifest.json (path, bytes and sha256 of every file) is written last, atomically.
@@ -27,7 +32,7 @@ from pathlib import Path
 import yaml
 
 from maskflow.cli import json_option
-from maskflow.errors import ConfigError
+from maskflow.errors import ConfigError, DataError, DownloadError
 from maskflow.io.atomic import write_json
 from maskflow.io.hashing import sha256_file
 from maskflow.sources import download, local, sklearn_data
@@ -55,16 +60,44 @@ def _url(source: dict, raw_dir: Path, work: Path) -> None:
     name = source.get("filename") or download.url_basename(url)
     if name in (".", "..") or "/" in name or "\\" in name:
         raise ConfigError(f"source.filename: {name!r} must be a plain file name, without folders")
+    copy = _local_copy(source)
+    if copy is not None:
+        local.place(copy, raw_dir, name)
+        return
     options = {key: source[key] for key in ("sha256", "retries", "timeout") if key in source}
-    if local.archive_unpacker(name) is None:
-        download.download(url, raw_dir / name, **options)
-    else:
-        # Archives are downloaded beside the raw folder, never into it: only their contents stay.
-        local.place(download.download(url, work / name, **options), raw_dir, name)
+    try:
+        if local.archive_unpacker(name) is None:
+            download.download(url, raw_dir / name, **options)
+        else:
+            # Archives are downloaded beside the raw folder, never into it: only their contents stay.
+            local.place(download.download(url, work / name, **options), raw_dir, name)
+    except DownloadError as error:
+        if not source.get("hint"):
+            raise
+        raise DownloadError(f"{error}. {' '.join(source['hint'].split())}") from None
+
+
+def _local_copy(source: dict) -> Path | None:
+    """A url source's `path` when that file exists (checked against `sha256` like a download),
+    so one config works offline with the file put in place and online without it."""
+    if not source.get("path"):
+        return None
+    copy = Path(source["path"]).expanduser()
+    if not copy.is_file():
+        log.info("%s: no local copy at %s; downloading %s", source["path"], copy.absolute(), source["url"])
+        return None
+    actual = sha256_file(copy)
+    if source.get("sha256") and actual.lower() != source["sha256"].lower():
+        raise DataError(
+            f"{copy}: the local copy of {source['url']} has sha256 {actual}, expected {source['sha256'].lower()} "
+            "(another version, or damaged); replace it or remove it to download"
+        )
+    log.info("%s: using the local copy instead of downloading %s", copy, source["url"])
+    return copy
 
 
 def _path(source: dict, raw_dir: Path, work: Path) -> None:
-    local.place_path(source["path"], raw_dir)
+    local.place_path(source["path"], raw_dir, source.get("hint"))
 
 
 def _sklearn(source: dict, raw_dir: Path, work: Path) -> None:
