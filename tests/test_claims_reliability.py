@@ -6,11 +6,14 @@
 - "a flipped byte in the weights": checkpoints that `maskflow train` really writes carry
   `weights_sha256` and `complete`; one byte flipped inside a tensor of such a checkpoint makes
   `maskflow evaluate` exit 2, and so does a checkpoint that records no `weights_sha256` (its
-  weights could not be checked at all).
+  weights could not be checked at all);
+- "wrong bytes: exit 2 naming the URL and both sha256; nothing kept", through `maskflow fetch`
+  (issue 14, item 13) with a url source served by tests/httpserver.py.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -18,6 +21,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from httpserver import HTTPTestServer
 from maskflow.cli import main
 from maskflow.io import hashing
 
@@ -186,3 +190,23 @@ def test_a_checkpoint_without_a_weights_hash_is_refused_by_evaluate(sealed, caps
     torch.save(checkpoint, path)
     status, err = evaluate(cache_dir, normalization, model_dir, capsys)
     assert_clear_error(status, err, f"{path}: records no weights_sha256", "snakemake --forcerun")
+
+
+# ======================================================================== downloads, through the command
+
+
+def test_wrong_bytes_from_a_url_source_make_maskflow_fetch_exit_2_keeping_nothing(tmp_path, capsys):
+    """README: "wrong bytes: exit 2 naming the URL and both sha256; nothing kept" as `maskflow fetch` does it."""
+    body = b"filename,label\na.jpg,good\n"
+    wrong = "0" * 64
+    resources = tmp_path / "resources" / "d"
+    with HTTPTestServer() as server:
+        url = server.add("/masks.csv", body)
+        spec = json.dumps({"source": {"kind": "url", "url": url, "sha256": wrong, "retries": 1}})
+        status, err = cli(
+            "fetch", "--dataset", "d", "--spec", spec, "--raw-dir", resources / "raw", "--manifest",
+            resources / "manifest.json", capsys=capsys,
+        )  # fmt: skip
+    assert_clear_error(status, err, url, wrong, hashlib.sha256(body).hexdigest())
+    assert err.strip().splitlines()[-1].startswith("maskflow fetch: error:")
+    assert not resources.exists() or list(resources.iterdir()) == []  # no raw folder, manifest or scratch

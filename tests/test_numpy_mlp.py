@@ -49,6 +49,9 @@ def _autograd(state, arch, x, y, label_smoothing):
     return float(loss.detach()), grads
 
 
+RELATIVE = 1e-14  # hand-written float64 gradients vs autograd: the README's figure
+
+
 @pytest.mark.parametrize("activation", sorted(network.ACTIVATIONS))
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
 def test_gradients_match_torch_autograd_in_float64(activation, label_smoothing):
@@ -61,13 +64,16 @@ def test_gradients_match_torch_autograd_in_float64(activation, label_smoothing):
     loss, grads, _ = network.loss_and_grads(state, x, y, activation, label_smoothing)
     torch_loss, torch_grads = _autograd(state, arch, x, y, label_smoothing)
 
-    assert loss == pytest.approx(torch_loss, rel=1e-12)
+    # README: "checked against torch autograd to a relative error below 1e-14 in float64": the
+    # worst measured over 20 seeds, every activation and smoothing, is 9e-16 (a few roundings of
+    # float64's 2.2e-16); 1e-14 leaves room for another BLAS's summation order, no more.
+    assert loss == pytest.approx(torch_loss, rel=RELATIVE)
     assert set(grads) == set(torch_grads) == set(state)
     for name, grad in grads.items():
         assert grad.shape == state[name].shape
         assert np.abs(grad).max() > 1e-6, f"{name}: gradient vanished, the comparison would prove nothing"
         relative = np.linalg.norm(grad - torch_grads[name]) / (np.linalg.norm(grad) + np.linalg.norm(torch_grads[name]))
-        assert relative < 1e-6, f"{activation} {name}: relative error {relative:.2e}"
+        assert relative < RELATIVE, f"{activation} {name}: relative error {relative:.2e}"
 
 
 def test_reaches_90_percent_on_real_digits_and_history_has_the_contract_columns(digits):
