@@ -218,6 +218,11 @@ def train_cached(spec: dict, data, paths, threads: int = 1) -> dict:
     ckpt_io.save_checkpoint(paths.checkpoint, checkpoint)
     write_history(paths.history, fit.history)
     write_latent(paths.latent, latent, data.val.y_np)
+    from maskflow.io.atomic import write_text
+    from maskflow.models.summary import architecture_path, numpy_mlp_table  # no torch either
+
+    table = numpy_mlp_table(arch, data.channels, data.size, len(data.classes))
+    write_text(architecture_path(paths.checkpoint), table)
     paths.resume.unlink(missing_ok=True)
     return checkpoint
 

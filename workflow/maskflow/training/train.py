@@ -45,7 +45,7 @@ from maskflow.training.augment import Augmenter
 from maskflow.training.data import Data, load_data
 from maskflow.training.loop import Interrupted, Run, StopSignals, evaluate, features, train_one_epoch
 from maskflow.training.optim import OPTIMIZERS, SCHEDULES, CrossEntropy, EarlyStopping
-from maskflow.training.outputs import build_checkpoint, write_history, write_latent
+from maskflow.training.outputs import build_checkpoint, write_architecture, write_history, write_latent
 from maskflow.training.sampling import EpochSampler, loss_weights
 
 log = logging.getLogger("maskflow.training.train")
@@ -107,7 +107,9 @@ def fit(run: Run, data: Data, paths: Paths, arch: dict, stop: StopSignals | None
     device = data.train.x.device
     normalizer = inference.Normalizer(data.normalization, device)
     augmenter = Augmenter(t["augment"], run.generators["augment"])
-    sampler = EpochSampler(t["imbalance"], data.train.y_np, data.classes, run.generators["order"])
+    sampler = EpochSampler(
+        t["imbalance"], data.train.y_np, data.classes, run.generators["order"], seed=run.spec["seed"], epoch=run.epoch
+    )
     weights = loss_weights(t["imbalance"], data.train.y_np, data.classes)
     criterion = CrossEntropy(weights, t["label_smoothing"], len(data.classes)).to(device)
     latent_epochs = set(t["latent_epochs"])
@@ -223,6 +225,7 @@ def run(args: argparse.Namespace) -> dict:
     if own_trainer:  # a type with its own training loop (numpy_mlp) writes the same outputs
         return imported(own_trainer)(spec, data, paths, args.threads)
     training = prepare(spec, data, device, resume_key)
+    write_architecture(paths.checkpoint, training.model, data)
     log.info(
         "training %s: %s, %d parameters; %d train / %d val crops %dx%dx%d; device %s; mixed precision %s; %d epochs",
         spec["name"],
