@@ -296,3 +296,66 @@ def test_gray_crops_render_in_every_model_figure(tmp_path):
     predictions = write_predictions(tmp_path / "p.csv", truth, ["none"] * len(truth), [0.5] * len(truth))
     assert figure(tmp_path / "mis.png", "misclassified_test", predictions=predictions, cache_dir=cache_dir) == 0
     assert_png(tmp_path / "mis.png")
+
+
+def test_filter_maximization_finds_inputs_that_raise_each_sampled_filter(tmp_path):
+    import matplotlib.pyplot as plt
+    from matplotlib.image import AxesImage
+
+    from maskflow.figures import FigureJob, render
+    from maskflow.figures.filter_maximization import maximize, sample_filters
+    from maskflow.figures.filters import conv_layers
+    from maskflow.models.checkpoint import load_model
+
+    sequential = {
+        "type": "sequential",
+        "layers": [
+            {"type": "conv2d", "channels": 4, "padding": 1},
+            {"type": "relu"},
+            {"type": "max_pool"},
+            {"type": "conv2d", "channels": 12, "padding": 1},
+            {"type": "batch_norm"},
+            {"type": "leaky_relu", "slope": 0.1},
+            {"type": "global_avg_pool"},
+        ],
+    }
+    cache_dir = write_cache(tmp_path / "cache")
+    path = write_checkpoint(tmp_path / "m" / "checkpoint.pt", cache_dir, arch=sequential)
+    model, ckpt = load_model(path, "cpu")
+    _, tapped = conv_layers(model)
+
+    # 12 filters: a seeded sample of 8, the same for the same seed
+    assert sample_filters(12, seed=1) == sample_filters(12, seed=1) != sample_filters(12, seed=2)
+    assert len(sample_filters(12, seed=1)) == 8 and sample_filters(3, seed=1) == [0, 1, 2]
+    filters = [0, 5, 11]
+    inputs, start, end = maximize(model, ckpt, tapped, filters, seed=1, steps=30)
+    assert inputs.shape == (3, 3, 12, 12)
+    assert np.all(end > start + 0.1)  # gradient ascent raised every filter's mean activation
+    again, _, end_again = maximize(model, ckpt, tapped, filters, seed=1, steps=30)
+    assert np.array_equal(inputs, again) and np.array_equal(end, end_again)  # seeded
+
+    job = FigureJob(
+        "filter_maximization",
+        "filter_maximization",
+        None,
+        json.loads(SPEC),
+        {"checkpoint": str(path), "cache_dir": str(cache_dir)},
+    )
+    fig = render(job)
+    try:
+        top, bottom = fig.axes[: len(fig.axes) // 2], fig.axes[len(fig.axes) // 2 :]
+        shown = sample_filters(12, seed=int(ckpt["seed"]))
+        assert [ax.get_title().splitlines()[0] for ax in top[1:]] == [f"filter {c}" for c in shown]
+        assert all(any(isinstance(a, AxesImage) for a in ax.get_children()) for ax in top[1:] + bottom)
+        assert bottom[0].get_title().startswith("test crop 0")
+        assert [ax.get_title().split(" (")[0] for ax in bottom[1:]] == [f"map {c}" for c in shown]
+        # each title reports the activation before and after the ascent, and it rose
+        for ax in top[1:]:
+            before, after = map(float, ax.get_title().splitlines()[1].removeprefix("act ").split(" -> "))
+            assert after > before
+    finally:
+        plt.close(fig)
+    assert figure(tmp_path / "fm.png", "filter_maximization", checkpoint=path, cache_dir=cache_dir) == 0
+    assert_png(tmp_path / "fm.png")
+    mlp = write_checkpoint(tmp_path / "mlp" / "checkpoint.pt", cache_dir, arch=MLP_2D)
+    assert figure(tmp_path / "fm2.png", "filter_maximization", checkpoint=mlp, cache_dir=cache_dir) == 0

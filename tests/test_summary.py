@@ -136,3 +136,11 @@ def test_the_command_prints_the_table_and_refuses_an_unknown_model(capsys):
         cli.main(["summary", "--config", str(FER), "--model", "nope"])
     assert exit_info.value.code == 2
     assert "--model: unknown model 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arch", [{"type": "numpy_mlp", "hidden": [6, 5], "activation": "tanh"}, {"type": "numpy_mlp"}])
+def test_the_numpy_mlp_table_without_torch_is_its_twins_table(arch):
+    from maskflow.models.summary import numpy_mlp_table
+
+    twin = build_model(arch, channels=1, size=8, num_classes=10)
+    assert numpy_mlp_table(arch, 1, 8, 10) == summary_table(twin, 1, 8)

@@ -59,6 +59,8 @@ MODEL = {
     "checkpoint": "results/{dataset}/models/{model}/checkpoint.pt",
     "history": "results/{dataset}/models/{model}/history.csv",
     "latent": "results/{dataset}/models/{model}/latent.npz",
+    # the per-layer table, beside the checkpoint (maskflow.models.summary.architecture_path)
+    "architecture": "results/{dataset}/models/{model}/architecture.txt",
     # Resume state sits outside the declared outputs: Snakemake deletes those when a job fails.
     "resume": "results/{dataset}/models/{model}/resume.pt",
     "metrics": "results/{dataset}/models/{model}/metrics.json",

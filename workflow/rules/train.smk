@@ -16,6 +16,8 @@ rule train:
             caption="../report/history.rst",
         ),
         latent=layout.MODEL["latent"],
+        # written by `maskflow train` beside the checkpoint (maskflow.models.summary)
+        architecture=layout.MODEL["architecture"],
     log:
         "results/{dataset}/logs/train/{model}.log",
     benchmark:

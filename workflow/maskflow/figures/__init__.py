@@ -46,7 +46,10 @@ def _has_gradients(model: dict, dataset: dict) -> bool:
 
 
 def _has_convolutions(model: dict, dataset: dict) -> bool:
-    return _trained(model, dataset) and model["arch"]["type"] == "cnn"
+    arch = model.get("arch") or {}
+    layers = arch.get("layers") if arch.get("type") == "sequential" else None
+    convolutional = arch.get("type") == "cnn" or any(layer.get("type") == "conv2d" for layer in layers or [])
+    return _trained(model, dataset) and convolutional
 
 
 def _has_latent(model: dict, dataset: dict) -> bool:
@@ -89,6 +92,9 @@ FAMILIES: dict[str, Family] = {
     ),
     "saliency": Family("maskflow.figures.saliency:render", ("checkpoint", "cache_dir"), drawn_for=_has_gradients),
     "filters": Family("maskflow.figures.filters:render", ("checkpoint", "cache_dir"), drawn_for=_has_convolutions),
+    "filter_maximization": Family(
+        "maskflow.figures.filter_maximization:render", ("checkpoint", "cache_dir"), drawn_for=_has_convolutions
+    ),
     "latent": Family("maskflow.figures.latent:render", ("latent", "checkpoint", "cache_dir"), drawn_for=_has_latent),
 }
 

@@ -31,6 +31,7 @@ import yaml
 from maskflow.errors import ConfigError
 
 RULE, DOUBLE = "-" * 64, "=" * 64
+ARCHITECTURE_FILE = "architecture.txt"
 MB = 1024.0**2
 
 
@@ -80,10 +81,15 @@ def summary_table(model, channels: int, size: int) -> str:
     rows = layer_rows(model, channels, size)
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return format_table(rows, channels * size * size, total, trainable)
+
+
+def format_table(rows: list[dict], input_values: int, total: int, trainable: int) -> str:
+    """The table text from its rows ({name, shape, params}) and totals; sizes as torchsummary's."""
     lines = [RULE, f"{'Layer (type)':>20}  {'Output Shape':>25} {'Param #':>15}", DOUBLE]
     for row in rows:
         lines.append(f"{row['name']:>20}  {str(row['shape']):>25} {row['params']:>15,}")
-    input_mb = channels * size * size * 4.0 / MB
+    input_mb = input_values * 4.0 / MB
     outputs = sum(abs(_product(row["shape"])) for row in rows)
     forward_mb = 2.0 * outputs * 4.0 / MB  # x2: the gradients of every output
     params_mb = total * 4.0 / MB
@@ -100,6 +106,29 @@ def summary_table(model, channels: int, size: int) -> str:
         RULE,
     ]
     return "\n".join(lines) + "\n"
+
+
+# numpy_mlp activation -> the torch twin's module name (maskflow.models.numpy_mlp.twin)
+TWIN_ACTIVATIONS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh"}
+
+
+def numpy_mlp_table(arch: dict, channels: int, size: int, num_classes: int) -> str:
+    """The table of a numpy_mlp's torch twin, computed without torch (its trainer imports none):
+    Linear + activation per hidden layer, then the output Linear."""
+    widths = [channels * size * size, *arch.get("hidden", [64]), num_classes]
+    act = TWIN_ACTIVATIONS[arch.get("activation", "relu")]
+    rows: list[dict] = []
+    for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
+        rows.append({"name": f"Linear-{len(rows) + 1}", "shape": [-1, fan_out], "params": (fan_in + 1) * fan_out})
+        if i < len(widths) - 2:
+            rows.append({"name": f"{act}-{len(rows) + 1}", "shape": [-1, fan_out], "params": 0})
+    total = sum(row["params"] for row in rows)
+    return format_table(rows, widths[0], total, total)
+
+
+def architecture_path(checkpoint: str | Path) -> Path:
+    """Where the train stage writes the table: beside the checkpoint."""
+    return Path(checkpoint).with_name(ARCHITECTURE_FILE)
 
 
 def _product(shape: list[int]) -> int:

@@ -17,7 +17,7 @@ from maskflow import layout
 from maskflow.io.hashing import fingerprint
 
 # Keys of the plan whose string values are file paths; under FILE_MAPS, every value is one.
-PATH_KEYS = {"quality", "counts", "manifest", "metrics", "table", "groups", "plot", "curves"}
+PATH_KEYS = {"quality", "counts", "manifest", "metrics", "architecture", "table", "groups", "plot", "curves"}
 FILE_MAPS = {"stats_figures", "figures"}
 
 
@@ -49,6 +49,12 @@ def dataset_plan(experiment: layout.Experiment, dataset: str) -> dict:
                 "name": name,
                 "metrics": layout.MODEL["metrics"].format(dataset=dataset, model=name),
                 "figures": experiment.figure_paths(name),
+                # a trained model's per-layer table (ensembles have none of their own)
+                **(
+                    {"architecture": layout.MODEL["architecture"].format(dataset=dataset, model=name)}
+                    if name in experiment.models
+                    else {}
+                ),
             }
             for name in experiment.models_of(dataset)
         ],

@@ -1,9 +1,10 @@
-"""The train stage's files: checkpoint.pt, history.csv and latent.npz (docs/contracts.md).
+"""The train stage's files: checkpoint.pt, history.csv, latent.npz, architecture.txt (docs/contracts.md).
 
     checkpoint = build_checkpoint(run, data, arch, complete=True)
     ckpt_io.save_checkpoint(paths.checkpoint, checkpoint)
     write_history(paths.history, run.history)              # one row per epoch, HISTORY_COLUMNS
     write_latent(paths.latent, run.latent, data.val.y_np)  # penultimate features per epoch
+    write_architecture(paths.checkpoint, run.model, data)  # per-layer table beside the checkpoint
 
 Both trainers write them through these functions, so their outputs agree: maskflow.training.train after
 every epoch and at the end (`run` is its maskflow.training.loop.Run), and maskflow.models.numpy_mlp once
@@ -57,6 +58,16 @@ def build_checkpoint(run: Run, data: Data, arch: dict, complete: bool = False) -
         "train_seconds": round(run.train_seconds, 3),
         "param_count": sum(p.numel() for p in run.model.parameters()),
     }
+
+
+def write_architecture(checkpoint: Path, model: torch.nn.Module, data: Data) -> Path:
+    """architecture.txt beside the checkpoint: the model's per-layer table (maskflow.models.summary)."""
+    from maskflow.io.atomic import write_text
+    from maskflow.models.summary import architecture_path, summary_table
+
+    path = architecture_path(checkpoint)
+    write_text(path, summary_table(model, data.channels, data.size))
+    return path
 
 
 def write_history(path: Path, history: list[dict]) -> None:
