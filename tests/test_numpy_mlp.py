@@ -3,6 +3,8 @@ autograd, accuracy on scikit-learn's real digits, the zero-initialisation symmet
 torch twin used for evaluation."""
 
 import json
+import pickle
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,9 +13,10 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from maskflow import models
+from maskflow import inference, models
 from maskflow.config import TRAIN_DEFAULTS, deep_merge
-from maskflow.errors import ConfigError
+from maskflow.data import integrity
+from maskflow.errors import CheckpointError, ConfigError
 from maskflow.inference import predict_proba, proba_metrics
 from maskflow.io.atomic import save_npy
 from maskflow.io.hashing import sha256_file
@@ -22,7 +25,7 @@ from maskflow.models.numpy_mlp import network, twin
 from maskflow.training import data as train_data
 from maskflow.training import numpy_mlp as numpy_trainer
 from maskflow.training import outputs as train_outputs
-from maskflow.training import train
+from maskflow.training.command import Paths
 
 SGD = {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "batch_size": 32, "epochs": 30}
 
@@ -184,11 +187,11 @@ def test_unsupported_settings_are_refused_naming_the_key(arch, train, key):
         numpy_trainer.check_spec(arch, train)
 
 
-def test_train_stage_writes_outputs_that_reload_to_the_logged_metrics(digits, tmp_path, monkeypatch):
+def _digits_cache(digits, tmp_path):
+    """The digits halves as a cache (uint8 N x H x W x C) and its normalization.json."""
     x_train, x_val, y_train, y_val = digits
     cache = tmp_path / "cache"
     for split, x, y in (("train", x_train, y_train), ("val", x_val, y_val)):
-        # the cache holds uint8 N x H x W x C
         save_npy(cache / f"{split}_x.npy", np.rint(x.transpose(0, 2, 3, 1) * 255).astype(np.uint8))
         save_npy(cache / f"{split}_y.npy", y.astype(np.int64))
     train_x = np.load(cache / "train_x.npy") / 255.0
@@ -197,33 +200,104 @@ def test_train_stage_writes_outputs_that_reload_to_the_logged_metrics(digits, tm
         "mean": [float(train_x.mean())], "std": [float(train_x.std())], "scale": 255, "channels": 1, "size": 8,
         "computed_on": "train", "train_sha256": sha256_file(cache / "train_x.npy"),
     }))  # fmt: skip
-    classes = [str(d) for d in range(10)]
-    data = train_data.load_data(cache, normalization, classes, torch.device("cpu"))
-    paths = train.Paths(*(tmp_path / name for name in ("checkpoint.pt", "history.csv", "latent.npz", "resume.pt")))
-    arch = models.check_arch({"type": "numpy_mlp", "hidden": [32, 2], "activation": "tanh", "dtype": "float64"})
-    spec = {
-        "name": "np",
-        "seed": 3,
-        "arch": arch,
-        "train": deep_merge(TRAIN_DEFAULTS, {**SGD, "epochs": 8, "latent_epochs": [1, 8]}),
-    }
+    return cache, normalization
 
-    saved = numpy_trainer.train_cached(spec, data, paths)
 
+CLASSES = [str(d) for d in range(10)]
+
+
+def _spec(hidden=(32, 2), dtype="float64", **train):
+    arch = models.check_arch({"type": "numpy_mlp", "hidden": list(hidden), "activation": "tanh", "dtype": dtype})
+    return {"name": "np", "seed": 3, "arch": arch, "train": deep_merge(TRAIN_DEFAULTS, {**SGD, **train})}
+
+
+@pytest.fixture
+def trained_stage(digits, tmp_path):
+    """The train stage run on the digits: (cache dir, paths, the checkpoint dict it returned)."""
+    cache, normalization = _digits_cache(digits, tmp_path)
+    data = train_data.load_data(cache, normalization, CLASSES, device=None)
+    paths = Paths(*(tmp_path / name for name in ("checkpoint.pt", "history.csv", "latent.npz", "resume.pt")))
+    saved = numpy_trainer.train_cached(_spec(epochs=8, latent_epochs=[1, 8]), data, paths)
+    return cache, paths, saved
+
+
+def test_train_stage_writes_outputs_that_reload_to_the_logged_metrics(digits, trained_stage):
+    _, _, _, y_val = digits
+    cache, paths, saved = trained_stage
     history = pd.read_csv(paths.history)
     assert history.columns.tolist() == train_outputs.HISTORY_COLUMNS and history["epoch"].tolist() == list(range(1, 9))
-    model, ckpt = checkpoint.load_model(paths.checkpoint)
+    ckpt = checkpoint.load_checkpoint(paths.checkpoint)
     assert ckpt["best_epoch"] == 8 and ckpt["param_count"] == 64 * 32 + 32 + 32 * 2 + 2 + 2 * 10 + 10
-    proba = predict_proba(model, ckpt, np.load(cache / "val_x.npy"))
-    # exact: the logged metrics came through the same inference path
+    val_x = np.load(cache / "val_x.npy")
+    # exact: the logged metrics came through the same (NumPy) inference path
+    proba = predict_proba(None, ckpt, val_x)
     assert proba_metrics(proba, y_val) == ckpt["val_metrics"] == saved["val_metrics"]
     assert ckpt["val_metrics"] == {"loss": history["val_loss"].iloc[-1], "accuracy": history["val_acc"].iloc[-1]}
     assert ckpt["val_metrics"]["accuracy"] > 0.5  # two hidden units after 8 epochs: learning, not chance
+    # load_model gives the torch twin (for the figures); predictions still take the NumPy path
+    model, ckpt = checkpoint.load_model(paths.checkpoint)
+    assert isinstance(model, torch.nn.Module)
+    assert proba_metrics(predict_proba(model, ckpt, val_x), y_val) == ckpt["val_metrics"]
+    with torch.no_grad():
+        twin_logits = model(
+            torch.from_numpy(inference.normalize_numpy(val_x.transpose(0, 3, 1, 2), ckpt["normalization"]))
+        )
+    np.testing.assert_allclose(torch.softmax(twin_logits.double(), 1).numpy(), proba, atol=1e-12)
     latent = np.load(paths.latent)
     assert latent["epochs"].tolist() == [1, 8] and latent["features_e8"].shape == (len(y_val), 2)
     assert not np.allclose(latent["features_e1"], latent["features_e8"])
     assert not paths.resume.exists()
     # evaluate's integrity check accepts it: a finished run of this model with intact weights
-    from maskflow.data import integrity
-
     integrity.check_checkpoint(ckpt, model="np")
+
+
+def test_numpy_checkpoint_is_a_plain_pickle_with_the_torch_checkpoints_fields(digits, tmp_path, trained_stage):
+    cache, paths, saved = trained_stage
+    assert not paths.checkpoint.read_bytes().startswith(checkpoint.ZIP_MAGIC)
+    assert saved["weights_format"] == "numpy" and "torch" not in saved["versions"]
+    ckpt = checkpoint.load_checkpoint(paths.checkpoint)
+    for name, array in saved["model_state"].items():
+        np.testing.assert_array_equal(ckpt["model_state"][name], array)
+        assert ckpt["model_state"][name].dtype == array.dtype == np.float64
+    # the same fields as the torch trainer's checkpoint (maskflow.training.outputs.build_checkpoint)
+    data = train_data.load_data(cache, tmp_path / "normalization.json", CLASSES, torch.device("cpu"))
+
+    class Stand:  # what build_checkpoint reads of a torch run
+        spec, history, epoch, train_seconds = saved["spec"], [], 8, 1.0
+        model = twin.to_torch(saved["model_state"], saved["arch"])
+
+        def output_state(self):
+            return self.model.state_dict(), 8
+
+    reference = train_outputs.build_checkpoint(Stand(), data, saved["arch"], complete=True)
+    assert set(saved) - {"weights_format"} == set(reference)
+    assert numpy_trainer.HISTORY_COLUMNS == train_outputs.HISTORY_COLUMNS
+    assert saved["param_count"] == reference["param_count"]
+
+
+def test_history_is_written_as_pandas_writes_it(tmp_path):
+    rows = [
+        {"epoch": 1, "train_loss": 0.1 + 0.2, "train_acc": 1 / 3, "val_loss": float("nan"), "val_acc": float("nan"),
+         "lr": 0.05, "seconds": 0.004},
+        {"epoch": 2, "train_loss": 1e-17, "train_acc": 1.0, "val_loss": 2.5, "val_acc": 0.0, "lr": 5e-05, "seconds": 1.25},
+    ]  # fmt: skip
+    numpy_trainer.write_history(tmp_path / "numpy.csv", rows)
+    train_outputs.write_history(tmp_path / "pandas.csv", rows)
+    assert (tmp_path / "numpy.csv").read_text() == (tmp_path / "pandas.csv").read_text()
+
+
+def test_damaged_or_foreign_numpy_checkpoints_are_refused(trained_stage, tmp_path):
+    _, paths, _ = trained_stage
+    ckpt = checkpoint.load_checkpoint(paths.checkpoint)
+    ckpt["model_state"]["w1"][0, 0] += 1e-9  # one weight changed: the recorded sha256 no longer matches
+    with pytest.raises(CheckpointError, match="the file is damaged"):
+        integrity.check_checkpoint(ckpt, model="np")
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(paths.checkpoint.read_bytes()[:-100])
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        checkpoint.load_checkpoint(truncated)
+    # a pickle that would call a function when loaded is refused before it runs
+    hostile = tmp_path / "hostile.pt"
+    hostile.write_bytes(pickle.dumps({"format": checkpoint.FORMAT, "x": Path("/etc")}))
+    with pytest.raises(CheckpointError, match=r"not a readable checkpoint .*refused global pathlib"):
+        checkpoint.load_checkpoint(hostile)

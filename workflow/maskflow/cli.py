@@ -31,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "split": ("maskflow.data.split", "assign train/val/test, grouped by source photo"),
     "cache": ("maskflow.data.cache", "crop, resize and cache every split as uint8 arrays"),
     "stats": ("maskflow.data.stats", "class counts, balance plot, normalization, example crops"),
-    "train": ("maskflow.training.train", "train one model from the cached arrays"),
+    "train": ("maskflow.training.command", "train one model from the cached arrays"),
     "evaluate": ("maskflow.evaluation.evaluate", "predictions and metrics of a model or ensemble"),
     "figure": ("maskflow.figures", "render one figure of one model"),
     "compare": ("maskflow.evaluation.compare", "comparison table and plot of a dataset's models"),

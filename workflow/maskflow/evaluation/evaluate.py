@@ -161,14 +161,18 @@ def _verify(ckpt: dict, cache_dir: Path, normalization_path: str | None) -> None
 
 def evaluate_model(args: argparse.Namespace) -> None:
     from maskflow.inference import predict_proba
-    from maskflow.models.checkpoint import load_model
-    from maskflow.runtime.device import configure, resolve_device
+    from maskflow.models.checkpoint import is_numpy, load_checkpoint, model_of
 
-    # Evaluation is a few forward passes: CPU, deterministic kernels, the rule's threads.
-    device = resolve_device("cpu")
-    configure(device, max(1, args.threads))
     cache_dir = Path(args.cache_dir)
-    model, ckpt = load_model(args.checkpoint, device)
+    ckpt = load_checkpoint(args.checkpoint)
+    model, device = None, "cpu"  # a NumPy checkpoint runs from its own weights, without torch
+    if not is_numpy(ckpt):
+        from maskflow.runtime.device import configure, resolve_device
+
+        # Evaluation is a few forward passes: CPU, deterministic kernels, the rule's threads.
+        device = resolve_device("cpu")
+        configure(device, max(1, args.threads))
+        model = model_of(ckpt, device)
     # Refuse a checkpoint left by an unfinished run, one copied from another model's folder, or
     # one with damaged weights (maskflow.data.integrity).
     integrity.check_checkpoint(ckpt, model=args.model)

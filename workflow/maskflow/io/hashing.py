@@ -1,7 +1,7 @@
 """Every hash maskflow records, in one place.
 
 - `sha256_file`: a file's bytes (cache checksums, manifests, checkpoint data checksums);
-- `state_sha256`: a torch state dict's names, dtypes, shapes and bytes (`weights_sha256`);
+- `state_sha256`: a state dict's (torch tensors or NumPy arrays) names, dtypes, shapes and bytes (`weights_sha256`);
 - `fingerprint`: a short stable hash of a JSON-serialisable value (config hashes, resume keys);
 - `derived_seed`: independent, stable seeds per purpose from one seed.
 """
@@ -26,14 +26,24 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 def state_sha256(state: Mapping[str, object]) -> str:
     """sha256 over a state dict's names, dtypes, shapes and bytes (key order does not matter).
 
-    What training records as `weights_sha256`: a flipped byte in a tensor changes it."""
-    import torch
-
+    What training records as `weights_sha256`: a flipped byte in a tensor changes it. The values
+    are torch tensors (torch models) or NumPy arrays (the NumPy MLP, hashed without importing
+    torch); a dtype is written as its library names it, so the two kinds never collide."""
     digest = hashlib.sha256()
     for name in sorted(state):
-        tensor = state[name].detach().cpu().contiguous()
-        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+        value = state[name]
+        if hasattr(value, "detach"):  # a torch tensor
+            import torch
+
+            tensor = value.detach().cpu().contiguous()
+            digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+        else:
+            import numpy as np
+
+            array = np.ascontiguousarray(value)
+            digest.update(f"{name}|{array.dtype}|{tuple(array.shape)}|".encode())
+            digest.update(array.tobytes())
     return digest.hexdigest()
 
 

@@ -10,6 +10,12 @@ arrays it was trained on). Inference on them goes through `maskflow.inference`, 
 that training's validation also takes, which is why a reloaded model reproduces the logged
 metrics exactly.
 
+Two containers, told apart by their first bytes, hold the same dict:
+- torch models: `torch.save` (a zip archive of tensors), loaded with `weights_only`;
+- NumPy models (`weights_format: numpy`, the `numpy_mlp` type): a pickle of plain values whose
+  `model_state` arrays are stored as dtype, shape and bytes, so it is written and read without
+  importing torch, and read back by an unpickler that refuses every global (no code can run).
+
 The resume state (`save_resume`/`load_resume`) is a larger dict written beside it each epoch.
 """
 
@@ -19,14 +25,16 @@ import logging
 import pickle
 import platform
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 import maskflow
 from maskflow.errors import CheckpointError
 from maskflow.io.atomic import atomic_path
-from maskflow.runtime.device import place
+
+if TYPE_CHECKING:  # annotations only: torch is imported where a torch checkpoint is read or written
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -34,36 +42,86 @@ FORMAT = "maskflow-checkpoint/1"
 RESUME_FORMAT = "maskflow-resume/1"
 # The normalization fields that must agree between a checkpoint and the arrays it is applied to.
 NORMALIZATION_KEYS = ("mean", "std", "scale", "channels", "size", "train_sha256")
+ZIP_MAGIC = b"PK\x03\x04"  # how every torch.save file begins
 
 
-def versions() -> dict[str, str]:
+def versions(torch: bool = True) -> dict[str, str]:
+    """Versions that produced a checkpoint; `torch=False` for NumPy models (trained without it)."""
+    found = {"python": platform.python_version()}
+    if torch:
+        import torch as torch_module
+
+        found["torch"] = str(torch_module.__version__)
+    return {**found, "numpy": str(np.__version__), "maskflow": maskflow.__version__}
+
+
+def is_numpy(checkpoint: dict) -> bool:
+    """Whether the checkpoint's weights are NumPy arrays (saved and loaded without torch)."""
+    return checkpoint.get("weights_format") == "numpy"
+
+
+def _encode_state(state: dict) -> dict:
     return {
-        "python": platform.python_version(),
-        "torch": str(torch.__version__),
-        "numpy": str(np.__version__),
-        "maskflow": maskflow.__version__,
+        name: {"dtype": array.dtype.str, "shape": list(array.shape), "bytes": np.ascontiguousarray(array).tobytes()}
+        for name, array in state.items()
     }
 
 
+def _decode_state(stored: dict) -> dict:
+    return {
+        name: np.frombuffer(entry["bytes"], dtype=np.dtype(entry["dtype"])).reshape(entry["shape"]).copy()
+        for name, entry in stored.items()
+    }
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Reads dicts, lists, strings, bytes and numbers only: any global (class, function) is refused."""
+
+    def find_class(self, module: str, name: str):
+        raise pickle.UnpicklingError(f"refused global {module}.{name}")
+
+
 def save_checkpoint(path: str | Path, checkpoint: dict) -> None:
+    if is_numpy(checkpoint):
+        stored = {**checkpoint, "model_state": _encode_state(checkpoint["model_state"])}
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            pickle.dump(stored, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        return
+    import torch
+
     with atomic_path(path) as tmp:
         torch.save(checkpoint, tmp)
+
+
+def _load_numpy(path: Path) -> dict:
+    with open(path, "rb") as handle:
+        stored = _PlainUnpickler(handle).load()
+    if isinstance(stored, dict) and is_numpy(stored):
+        stored["model_state"] = _decode_state(stored["model_state"])
+    return stored
+
+
+def _load_torch(path: Path) -> dict:
+    import torch
+
+    # weights_only: a checkpoint holds tensors and plain values, never code to run.
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def _load(path: str | Path, what: str) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: {what} not found")
+    with open(path, "rb") as handle:
+        torch_file = handle.read(len(ZIP_MAGIC)) == ZIP_MAGIC
     try:
-        # weights_only: a checkpoint holds tensors and plain values, never code to run.
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for truncated or foreign files
+        return _load_torch(path) if torch_file else _load_numpy(path)
+    except Exception as error:  # torch and pickle raise many types for truncated or foreign files
         # One line: torch's unpickling message runs over several and advises weights_only=False.
-        detail = (
-            str(error).strip().splitlines()[0]
-            if not isinstance(error, pickle.UnpicklingError)
-            else "not a torch file of tensors"
-        )
+        if isinstance(error, pickle.UnpicklingError):
+            detail = "not a torch file of tensors" if torch_file else f"not a file of plain values: {error}"
+        else:
+            detail = (str(error).strip().splitlines() or ["no detail"])[0]
         raise CheckpointError(f"{path}: not a readable {what} ({type(error).__name__}: {detail})") from None
 
 
@@ -102,16 +160,32 @@ def verify_data(checkpoint: dict, arrays_sha: dict[str, str], normalization: dic
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict]:
     """The checkpoint's model with its weights, on `device`, in eval mode, and the checkpoint."""
-    from maskflow.models import build_model
-
     checkpoint = load_checkpoint(path)
+    return model_of(checkpoint, device), checkpoint
+
+
+def model_of(checkpoint: dict, device: torch.device | str = "cpu") -> torch.nn.Module:
+    """The torch model of a loaded checkpoint, on `device`, in eval mode.
+
+    For a NumPy checkpoint this is its torch twin (maskflow.models.numpy_mlp.twin), for the figures
+    that need gradients or features; its probabilities still come from the NumPy weights
+    (maskflow.inference.predict_proba), so they are the ones evaluation wrote."""
+    from maskflow.models import build_model
+    from maskflow.runtime.device import place
+
+    where = checkpoint.get("path", "checkpoint")
     image = checkpoint["image"]
-    model = build_model(checkpoint["arch"], image["channels"], image["size"], len(checkpoint["classes"]))
     try:
-        model.load_state_dict(checkpoint["model_state"])
-    except RuntimeError as error:
-        raise CheckpointError(f"{path}: weights do not fit the recorded architecture ({error})") from None
-    return place(model, device).eval(), checkpoint
+        if is_numpy(checkpoint):
+            from maskflow.models.numpy_mlp.twin import to_torch
+
+            model = to_torch(checkpoint["model_state"], checkpoint["arch"])
+        else:
+            model = build_model(checkpoint["arch"], image["channels"], image["size"], len(checkpoint["classes"]))
+            model.load_state_dict(checkpoint["model_state"])
+    except (KeyError, RuntimeError) as error:
+        raise CheckpointError(f"{where}: weights do not fit the recorded architecture ({error})") from None
+    return place(model, device).eval()
 
 
 def save_resume(path: str | Path, state: dict) -> None:

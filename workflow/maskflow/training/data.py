@@ -18,15 +18,16 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-import torch
 
-from maskflow import inference
 from maskflow.data import integrity
 from maskflow.errors import DataError
 from maskflow.io.hashing import sha256_file
+
+if TYPE_CHECKING:  # the NumPy trainer loads arrays with device=None and never imports torch
+    import torch
 
 # The `maskflow train` command's logger: its lines keep one name whichever module writes them.
 log = logging.getLogger("maskflow.training.train")
@@ -36,8 +37,8 @@ ARRAYS = ("train_x", "train_y", "val_x", "val_y")
 
 @dataclass
 class Split:
-    x: torch.Tensor  # uint8 N x C x H x W on the training device
-    y: torch.Tensor  # int64 N on the training device
+    x: torch.Tensor  # uint8 N x C x H x W on the training device (a NumPy array with device=None)
+    y: torch.Tensor  # int64 N on the training device (NumPy with device=None)
     y_np: np.ndarray
 
 
@@ -52,13 +53,21 @@ class Data:
     channels: int
 
 
-def _load_split(cache_dir: Path, split: str, classes: list[str], seal, device: torch.device) -> Split:
+def _device_split(cache_dir: Path, split: str, classes: list[str], seal, device: torch.device | None) -> Split:
     cached = integrity.load_split(cache_dir, split, classes=classes, seal=seal, index=False)
+    if device is None:  # NumPy arrays: uint8 N x C x H x W (a view of the cache) and int64 labels
+        return Split(cached.x.transpose(0, 3, 1, 2), cached.y, cached.y)
+    import torch
+
+    from maskflow import inference
+
     return Split(inference.as_nchw(cached.x, device), torch.from_numpy(cached.y).to(device), cached.y)
 
 
 def read_classes(cache_dir: Path) -> list[str]:
     """Class names from the cache's index files (label, label_index) when --classes is not given."""
+    import pandas as pd
+
     names: dict[int, str] = {}
     for split in ("train", "val"):
         path = cache_dir / f"{split}_index.csv"
@@ -73,7 +82,7 @@ def read_classes(cache_dir: Path) -> list[str]:
     return [names.get(i, f"class{i}") for i in range(max(names) + 1)]
 
 
-def load_normalization(path: Path, x: torch.Tensor, train_sha: str) -> dict:
+def load_normalization(path: Path, x: torch.Tensor | np.ndarray, train_sha: str) -> dict:
     try:
         normalization = json.loads(path.read_text())
     except FileNotFoundError:
@@ -97,12 +106,15 @@ def load_normalization(path: Path, x: torch.Tensor, train_sha: str) -> dict:
     return {**normalization, "channels": channels, "size": size, "train_sha256": train_sha}
 
 
-def load_data(cache_dir: Path, normalization_path: Path, classes: list[str] | None, device: torch.device) -> Data:
+def load_data(
+    cache_dir: Path, normalization_path: Path, classes: list[str] | None, device: torch.device | None
+) -> Data:
+    """The train and val splits on `device`, or as NumPy arrays with `device=None` (no torch import)."""
     classes = classes or read_classes(cache_dir)
     sha256 = {name: sha256_file(cache_dir / f"{name}.npy") for name in ARRAYS if (cache_dir / f"{name}.npy").is_file()}
     seal = integrity.read_seal(normalization_path) if normalization_path.is_file() else None
-    train = _load_split(cache_dir, "train", classes, seal, device)
-    val = _load_split(cache_dir, "val", classes, seal, device)
+    train = _device_split(cache_dir, "train", classes, seal, device)
+    val = _device_split(cache_dir, "val", classes, seal, device)
     if len(train.y) == 0:
         raise DataError(f"{cache_dir / 'train_x.npy'}: the train split is empty; nothing to train on")
     if val.x.shape[1:] != train.x.shape[1:] and len(val.y):

@@ -3,8 +3,10 @@
 - `train(x_train, y_train, x_val, y_val, arch, train_spec, seed, on_epoch)` mirrors the torch
   trainer: mini-batch SGD / Adam, seeded; it returns the weights and one history row per epoch
   with the columns of history.csv (`epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds`);
-- `train_cached(spec, data, paths)` is `maskflow train` for this type: cached arrays in;
-  checkpoint, history.csv and latent.npz out, written by maskflow.training.outputs as for torch.
+- `run(spec, args)` is `maskflow train` for this type (maskflow.training.command hands it over
+  before anything imports torch) and `train_cached(spec, data, paths)` its work: cached arrays
+  in; checkpoint (NumPy weights), history.csv and latent.npz out, in the formats
+  maskflow.training.outputs writes for torch models. Neither torch nor pandas is imported.
 
     python -m maskflow.training.numpy_mlp      # trains on scikit-learn's digits and prints the history
 
@@ -17,17 +19,26 @@ apply (the NumPy MLP trains in its arch `dtype` on the CPU).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
+from maskflow.cli import json_option
 from maskflow.errors import ConfigError
-from maskflow.models.numpy_mlp.network import DTYPES, INITS, check_arch, init_params, loss_and_grads, predict_proba
+from maskflow.io import atomic
+from maskflow.models.numpy_mlp.network import (
+    DTYPES,
+    INITS,
+    check_arch,
+    features,
+    init_params,
+    loss_and_grads,
+    predict_proba,
+)
 from maskflow.models.numpy_mlp.optim import OPTIMIZERS, SCHEDULES
-from maskflow.models.numpy_mlp.twin import to_torch
 
 log = logging.getLogger("maskflow.training.numpy_mlp")
 
@@ -87,8 +98,8 @@ def train(
     `on_epoch(epoch, row, state)` is called after each epoch with its history row and the
     current weights (read them, e.g. for latent snapshots; do not modify them). The returned
     state is the best epoch's when early stopping restores it, else the last epoch's.
-    `val_metrics(state) -> (val_loss, val_acc)` replaces the NumPy evaluation of x_val/y_val:
-    the workflow passes its torch inference path, so logged metrics are the reproducible ones.
+    `val_metrics(state) -> (val_loss, val_acc)` replaces the evaluation of x_val/y_val here: the
+    workflow passes maskflow.inference's NumPy branch, so logged metrics are the reproducible ones.
     """
     check_spec(arch, train_spec)
     dtype = DTYPES[arch.get("dtype", "float32")]
@@ -147,59 +158,96 @@ def train(
 
 
 # --- the workflow's train stage --------------------------------------------------------------------
-@dataclass
-class _Trained:
-    """The parts of a torch training run (maskflow.training.loop.Run) that build_checkpoint reads."""
+# history.csv's columns, as maskflow.training.outputs.HISTORY_COLUMNS (a test holds them equal; that
+# module imports torch, this one must not).
+HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
 
-    spec: dict
-    model: object  # the torch twin holding the weights handed on
-    history: list[dict]
-    epoch: int
-    best_epoch: int
-    train_seconds: float
 
-    def output_state(self) -> tuple[dict, int]:
-        return self.model.state_dict(), self.best_epoch
+def param_count(state: dict[str, np.ndarray]) -> int:
+    return int(sum(p.size for p in state.values()))
+
+
+def write_history(path, history: list[dict]) -> None:
+    """history.csv as pandas writes it (floats by repr, NaN as an empty field), without pandas."""
+
+    def cell(value) -> str:
+        return "" if isinstance(value, float) and math.isnan(value) else str(value)
+
+    lines = [",".join(HISTORY_COLUMNS)] + [",".join(cell(row[c]) for c in HISTORY_COLUMNS) for row in history]
+    atomic.write_text(path, "\n".join(lines) + "\n")
+
+
+def write_latent(path, latent: dict[int, np.ndarray], labels: np.ndarray) -> None:
+    """latent.npz as maskflow.training.outputs.write_latent writes it: epochs, labels, features_e{epoch}."""
+    epochs = sorted(latent)
+    arrays = {f"features_e{e}": latent[e].astype(np.float32) for e in epochs}
+    with atomic.atomic_path(path) as tmp:
+        np.savez(
+            tmp,
+            epochs=np.array(epochs, dtype=np.int64),
+            labels=labels if epochs else np.zeros(0, dtype=np.int64),
+            **arrays,
+        )
+
+
+def build_checkpoint(spec: dict, data, fit: Fit, seconds: float) -> dict:
+    """The checkpoint dict of maskflow.training.outputs.build_checkpoint, with NumPy weights
+    (`weights_format: numpy`: maskflow.models.checkpoint saves and loads it without torch)."""
+    from maskflow.io.hashing import state_sha256
+    from maskflow.models import checkpoint as ckpt_io
+
+    row = next((r for r in fit.history if r["epoch"] == fit.best_epoch), None)
+    return {
+        "format": ckpt_io.FORMAT,
+        "weights_format": "numpy",
+        "model_state": fit.state,
+        "complete": True,
+        "weights_sha256": state_sha256(fit.state),
+        "arch": spec["arch"],
+        "classes": data.classes,
+        "normalization": data.normalization,
+        "image": {"size": data.size, "channels": data.channels},
+        "spec": spec,
+        "seed": spec["seed"],
+        "epoch": len(fit.history),
+        "best_epoch": fit.best_epoch,
+        "device": "cpu (1 thread, NumPy)",
+        "versions": ckpt_io.versions(torch=False),
+        "data_sha256": data.sha256,
+        "val_metrics": {"loss": row["val_loss"], "accuracy": row["val_acc"]} if row else None,
+        "train_seconds": round(seconds, 3),
+        "param_count": param_count(fit.state),
+    }
 
 
 def train_cached(spec: dict, data, paths, threads: int = 1) -> dict:
-    """`maskflow train` for `numpy_mlp`: the cached arrays in, the same outputs as a torch model out.
+    """The train stage for `numpy_mlp`: cached arrays in, the outputs of a torch model out.
 
-    `spec` is the resolved model, `data` is maskflow.training.data's `Data` and `paths` is
-    maskflow.training.train's `Paths`. Inputs are normalised by the checkpoint's `Normalizer`, and every
-    validation metric and latent snapshot goes through the torch twin on the shared inference
-    path, so evaluating the checkpoint reproduces the logged metrics exactly. Training runs on
-    the CPU with `threads` BLAS threads and takes seconds, so it writes its outputs once, at
-    the end (no resume state). Returns the checkpoint dict it wrote.
+    `spec` is the resolved model, `data` maskflow.training.data's `Data` loaded with
+    `device=None` (NumPy arrays) and `paths` maskflow.training.command's `Paths`. Inputs are
+    normalised as the checkpoint's normalization says, and every validation metric goes through
+    maskflow.inference's NumPy branch, the one evaluation takes, so evaluating the checkpoint
+    reproduces the logged metrics exactly. Training runs on the CPU with one BLAS thread (`threads`,
+    the rule's, is not used: see below) and takes seconds, so it writes its outputs once, at the end (no resume state). Returns the
+    checkpoint dict it wrote. Nothing here imports torch or pandas.
     """
-    import dataclasses
-
     from threadpoolctl import threadpool_limits
 
     from maskflow import inference
     from maskflow.models import checkpoint as ckpt_io
-    from maskflow.training import loop as train_loop  # its evaluate and features, not this module's numpy ones
-    from maskflow.training.data import Split
-    from maskflow.training.outputs import build_checkpoint, write_history, write_latent
 
-    def on_cpu(split):
-        return Split(split.x.cpu(), split.y.cpu(), split.y_np)
-
-    data = dataclasses.replace(data, train=on_cpu(data.train), val=on_cpu(data.val))
-    normalizer = inference.Normalizer(data.normalization)
-    arch, train_spec = spec["arch"], spec["train"]
-    x_train, x_val = (
-        inference.forward_in_batches(lambda x: x, split.x, normalizer).numpy() for split in (data.train, data.val)
-    )
+    arch, train_spec, normalization = spec["arch"], spec["train"], data.normalization
+    x_train, x_val = (inference.normalize_numpy(split.x, normalization) for split in (data.train, data.val))
     latent: dict = {}
 
     def val_metrics(state: dict) -> tuple[float, float]:
-        metrics = train_loop.evaluate(to_torch(state, arch), data.val, normalizer)
+        proba = inference.numpy_proba(state, arch, data.val.x, normalization)
+        metrics = inference.proba_metrics(proba, data.val.y_np)
         return metrics["loss"], metrics["accuracy"]
 
     def on_epoch(epoch: int, row: dict, state: dict) -> None:
-        if epoch in train_spec["latent_epochs"] and len(data.val.y):
-            latent[epoch] = train_loop.features(to_torch(state, arch), data.val, normalizer)
+        if epoch in train_spec["latent_epochs"] and len(data.val.y_np):
+            latent[epoch] = inference.numpy_forward(lambda x: features(state, x, arch), data.val.x, normalization)
         log.info(
             "epoch %d/%d %s",
             epoch,
@@ -207,14 +255,22 @@ def train_cached(spec: dict, data, paths, threads: int = 1) -> dict:
             " ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"),
         )
 
-    with threadpool_limits(threads):
+    log.info(
+        "training %s: numpy_mlp %s, %d train / %d val crops %dx%dx%d; NumPy on the CPU, one BLAS thread; %d epochs",
+        spec["name"], arch["hidden"], len(data.train.y_np), len(data.val.y_np), data.size, data.size,
+        data.channels, train_spec["epochs"],
+    )  # fmt: skip
+    # One BLAS thread whatever the rule's --threads: a mini-batch's matrices are too small for threads
+    # to pay. Measured on the 2-core machine with another job running: [512, 256] on digits took
+    # 10 CPU s with 2 OpenBLAS threads (they spin waiting for the busy core) against 0.64 s with 1.
+    # The weights do not depend on it (OpenBLAS splits rows, not sums).
+    with threadpool_limits(1):
         fit = train(
             x_train, data.train.y_np, x_val, data.val.y_np, arch, train_spec, spec["seed"], on_epoch,
             n_classes=len(data.classes), val_metrics=val_metrics,
         )  # fmt: skip
     seconds = sum(row["seconds"] for row in fit.history)
-    trained = _Trained(spec, to_torch(fit.state, arch), fit.history, len(fit.history), fit.best_epoch, seconds)
-    checkpoint = build_checkpoint(trained, data, arch, complete=True)
+    checkpoint = build_checkpoint(spec, data, fit, seconds)
     ckpt_io.save_checkpoint(paths.checkpoint, checkpoint)
     write_history(paths.history, fit.history)
     write_latent(paths.latent, latent, data.val.y_np)
@@ -224,7 +280,26 @@ def train_cached(spec: dict, data, paths, threads: int = 1) -> dict:
     table = numpy_mlp_table(arch, data.channels, data.size, len(data.classes))
     write_text(architecture_path(paths.checkpoint), table)
     paths.resume.unlink(missing_ok=True)
+    log.info(
+        "done: %d epochs in %.1fs; weights of epoch %d, val_loss %.4f val_acc %.4f",
+        len(fit.history), seconds, fit.best_epoch,
+        checkpoint["val_metrics"]["loss"], checkpoint["val_metrics"]["accuracy"],
+    )  # fmt: skip
     return checkpoint
+
+
+def run(spec: dict, args) -> dict:
+    """`maskflow train` for `numpy_mlp` (the registry's trainer, maskflow.training.command): loads
+    the cached arrays as NumPy arrays and trains, on the CPU whatever `device` says."""
+
+    from maskflow.training.command import Paths
+    from maskflow.training.data import load_data
+
+    if spec.get("device") == "cuda":
+        log.warning("%s: numpy_mlp trains with NumPy on the CPU; device: cuda does not apply", spec["name"])
+    classes = json_option(args.classes, "--classes", list) if args.classes else None
+    data = load_data(args.cache_dir, args.normalization, classes, device=None)
+    return train_cached(spec, data, Paths.of(args), args.threads)
 
 
 def _demo() -> None:

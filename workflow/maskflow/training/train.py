@@ -16,7 +16,9 @@ or Ctrl-C stop at the next mini-batch and exit non-zero (143 / 130); the next ru
 same --resume path continues after the last complete epoch and ends with the same weights as
 an uninterrupted run. A resume state saved for another config or other data is not used.
 
-This module is the command: it resolves the spec, builds a run and drives it epoch by epoch.
+This module is the torch trainer: it resolves the spec, builds a run and drives it epoch by epoch.
+The `maskflow train` command is maskflow.training.command, which imports this module only for torch
+model types (a NumPy model is trained without importing torch).
 Its parts live beside it: maskflow.training.data (the cached arrays), maskflow.training.optim
 (optimizer, schedule, early stopping, loss), maskflow.training.loop (the run's state, one epoch,
 evaluation, stop signals) and maskflow.training.outputs (checkpoint, history, latent).
@@ -27,21 +29,21 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from maskflow import inference
 from maskflow.cli import json_option
-from maskflow.config import DEFAULT_DEVICE, DEFAULT_SEED, resolve_train
 from maskflow.errors import ConfigError
 from maskflow.io.hashing import derived_seed, fingerprint
-from maskflow.models import REGISTRY, build_model, check_arch, imported
+from maskflow.models import build_model
 from maskflow.models import checkpoint as ckpt_io
 from maskflow.models.init import initialise
 from maskflow.runtime.device import MixedPrecision, configure, describe, place, resolve_device
 from maskflow.training.augment import Augmenter
+
+# The command (argument parser, spec, output paths) lives in maskflow.training.command; re-exported.
+from maskflow.training.command import Paths, add_arguments, own_trainer, resolve_spec  # noqa: F401
 from maskflow.training.data import Data, load_data
 from maskflow.training.loop import Interrupted, Run, StopSignals, evaluate, features, train_one_epoch
 from maskflow.training.optim import OPTIMIZERS, SCHEDULES, CrossEntropy, EarlyStopping
@@ -49,37 +51,6 @@ from maskflow.training.outputs import build_checkpoint, write_architecture, writ
 from maskflow.training.sampling import EpochSampler, loss_weights
 
 log = logging.getLogger("maskflow.training.train")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--spec", required=True, help="one resolved model as JSON (maskflow.config)")
-    parser.add_argument("--cache-dir", required=True, type=Path, help="folder of {split}_x.npy / {split}_y.npy")
-    parser.add_argument("--normalization", required=True, type=Path, help="normalization.json of the train split")
-    parser.add_argument("--checkpoint", required=True, type=Path)
-    parser.add_argument("--history", required=True, type=Path)
-    parser.add_argument("--latent", required=True, type=Path, help="penultimate features at latent_epochs (npz)")
-    parser.add_argument("--resume", required=True, type=Path, help="resume state, kept until training finishes")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1)")
-    parser.add_argument(
-        "--classes", help="class names as a JSON list, in label order (default: from {split}_index.csv)"
-    )
-
-
-# ---------------------------------------------------------------------------------- the spec
-
-
-def resolve_spec(text: str) -> dict:
-    """The --spec JSON with train defaults filled in (a hand-written spec may leave them out)."""
-    spec = json_option(text, "--spec")
-    name = spec.setdefault("name", "model")
-    try:
-        spec["arch"] = check_arch(spec.get("arch"))
-    except ConfigError as error:
-        raise ConfigError(f"models.{name}.arch: {error}") from None
-    spec["train"] = resolve_train(spec.get("train"), f"models.{name}.train")
-    spec.setdefault("seed", DEFAULT_SEED)
-    spec.setdefault("device", DEFAULT_DEVICE)
-    return spec
 
 
 def progress_line(row: dict, epochs: int, run: Run) -> str:
@@ -91,14 +62,6 @@ def progress_line(row: dict, epochs: int, run: Run) -> str:
         f"val_loss {row['val_loss']:.4f} val_acc {row['val_acc']:.4f} lr {row['lr']:.3g} "
         f"{row['seconds']:.1f}s ETA {int(eta) // 60}:{int(eta) % 60:02d}"
     )
-
-
-@dataclass
-class Paths:
-    checkpoint: Path
-    history: Path
-    latent: Path
-    resume: Path
 
 
 def fit(run: Run, data: Data, paths: Paths, arch: dict, stop: StopSignals | None = None) -> None:
@@ -207,6 +170,9 @@ def prepare(spec: dict, data: Data, device: torch.device, fingerprint: str) -> R
 
 def run(args: argparse.Namespace) -> dict:
     spec = resolve_spec(args.spec)
+    trainer = own_trainer(spec)
+    if trainer is not None:  # a type with its own training loop (numpy_mlp) writes the same outputs
+        return trainer(spec, args)
     device = resolve_device(spec["device"])
     if device.type == "cuda":
         # Concurrent local train jobs each take their own card (Snakemake sets no
@@ -221,9 +187,6 @@ def run(args: argparse.Namespace) -> dict:
         {"spec": spec, "data": data.sha256, "normalization": data.normalization, "classes": data.classes}
     )
     paths = Paths(args.checkpoint, args.history, args.latent, args.resume)
-    own_trainer = REGISTRY[spec["arch"]["type"]].trainer
-    if own_trainer:  # a type with its own training loop (numpy_mlp) writes the same outputs
-        return imported(own_trainer)(spec, data, paths, args.threads)
     training = prepare(spec, data, device, resume_key)
     write_architecture(paths.checkpoint, training.model, data)
     log.info(
