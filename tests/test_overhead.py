@@ -1,0 +1,92 @@
+"""What a job pays before it works (issue 17): a NumPy model's train and evaluate commands run
+as the workflow runs them, in a fresh Python process each, and must not import torch (3 CPU
+seconds and 900 MB a job); the train command must not import pandas either. Their results are
+the same run to run, and evaluation reproduces the metrics training logged, exactly.
+
+The commands run through a wrapper that executes `python -m maskflow ...` with runpy and prints,
+at exit, which of the heavy modules the process imported.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers.evaluation import CLASSES, write_cache
+
+# `python -m maskflow ARGS`, then which heavy modules the process ended up importing (last line).
+WRAPPER = """
+import json, runpy, sys
+sys.argv = ["maskflow", *sys.argv[1:]]
+try:
+    runpy.run_module("maskflow", run_name="__main__")
+finally:
+    print(json.dumps({name: name in sys.modules for name in ("torch", "pandas", "matplotlib")}), file=sys.stderr)
+"""
+
+SPEC = {
+    "name": "dnn",
+    "seed": 2,
+    "arch": {"type": "numpy_mlp", "hidden": [16, 8], "activation": "relu"},
+    "train": {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "batch_size": 8, "epochs": 3, "mixed_precision": False},
+}
+
+
+def maskflow(*args: str) -> dict[str, bool]:
+    """Run one maskflow command in a fresh process; which heavy modules it imported."""
+    process = subprocess.run([sys.executable, "-c", WRAPPER, *args], capture_output=True, text=True, timeout=120)
+    assert process.returncode == 0, process.stderr[-3000:]
+    return json.loads(process.stderr.strip().splitlines()[-1])
+
+
+def train(cache: Path, out: Path) -> dict[str, bool]:
+    return maskflow(
+        "train", "--spec", json.dumps(SPEC), "--classes", json.dumps(CLASSES), "--cache-dir", str(cache),
+        "--normalization", str(cache.parent / "normalization.json"), "--checkpoint", str(out / "checkpoint.pt"),
+        "--history", str(out / "history.csv"), "--latent", str(out / "latent.npz"), "--resume", str(out / "resume.pt"),
+        "--threads", "2",
+    )  # fmt: skip
+
+
+def evaluate(cache: Path, out: Path) -> dict[str, bool]:
+    return maskflow(
+        "evaluate", "--checkpoint", str(out / "checkpoint.pt"), "--model", "dnn", "--cache-dir", str(cache),
+        "--normalization", str(cache.parent / "normalization.json"), "--out-dir", str(out),
+        "--metrics", str(out / "metrics.json"),
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return write_cache(tmp_path_factory.mktemp("overhead") / "cache")
+
+
+def test_numpy_model_train_and_evaluate_import_no_torch_and_reproduce_the_logged_metrics(cache, tmp_path):
+    out = tmp_path / "dnn"
+    assert train(cache, out) == {"torch": False, "pandas": False, "matplotlib": False}
+    assert evaluate(cache, out) == {"torch": False, "pandas": True, "matplotlib": False}  # evaluate writes CSVs
+
+    from maskflow.models.checkpoint import load_checkpoint
+
+    checkpoint = load_checkpoint(out / "checkpoint.pt")
+    assert checkpoint["weights_format"] == "numpy" and checkpoint["complete"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    val = metrics["splits"]["val"]
+    assert val["accuracy"] == checkpoint["val_metrics"]["accuracy"]  # exactly
+    assert metrics["training"]["val_metrics"] == checkpoint["val_metrics"]
+    assert (out / "architecture.txt").is_file()
+
+
+def test_numpy_model_results_are_identical_run_to_run(cache, tmp_path):
+    runs = []
+    for name in ("first", "second"):
+        out = tmp_path / name
+        train(cache, out)
+        evaluate(cache, out)
+        history = [line.rsplit(",", 1)[0] for line in (out / "history.csv").read_text().splitlines()]  # less seconds
+        runs.append((history, (out / "predictions_test.csv").read_bytes(), (out / "latent.npz").read_bytes()))
+    assert runs[0] == runs[1]
