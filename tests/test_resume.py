@@ -128,6 +128,27 @@ def test_a_changed_config_starts_over_instead_of_resuming(cache, tmp_path, monke
     assert_same_weights(result["model_state"], fresh["model_state"])
 
 
+def test_a_rebuilt_cache_starts_over_instead_of_resuming(tmp_path, monkeypatch, caplog):
+    """The same config, but the cache rebuilt under it (other crops, same shapes): the resume state
+    belongs to the old data and must not be continued on the new."""
+    cache = write_cache(tmp_path / "cache", n_train=400)
+    interrupt(cache, tmp_path / "out", RESUMABLE, 60, monkeypatch)  # stops in epoch 3
+    assert torch.load(tmp_path / "out" / "resume.pt", weights_only=True)["epoch"] == 2
+    write_cache(cache, n_train=400, seed=5)  # rebuilt in place: same files, other crops
+    with caplog.at_level(logging.INFO, logger="maskflow"):
+        result = train(cache, tmp_path / "out", RESUMABLE)  # the very same config
+    said = [r.getMessage() for r in caplog.records if "starting over" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith(
+        f"{tmp_path / 'out' / 'resume.pt'} was saved for another config or other data (fingerprint "
+    ), said
+    assert "resuming" not in caplog.text
+    fresh = train(cache, tmp_path / "fresh", RESUMABLE)
+    assert_same_weights(result["model_state"], fresh["model_state"])
+    assert history_without_seconds(tmp_path / "out" / "history.csv") == history_without_seconds(
+        tmp_path / "fresh" / "history.csv"
+    )
+
+
 def test_a_broken_resume_state_is_ignored(cache, tmp_path, caplog):
     (tmp_path / "resume.pt").write_bytes(b"truncated")
     with caplog.at_level(logging.WARNING, logger="maskflow"):
