@@ -26,7 +26,8 @@ rule train:
         model=TRAINED,
     conda:
         CONDA_ENV
-    threads: THREADS["train"]
+    # A NumPy model trains on one BLAS thread (maskflow.training.numpy_mlp): it holds one core.
+    threads: lambda wc: 1 if MODELS[wc.model]["arch"]["type"] == "numpy_mlp" else THREADS["train"]
     resources:
         gpu=gpu_request,
     params:
