@@ -77,7 +77,7 @@ def test_config_errors_name_the_key_and_allowed_values(tiny, edit, expected):
 
 
 # --- which config files make the experiment (Snakefile) --------------------------------------
-TINY_MODELS = {"cnn-s1", "cnn-s2", "cnn_aug", "mlp", "lr-lr0.01", "lr-lr0.1"}
+TINY_MODELS = {"cnn-s1", "cnn-s2", "cnn_aug", "mlp", "seq", "lr-lr0.01", "lr-lr0.1"}
 
 
 def dry_run_from_the_repository(tmp_path, *configfiles: str) -> tuple[dict[str, int], set[str]]:

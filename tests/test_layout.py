@@ -69,8 +69,14 @@ def test_photo_formats_are_the_ones_cached_from_photos():
                 "learning_curves",
                 "saliency",
                 "filters",
+                "filter_maximization",
                 "latent",
             ],
+        ),
+        (
+            "seq",  # a sequential model with a conv layer gets the conv figures too
+            ["confusion_matrix_val", "confusion_matrix_test", "per_class_accuracy", "misclassified_test"]
+            + ["overlays_test", "learning_curves", "saliency", "filters", "filter_maximization", "latent"],
         ),
         (
             "mlp",

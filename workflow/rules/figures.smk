@@ -135,6 +135,26 @@ rule figure_filters:
         figure_shell("filters", "checkpoint", dirs=["cache_dir"])
 
 
+# Not a local rule: dozens of forward and backward passes, heavy for a large network.
+rule figure_filter_maximization:
+    input:
+        checkpoint=layout.MODEL["checkpoint"],
+        cache=lambda wc: layout.cache_files(wc.dataset, ("test",)),
+    output:
+        figure_output("filter_maximization", "filter_maximization"),
+    log:
+        figure_log("filter_maximization"),
+    wildcard_constraints:
+        model=TRAINED,
+    conda:
+        CONDA_ENV
+    params:
+        spec=figure_spec,
+        cache_dir=folder_of("cache"),
+    shell:
+        figure_shell("filter_maximization", "checkpoint", dirs=["cache_dir"])
+
+
 rule figure_latent:
     input:
         latent=layout.MODEL["latent"],
