@@ -262,6 +262,55 @@ def test_a_missing_figure_is_an_error_naming_it(plan, tmp_path, capsys):
     assert not (tmp_path / "report.html").exists()
 
 
+def wide_figure(path: Path) -> str:
+    """A real matplotlib figure, saved as the workflow saves them, wider than the report shows."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, ax = plt.subplots(figsize=(16, 4))
+    x = np.linspace(0, 10, 200)
+    for k in range(4):
+        ax.plot(x, np.sin(x + k), label=f"curve {k}")
+    ax.legend()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return str(path)
+
+
+def test_images_are_embedded_at_the_size_they_are_shown(plan, tmp_path):
+    from maskflow.report.html import DISPLAY_WIDTH
+
+    source = Path(wide_figure(tmp_path / "wide.png"))
+    plan["datasets"][0]["models"][0]["figures"]["learning_curves"] = str(source)
+    page = Page(write_report(plan, tmp_path / "report.html"))
+    sizes = decode_images(page)
+    for attrs, (width, height) in zip(page.images, sizes):
+        # the stored image is exactly what is shown: never wider than its display size
+        assert (int(attrs["width"]), int(attrs["height"])) == (width, height)
+        assert width <= DISPLAY_WIDTH
+    with Image.open(source) as original:
+        assert original.width == 1600 and max(w for w, _ in sizes) == DISPLAY_WIDTH
+    embedded = [a["src"] for a in page.images if a["alt"] == "m1 learning_curves"][0]
+    stored = base64.b64decode(embedded.split(",", 1)[1])
+    # scaled down and stored as a palette: a fraction of the figure's own bytes
+    assert len(stored) < 0.5 * source.stat().st_size
+    assert Image.open(io.BytesIO(stored)).mode == "P"
+
+
+def test_summary_comes_first_and_each_model_is_folded(plan, tmp_path):
+    text = write_report(plan, tmp_path / "report.html")
+    folded = re.findall(r"<details class=\"model\"[^>]*>", text)
+    assert len(folded) == 2 and not any("open" in tag for tag in folded)
+    # the comparison tables come before the data set and the first model
+    assert text.index('id="compare-d"') < text.index('id="data-d"') < text.index('<details class="model"')
+    # each model's figures and tables are inside its fold, and its summary line names its scores
+    first = text.index('<details class="model"')
+    assert text.index('id="model-d-m1"') > first and text.index('alt="m1 learning_curves"') > first
+    assert re.search(r"<summary><b>m1</b> <span class=muted>\(model, test accuracy 0\.\d{3}", text)
+
+
 def chromium(url: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
     command = [
         CHROMIUM,

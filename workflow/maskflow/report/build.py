@@ -5,10 +5,13 @@
 The plan (built by the report rule, which owns every path) lists each dataset's files (quality
 report, class counts, statistics figures, comparison, sweeps) and each model's metrics and
 figures. The report embeds every PNG as a base64 data URI and its CSS inline, so the single
-file opens offline, can be mailed, and never breaks a link. Sections: data sets, comparison
-(with McNemar p-values against the baseline), sweeps, one section per model, provenance (git
-commit and dirty flag, config hash, package versions, device, seeds, data checksums and the
-command that reproduces the results).
+file opens offline, can be mailed, and never breaks a link. Each PNG is stored at the size it is
+shown (report.html.display_png), so the file stays small enough to mail and quick to open.
+Sections: first the summary (each dataset's comparison, with McNemar p-values against the
+baseline, and its sweeps), then the data sets, one folded section per model (a <details> the
+reader opens: settings, metrics and figures), and provenance (git commit and dirty flag, config
+hash, package versions, device, seeds, data checksums and the command that reproduces the
+results).
 
 A small inline script marks `<body data-images-ok="yes">` once every image has decoded, which
 the browser test reads back from headless Chromium.
@@ -28,7 +31,7 @@ from maskflow.errors import ConfigError
 from maskflow.io import atomic
 from maskflow.io.files import read_json
 from maskflow.report import provenance
-from maskflow.report.html import IMAGE_CHECK, STYLE, anchor, esc, fmt_p, image, settings_list, table
+from maskflow.report.html import IMAGE_CHECK, STYLE, anchor, esc, fmt, fmt_p, image, settings_list, table
 from maskflow.report.models import model_section
 
 log = logging.getLogger(__name__)
@@ -335,20 +338,38 @@ def seeds_and_checksums(plan: dict) -> str:
 # --------------------------------------------------------------------------- page
 
 
+def model_details(dataset: str, model: dict, detailed: bool) -> str:
+    """One model's section folded in a closed <details>; its summary line names the model and its test scores."""
+    metrics = read_json(model["metrics"], "metrics.json")
+    test = metrics["splits"].get("test") or {}
+    scores = ", ".join(
+        f"{label} {fmt(test.get(key))}"
+        for key, label in (("accuracy", "test accuracy"), ("balanced_accuracy", "balanced"), ("macro_f1", "macro F1"))
+        if test.get(key) is not None
+    )
+    line = f"<b>{esc(metrics['model'])}</b> <span class=muted>({esc(metrics.get('kind'))}{', ' if scores else ''}{esc(scores)})</span>"
+    return f'<details class="model"><summary>{line}</summary>{model_section(dataset, model, detailed)}</details>'
+
+
 def build_html(plan: dict) -> str:
     title = plan.get("title") or "maskflow report"
     limit = plan.get("max_models_detailed")
     nav, body = [], []
+    # Summary first: the comparisons are what a reader opens the report for.
+    for dataset in plan["datasets"]:
+        if dataset.get("comparison"):
+            nav.append(f'<a href="#{anchor("compare", dataset["name"])}">comparison: {esc(dataset["name"])}</a>')
+            body.append(comparison_section(dataset))
     for dataset in plan["datasets"]:
         nav.append(f'<a href="#{anchor("data", dataset["name"])}">data: {esc(dataset["name"])}</a>')
         body.append(dataset_section(dataset))
-        if dataset.get("comparison"):
-            nav.append(f'<a href="#{anchor("compare", dataset["name"])}">comparison</a>')
-            body.append(comparison_section(dataset))
-        body.append(f'<h2 id="{anchor("models", dataset["name"])}">Models on {esc(dataset["name"])}</h2>')
-        nav.append(f'<a href="#{anchor("models", dataset["name"])}">models</a>')
+        body.append(
+            f'<h2 id="{anchor("models", dataset["name"])}">Models on {esc(dataset["name"])}</h2>'
+            "<p class=muted>Each model is folded: open it for its settings, metrics and figures.</p>"
+        )
+        nav.append(f'<a href="#{anchor("models", dataset["name"])}">models: {esc(dataset["name"])}</a>')
         for position, model in enumerate(dataset["models"]):
-            body.append(model_section(dataset["name"], model, limit is None or position < limit))
+            body.append(model_details(dataset["name"], model, limit is None or position < limit))
     nav.append('<a href="#provenance">provenance</a>')
     body.append(provenance_section(plan))
     return (

@@ -1,12 +1,16 @@
 """HTML pieces of the report: escaping, number formats, tables, embedded images, the page style.
 
-Everything returns a string of HTML; nothing reads results files (that is `maskflow.report.build`).
+Everything returns a string of HTML; nothing reads results files (that is `maskflow.report.build`)
+except `image`, which embeds a figure at the size it is shown: scaled down to DISPLAY_WIDTH and
+stored as a 256-colour palette PNG. The figures under results/ keep their full resolution; the
+report is what is mailed and opened, and full-size RGBA figures made it 9.3 MB.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import io
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,7 +30,8 @@ table{border-collapse:collapse;margin:.6em 0 1em;font-size:.86em;background:#fff
 th,td{border:1px solid #ccd;padding:.25em .55em;text-align:right;vertical-align:top}
 th{background:#e8eef5}td.text,th.text{text-align:left}
 figure{margin:1em 0;background:#fff;border:1px solid #dde;padding:.6em;display:inline-block;max-width:100%}
-figure img{max-width:100%;height:auto;display:block}figcaption{font-size:.85em;color:#555;margin-top:.4em;max-width:900px}
+figure img{max-width:100%;height:auto;display:block}details.model{border-top:1px solid #dde;margin:0}
+details.model>summary{padding:.5em 0;font-size:1.05em}details.model[open]>summary{font-weight:600}figcaption{font-size:.85em;color:#555;margin-top:.4em;max-width:900px}
 .muted{color:#777}.good{color:#1a7f37;font-weight:600}.warn{color:#b35900}
 code,pre{background:#eef;padding:.1em .3em;border-radius:3px;font-size:.88em}pre{padding:.6em;overflow-x:auto;white-space:pre-wrap}
 .scroll{overflow-x:auto;max-width:100%}details{margin:.5em 0}summary{cursor:pointer;color:#24364b}
@@ -81,14 +86,45 @@ def table(rows: Iterable[dict], columns: dict[str, str], text_columns: Iterable[
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
+# The widest a figure is shown (px): the page is at most 1200 px wide, and 900 px keeps every
+# figure's text readable while a 1,650 px wide matplotlib figure costs three times the bytes.
+DISPLAY_WIDTH = 900
+
+
+def display_png(path: Path, max_width: int = DISPLAY_WIDTH) -> tuple[bytes, int, int]:
+    """(PNG bytes, width, height) of a figure as the report shows it: at most `max_width` wide, palette."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as source:
+            source.load()
+            picture = source.convert("RGBA")
+    except (OSError, UnidentifiedImageError) as error:
+        raise DataError(f"{path}: figure for the report cannot be read as an image ({error})") from error
+    # Flatten onto white (matplotlib saves RGBA; a palette keeps no partial transparency).
+    canvas = Image.new("RGB", picture.size, "white")
+    canvas.paste(picture, mask=picture.getchannel("A"))
+    if canvas.width > max_width:
+        canvas = canvas.resize((max_width, max(1, round(canvas.height * max_width / canvas.width))), Image.LANCZOS)
+    # 256 colours hold a plot's flat colours and anti-aliasing; no dithering, whose noise compresses badly.
+    palette = canvas.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    buffer = io.BytesIO()
+    palette.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue(), canvas.width, canvas.height
+
+
 def image(path: str | Path, alt: str, caption: str = "") -> str:
-    """A PNG embedded as a data URI (the report must open offline, as one file)."""
+    """A PNG embedded as a data URI (the report must open offline, as one file), at its display size."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: figure for the report not found")
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    data, width, height = display_png(path)
+    encoded = base64.b64encode(data).decode("ascii")
     text = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
-    return f'<figure><img src="data:image/png;base64,{data}" alt="{esc(alt)}" loading="eager">{text}</figure>'
+    return (
+        f'<figure><img src="data:image/png;base64,{encoded}" width="{width}" height="{height}" alt="{esc(alt)}"'
+        f' loading="eager">{text}</figure>'
+    )
 
 
 def settings_list(items: dict[str, Any]) -> str:
