@@ -58,7 +58,7 @@ def cache_dir(tmp_path):
 
 
 def test_class_counts_list_every_class_in_every_split(cache_dir):
-    counts = stats.class_counts(cache_dir, CLASSES)
+    counts = stats.count_table(cache_dir, CLASSES)
     assert list(counts.columns) == ["split", "label", "count", "ratio"]
     assert counts[["split", "label"]].values.tolist() == [[s, c] for s in ("train", "val", "test") for c in CLASSES]
     assert counts["count"].tolist() == [3, 1, 0, 2, 0, 0, 0, 0, 0]
@@ -92,7 +92,7 @@ def test_empty_train_and_bad_labels_are_errors(cache_dir):
         stats.normalization(cache_dir)
     np.save(cache_dir / "val_y.npy", np.array([0, 3]))
     with pytest.raises(DataError, match="val_y.npy: label 3 at position 1 is not an index of the 3 classes"):
-        stats.class_counts(cache_dir, CLASSES)
+        stats.count_table(cache_dir, CLASSES)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -136,7 +136,7 @@ def test_figures_of_a_gray_array_data_set(tmp_path):
     write_split(tmp_path, "train", x, [0, 1, 2, 0, 1, 2], boxes=[("", "", "", "")] * 6)
     for split in ("val", "test"):
         write_split(tmp_path, split, np.zeros((0, 8, 8, 1), dtype=np.uint8), [])
-    stats.class_counts(tmp_path, CLASSES).to_csv(tmp_path / "counts.csv", index=False)
+    stats.count_table(tmp_path, CLASSES).to_csv(tmp_path / "counts.csv", index=False)
     inputs = stats.FigureInputs(tmp_path, CLASSES, tmp_path / "counts.csv")
     for name, render in stats.FIGURES.items():
         figure = render(inputs)

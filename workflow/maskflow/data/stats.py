@@ -43,7 +43,7 @@ EXAMPLES_SEED = 0  # which crops the examples figure shows: fixed, so the figure
 # ---------------------------------------------------------------- numbers
 
 
-def class_counts(cache_dir: Path, classes: list[str]) -> pd.DataFrame:
+def count_table(cache_dir: Path, classes: list[str]) -> pd.DataFrame:
     """`split,label,count,ratio` for every split and every class (0 included).
 
     Every split's crops, labels and index are checked against each other on the way
@@ -258,7 +258,7 @@ def run(args: argparse.Namespace) -> None:
         return
     if args.normalization is None:
         raise ConfigError("give --normalization (counts and normalization) or --figure and --out")
-    counts = class_counts(args.cache_dir, classes)
+    counts = count_table(args.cache_dir, classes)
     # The seal: sha256 of every cache file, checked by the stages that read the cache after this one.
     # Taken from the cache stage's own record, after checking the files still match it: a file
     # swapped in since (newer date, so Snakemake reruns this stage) must be refused, not sealed.

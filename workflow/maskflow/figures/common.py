@@ -66,7 +66,10 @@ def load_model(job):
     return load(job.path("checkpoint"), "cpu")
 
 
-def load_split(job, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Cached crops (uint8 N x H x W x C) and labels of one split."""
-    cache_dir = job.path("cache_dir")
-    return np.load(cache_dir / f"{split}_x.npy"), np.load(cache_dir / f"{split}_y.npy")
+def cached_crops(job, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Cached crops (uint8 N x H x W x C) and labels of one split, through the checked loader
+    (maskflow.data.integrity.load_split: a truncated or mismatched cache file is refused)."""
+    from maskflow.data import integrity
+
+    cached = integrity.load_split(job.path("cache_dir"), split, classes=job.classes or None, index=False)
+    return cached.x, cached.y

@@ -11,7 +11,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from maskflow.figures.common import load_model, load_split, message_figure, show_crop
+from maskflow.figures.common import cached_crops, load_model, message_figure, show_crop
 
 MAX_MAPS = 32  # feature maps shown; wide layers would make an unreadable wall of tiles
 
@@ -73,7 +73,7 @@ def render(job):
     if first is None:
         return message_figure(title, "the model has no convolution layer")
     kernels = filter_images(first.weight.detach().numpy())
-    crops, labels = load_split(job, "test")
+    crops, labels = cached_crops(job, "test")
     maps = last_conv_maps(model, ckpt, crops[0], tapped)[:MAX_MAPS] if len(crops) else np.zeros((0, 1, 1))
     cols = 8
     kernel_rows = -(-len(kernels) // cols)

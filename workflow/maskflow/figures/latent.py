@@ -12,7 +12,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from maskflow.figures.common import class_colors, load_model, load_split, message_figure
+from maskflow.figures.common import cached_crops, class_colors, load_model, message_figure
 
 TSNE_MAX_POINTS = 3000  # t-SNE is quadratic-ish: a seeded subsample keeps big val splits quick
 SEED = 0
@@ -27,7 +27,7 @@ def snapshots(job) -> tuple[list[tuple[str, np.ndarray]], np.ndarray]:
     from maskflow.inference import Normalizer, as_nchw, forward_in_batches
 
     model, ckpt = load_model(job)
-    crops, labels = load_split(job, "val")
+    crops, labels = cached_crops(job, "val")
     if not len(crops):
         return [], labels
     features = forward_in_batches(model.features, as_nchw(crops), Normalizer(ckpt["normalization"])).numpy()

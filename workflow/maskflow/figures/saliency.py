@@ -12,7 +12,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from maskflow.figures.common import load_model, load_split, message_figure, show_crop
+from maskflow.figures.common import cached_crops, load_model, message_figure, show_crop
 
 
 def pick_per_class(labels: np.ndarray, k: int, per_class: int) -> list[np.ndarray]:
@@ -42,7 +42,7 @@ def saliency_maps(model, ckpt: dict, crops: np.ndarray) -> tuple[np.ndarray, np.
 def render(job):
     model, ckpt = load_model(job)
     classes = list(ckpt["classes"])
-    crops, labels = load_split(job, "test")
+    crops, labels = cached_crops(job, "test")
     title = f"{job.model}: input-gradient saliency on test crops"
     picks = pick_per_class(labels, len(classes), int(job.setting("saliency_per_class")))
     if not any(len(p) for p in picks):
