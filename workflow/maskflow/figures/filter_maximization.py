@@ -18,7 +18,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from maskflow.figures.common import load_model, load_split, message_figure, show_crop
+from maskflow.figures.common import cached_crops, load_model, message_figure, show_crop
 from maskflow.figures.filters import conv_layers, last_conv_maps
 
 SAMPLE = 8  # filters shown
@@ -93,7 +93,7 @@ def render(job):
     n_filters = last_conv_filters(model)
     filters = sample_filters(n_filters, seed)
     inputs, start, end = maximize(model, ckpt, tapped, filters, seed)
-    crops, labels = load_split(job, "test")
+    crops, labels = cached_crops(job, "test")
     maps = last_conv_maps(model, ckpt, crops[0], tapped)[filters] if len(crops) else None
 
     cols = len(filters) + 1
