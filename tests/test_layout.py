@@ -135,3 +135,16 @@ def test_report_plan_lists_files_rule_all_makes(tiny):
     made |= {t.format(dataset="masks", model=m, split="test") for t in layout.MODEL.values() for m in tiny.models}
     assert set(plan_paths(plan)) <= made
     assert plan["command"] == "snakemake --cores all --configfile tests/config/tiny.yaml all"
+
+
+def test_the_html_report_captions_each_figure_with_its_snakemake_report_caption():
+    from maskflow.report.models import figure_caption
+
+    for family, spec in FAMILIES.items():
+        split = "test" if spec.per_split else None
+        caption = figure_caption(family, "model_q", split)
+        rst = (ROOT / "workflow" / "report" / f"figure_{family}.rst").read_text().strip()
+        assert caption and "{{" not in caption and "model_q" in caption, family
+        assert caption == rst.replace("{{ snakemake.wildcards.model }}", "model_q").replace(
+            "{{ snakemake.wildcards.split }}", "test"
+        )

@@ -36,18 +36,6 @@ from maskflow.report.models import model_section
 
 log = logging.getLogger(__name__)
 
-# Figure family -> what the reader should look for (the caption under each image).
-FIGURE_TEXT = {
-    "learning_curves": "Loss and accuracy per epoch, train (dashed) vs validation (solid); the dotted line marks the epoch whose weights were kept.",
-    "confusion_matrix": "Counts and row-normalized confusion matrix (rows: true class, columns: predicted).",
-    "per_class_accuracy": "Share of each class classified correctly, train vs test: rare classes are often never learned.",
-    "misclassified": "Wrong crops, most confident mistakes first (true, predicted, confidence).",
-    "overlays": "Source photos with every box in the colour of its predicted class, labelled true/predicted.",
-    "saliency": "Input-gradient saliency: pixels whose change most moves the predicted class's score.",
-    "filters": "First-layer convolution filters, and one image's activations in the last convolution layer.",
-    "latent": "Penultimate-layer features of the validation crops, projected with PCA and t-SNE (a 2-unit bottleneck as it is), per saved epoch.",
-}
-FIGURE_ORDER = list(FIGURE_TEXT)
 STATS_TEXT = {
     "class_balance": "Crops per class in each split.",
     "examples": "Example training crops of each class, as the models see them.",

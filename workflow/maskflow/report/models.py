@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
+from maskflow.errors import ConfigError
+from maskflow.figures import FAMILIES, parse_name
 from maskflow.io.files import read_json
 from maskflow.report.html import anchor, esc, fmt, image, settings_list, table
 
 log = logging.getLogger(__name__)
 
-# Figure family -> what the reader should look for (the caption under each image).
-FIGURE_TEXT = {
-    "learning_curves": "Loss and accuracy per epoch, train (dashed) vs validation (solid); the dotted line marks the epoch whose weights were kept.",
-    "confusion_matrix": "Counts and row-normalized confusion matrix (rows: true class, columns: predicted).",
-    "per_class_accuracy": "Share of each class classified correctly, train vs test: rare classes are often never learned.",
-    "misclassified": "Wrong crops, most confident mistakes first (true, predicted, confidence).",
-    "overlays": "Source photos with every box in the colour of its predicted class, labelled true/predicted.",
-    "saliency": "Input-gradient saliency: pixels whose change most moves the predicted class's score.",
-    "filters": "First-layer convolution filters, and one image's activations in the last convolution layer.",
-    "latent": "Penultimate-layer features of the validation crops, projected with PCA and t-SNE (a 2-unit bottleneck as it is), per saved epoch.",
-}
-FIGURE_ORDER = list(FIGURE_TEXT)
+# The captions of `snakemake --report` (workflow/report/figure_{family}.rst) are the report's too:
+# one text per figure family, with the rule's wildcards filled in here.
+CAPTIONS_DIR = Path(__file__).resolve().parents[2] / "report"
+WILDCARD = re.compile(r"\{\{\s*snakemake\.wildcards\.(\w+)\s*\}\}")
 
 METRIC_COLUMNS = {"n": "n", "accuracy": "accuracy", "balanced_accuracy": "balanced acc.", "macro_f1": "macro F1"}
 
@@ -147,17 +142,30 @@ def model_section(dataset: str, model: dict, detailed: bool) -> str:
         return "".join(parts)
     figures = model.get("figures") or {}
     for figure in sorted(figures, key=lambda f: (_family_rank(f), f)):
-        family = next((k for k in FIGURE_ORDER if figure == k or figure.startswith(k + "_")), figure)
-        split = figure[len(family) + 1 :] if figure != family else ""
-        caption = FIGURE_TEXT.get(family, "") + (f" Split: {split}." if split else "")
+        family, split = _family_of(figure)
+        caption = figure_caption(family, name, split)
         parts.append(image(figures[figure], f"{name} {figure}", caption))
     return "".join(parts)
 
 
+def _family_of(figure: str) -> tuple[str, str | None]:
+    try:
+        return parse_name(figure)
+    except ConfigError:  # not a figure maskflow draws: shown last, without a caption
+        return figure, None
+
+
+def figure_caption(family: str, model: str, split: str | None) -> str:
+    """The caption of one figure: its family's .rst caption with model and split filled in."""
+    path = CAPTIONS_DIR / f"figure_{family}.rst"
+    if not path.is_file():
+        return ""
+    values = {"model": model, "split": split or ""}
+    return WILDCARD.sub(lambda m: values.get(m.group(1), m.group(0)), path.read_text(encoding="utf-8")).strip()
+
+
 def _family_rank(figure: str) -> tuple[int, int]:
-    """Figures in FIGURE_ORDER; within a family, splits as train, val, test."""
-    family = next(
-        (i for i, k in enumerate(FIGURE_ORDER) if figure == k or figure.startswith(k + "_")), len(FIGURE_ORDER)
-    )
-    split = next((i for i, s in enumerate(("train", "val", "test")) if figure.endswith("_" + s)), -1)
-    return family, split
+    """Figures in maskflow.figures.FAMILIES order; within a family, splits as train, val, test."""
+    family, split = _family_of(figure)
+    order = list(FAMILIES)
+    return (order.index(family) if family in order else len(order)), ("train", "val", "test", None).index(split)
