@@ -14,7 +14,11 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed system-deps
 	$(BIN)/pytest -q
 
+# Style of the whole tree: ruff (pyproject.toml's [tool.ruff]: 120 columns, imports sorted) on
+# the Python code, Snakemake's linter and snakefmt on the workflow.
 lint: $(VENV)/.installed
+	$(BIN)/ruff check workflow tests bench
+	$(BIN)/ruff format --check workflow tests bench
 	$(BIN)/snakemake --lint --cores 1
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 
