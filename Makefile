@@ -1,8 +1,12 @@
-# Two commands do all the set-up on a fresh machine with Python 3.11 and pip:
+# Two commands do all the set-up on a fresh machine with Python 3.11, 3.12 or 3.13 and pip:
 #   make run    # creates .venv, installs maskflow, runs `snakemake --cores 8 all` on config.yaml
 #   make test   # creates .venv, installs maskflow + test tools (and, as root, the system
 #               # packages some tests use: chromium, slurm-wlm, munge), runs pytest
-PYTHON ?= python3.11
+# The first of python3.11 / 3.12 / 3.13 / python3 inside pyproject.toml's requires-python; a pyenv
+# shim for a version that is not active fails the check and is skipped. `make PYTHON=...` overrides.
+PYTHON_IN_RANGE := import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] < (3, 14)))
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
+	$$p -c '$(PYTHON_IN_RANGE)' >/dev/null 2>&1 && { echo $$p; break; }; done)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
@@ -26,7 +30,10 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/run_all.py
 
 $(VENV)/.installed: pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || { $(PYTHON) -c '$(PYTHON_IN_RANGE)' 2>/dev/null || \
+	  { echo "maskflow needs Python 3.11 to 3.13: none of python3.11, python3.12, python3.13, python3 is one" \
+	    "(PYTHON='$(PYTHON)'); name one with make PYTHON=/path/to/python3.12" >&2; exit 1; }; \
+	  $(PYTHON) -m venv $(VENV); }
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
