@@ -10,7 +10,7 @@ sleep until woken. Which is faster depends on whether the job has its cores to i
   share cores, and a spinning thread burns the core another job's thread is waiting for. Two such
   trainings at once took 3.3 s an epoch each with spinning, 1.0 s with passive waits.
 
-The workflow (workflow/rules/common.smk) calls `choose_wait_policy` once with the cores
+The workflow (common.smk, through maskflow.runtime.workflow_env.prepare) calls `choose_wait_policy` once with the cores
 Snakemake was given; jobs inherit the environment. A variable the user set is never changed.
 One that maskflow set is decided again by the next Snakemake process that reads it: sbatch
 passes the login node's environment to a cluster job, whose Snakemake has its own cores.
