@@ -32,8 +32,8 @@ from PIL import Image
 
 from maskflow.data.integrity import CHECKSUMS_NAME, cache_names
 
-from helpers import ROOT, TINY_CONFIG
-from helpers.snakemake import SNAKEMAKE, run_snakemake
+from helpers import TINY_CONFIG
+from helpers.snakemake import run_snakemake, snakemake_command
 
 CACHE = "results/masks/cache"
 MODEL = "results/masks/models/cnn"
@@ -93,20 +93,12 @@ def reference(config, tmp_path_factory) -> Path:
 
 def start_snakemake(workdir: Path, config: Path, *targets: str) -> subprocess.Popen:
     """Snakemake in its own process group (as a terminal or a batch system starts it)."""
-    command = [
-        *SNAKEMAKE,
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(config),
-        "--cores",
-        "2",
-        *targets,
-    ]
     return subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        snakemake_command(workdir, *targets, config=config),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
 
 

@@ -14,9 +14,9 @@ from helpers import ROOT, TINY_CONFIG
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
-def run_snakemake(workdir: Path, *args: str, config: Path = TINY_CONFIG, check: bool = True, timeout: float = 600):
-    """Run the repository's Snakefile in `workdir` (results land there) and return the process."""
-    command = [
+def snakemake_command(workdir: Path, *args: str, config: Path = TINY_CONFIG) -> list[str]:
+    """The command line that runs the repository's Snakefile in `workdir` on `config`, 2 cores."""
+    return [
         *SNAKEMAKE,
         "--snakefile",
         str(ROOT / "Snakefile"),
@@ -28,6 +28,11 @@ def run_snakemake(workdir: Path, *args: str, config: Path = TINY_CONFIG, check: 
         "2",
         *args,
     ]
+
+
+def run_snakemake(workdir: Path, *args: str, config: Path = TINY_CONFIG, check: bool = True, timeout: float = 600):
+    """Run the repository's Snakefile in `workdir` (results land there) and return the process."""
+    command = snakemake_command(workdir, *args, config=config)
     env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
     process = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
     if check and process.returncode != 0:
