@@ -7,6 +7,7 @@ modules, which import from here so that a class has the same colour in every fig
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -14,9 +15,11 @@ matplotlib.use("Agg")  # headless: figures are files, never windows
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 
 from maskflow.errors import DataError  # noqa: E402
+
+if TYPE_CHECKING:  # pandas is imported by the figures that read a table (0.25 s a job otherwise)
+    import pandas as pd
 
 
 def class_colors(k: int) -> list[tuple[float, float, float]]:
@@ -26,6 +29,8 @@ def class_colors(k: int) -> list[tuple[float, float, float]]:
 
 
 def read_predictions(path: str | Path) -> pd.DataFrame:
+    import pandas as pd
+
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: predictions not found (run `maskflow evaluate` first)")
