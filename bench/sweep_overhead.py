@@ -1,0 +1,259 @@
+"""Benchmark: what each member of a sweep of small models costs beyond its own training (issue 17).
+
+The studies maskflow serves sweep many small models, where a job's fixed cost (starting Python,
+imports, Snakemake's bookkeeping) is most of the work. This builds scikit-learn's digits data once
+(not timed), then times `snakemake --cores 2` on an N-member sweep of config.yaml's NumPy DNN
+(`dnn`, its learning rate varied): every member's train, evaluate, confusion_matrix_test and
+learning_curves jobs, then the sweep's table and plots. It reports
+
+- wall time and members per minute;
+- CPU seconds per member (the Snakemake process and all its jobs, from getrusage), the training
+  loops' own seconds (the members' `train_seconds`) and the rest: the overhead per member;
+- per rule, the CPU seconds and peak RSS of one member's job, rerun alone in a fresh process
+  (os.wait4), and the max_rss / cpu_time of every train job's Snakemake benchmark file (train is
+  the only rule of these with a `benchmark:`);
+- import cost of each command's module (`python -c "import M"`: CPU seconds and peak RSS), torch
+  for comparison;
+- `snakemake -n all` (DAG build, nothing run) for configs of 100, 300 and 1,000 members.
+
+    .venv/bin/python bench/sweep_overhead.py                    # 100 members (about 4 min on 2 cores)
+    .venv/bin/python bench/sweep_overhead.py --members 20 --dag-sizes 100 500
+    .venv/bin/python bench/sweep_overhead.py --keep /tmp/sweep  # keep the built folder
+
+Goals (issue 17): 100 members in at most 4 min wall on 2 cores, at most 3 CPU s of overhead per
+member, peak memory per job under 250 MB, 500 models planned in under 5 s. Wall time on a shared
+machine depends on what else runs; the CPU seconds and memory do not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from maskflow import layout  # noqa: E402
+from maskflow.config import load_and_check  # noqa: E402
+
+from bench.workflow_overhead import job_counts, snakemake, snakemake_env, timed  # noqa: E402
+
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+SWEEP = "dnn_bench"
+DATASET = "digits"
+# Rules of one member's jobs, and of the sweep's; their cost is measured by rerunning them alone.
+MEMBER_RULES = ("train", "evaluate_model", "figure_confusion_matrix", "figure_learning_curves")
+# Modules each command imports to do its work (maskflow.cli imports the command's module).
+IMPORTS = {
+    "train": "maskflow.training.command",
+    "evaluate": "maskflow.evaluation.evaluate",
+    "figure confusion_matrix": "maskflow.figures.confusion",
+    "figure learning_curves": "maskflow.figures.curves",
+    "sweep": "maskflow.evaluation.sweep",
+    "(torch, for comparison)": "torch",
+}
+GOALS = {"wall_s": 240.0, "overhead_cpu_s": 3.0, "peak_mb": 250.0, "dag_500_s": 5.0}
+
+
+def sweep_config(members: int, cores: int) -> dict:
+    """config.yaml's digits data set and `dnn` model, and a sweep of `members` learning rates."""
+    default = yaml.safe_load((ROOT / "config.yaml").read_text())
+    dataset = {**default["datasets"][DATASET], "baseline": "dnn"}
+    return {
+        "seed": default.get("seed", 1),
+        "device": "cpu",
+        "threads": {"cache": cores, "train": cores, "evaluate": 1},
+        "datasets": {DATASET: dataset},
+        "models": {"dnn": default["models"]["dnn"]},
+        "sweeps": {SWEEP: {"base": "dnn", "grid": {"train.lr": [round(0.01 + 0.0005 * i, 6) for i in range(members)]}}},
+    }
+
+
+def sweep_targets(config: dict) -> tuple[list[str], list[str]]:
+    """(the sweep's members, the files that make them: each member's figures, the sweep's table and plots)."""
+    experiment = layout.Experiment(load_and_check(yaml.safe_load(yaml.safe_dump(config)), SCHEMA))
+    members = experiment.sweep_models(DATASET, SWEEP)
+    targets = [path for member in members for path in experiment.figure_paths(member).values()]
+    return members, targets + list(experiment.sweep_paths(DATASET, SWEEP).values())
+
+
+def shell_commands(log: str) -> list[tuple[str, str]]:
+    """(rule, shell command) of every job a Snakemake log prints (the profile sets printshellcmds)."""
+    found = []
+    for block in re.split(r"^(?=(?:local)?rule \w+:$)", log, flags=re.MULTILINE):
+        header = re.match(r"(?:local)?rule (\w+):$", block, re.MULTILINE)
+        command = re.search(r"^Shell command: (.*)$", block, re.MULTILINE)
+        if header and command:
+            found.append((header.group(1), command.group(1)))
+    return found
+
+
+def rusage_of(command: list[str] | str, cwd: Path, shell: bool = False) -> tuple[float, float]:
+    """(CPU seconds, peak RSS in MB) of one command and its children, run to completion."""
+    process = subprocess.Popen(command, cwd=cwd, shell=shell, env=snakemake_env(), stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise RuntimeError(f"{command!r} failed ({process.returncode})")
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def rerun_costs(workdir: Path, log: str, member: str, repeats: int) -> dict[str, dict]:
+    """rule -> {cpu_s, peak_mb} of `member`'s jobs and the sweep job, each rerun alone `repeats` times
+    (lowest CPU, highest peak). Rerunning rewrites the same files."""
+    wanted = {}
+    for rule, command in shell_commands(log):
+        if (rule in MEMBER_RULES and f"/{member}/" in command) or rule == "sweep":
+            wanted.setdefault(rule, command)
+    costs = {}
+    for rule, command in wanted.items():
+        runs = [rusage_of(command, workdir, shell=True) for _ in range(repeats)]
+        costs[rule] = {"cpu_s": min(r[0] for r in runs), "peak_mb": max(r[1] for r in runs)}
+    return costs
+
+
+def import_costs(repeats: int, modules: dict[str, str] = IMPORTS) -> dict[str, dict]:
+    """label -> {cpu_s, peak_mb} of `python -c "import M"` (lowest CPU of `repeats`)."""
+    costs = {}
+    for label, module in modules.items():
+        runs = [rusage_of([sys.executable, "-c", f"import {module}"], ROOT) for _ in range(repeats)]
+        costs[label] = {"module": module, "cpu_s": min(r[0] for r in runs), "peak_mb": max(r[1] for r in runs)}
+    return costs
+
+
+def train_benchmarks(workdir: Path, members: list[str]) -> list[dict]:
+    """Each member's train benchmark file (Snakemake's `benchmark:`): s, cpu_time, max_rss (MB)."""
+    rows = []
+    for member in members:
+        path = workdir / f"results/{DATASET}/benchmarks/train/{member}.tsv"
+        with path.open() as handle:
+            row = list(csv.DictReader(handle, delimiter="\t"))[-1]
+        rows.append({key: float(row[key]) for key in ("s", "cpu_time", "max_rss")})
+    return rows
+
+
+def training_seconds(workdir: Path, members: list[str]) -> float:
+    """The members' training loops, summed (metrics.json's training.train_seconds)."""
+    import json
+
+    total = 0.0
+    for member in members:
+        metrics = json.loads((workdir / layout.MODEL["metrics"].format(dataset=DATASET, model=member)).read_text())
+        total += metrics["training"]["train_seconds"]
+    return total
+
+
+def dag_seconds(sizes: list[int], cores: int, repeats: int) -> dict[int, tuple[float, float, int]]:
+    """members -> (best wall, best CPU, jobs) of `snakemake -n all` on a sweep of that many members."""
+    found = {}
+    with tempfile.TemporaryDirectory(prefix="maskflow-dag-") as tmp:
+        for size in sizes:
+            path = Path(tmp) / f"config_{size}.yaml"
+            path.write_text(yaml.safe_dump(sweep_config(size, cores)))
+            runs = [timed(Path(tmp), path, "-n", "all", cores=cores) for _ in range(repeats)]
+            found[size] = (min(r[0] for r in runs), min(r[1] for r in runs), sum(job_counts(runs[-1][2]).values()))
+    return found
+
+
+def verdict(value: float, goal: float) -> str:
+    return "met" if value <= goal else "missed"
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=100)
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--dag-sizes", type=int, nargs="*", default=[100, 300, 1000])
+    parser.add_argument("--repeats", type=int, default=3, help="reruns of each single job and import (and dry run)")
+    parser.add_argument("--keep", type=Path, help="build in this folder and keep it (default: a temporary one)")
+    args = parser.parse_args(argv)
+    figures: dict = {"members": args.members, "cores": args.cores, "load_at_start": os.getloadavg()[0]}
+    print(f"load average at start: {figures['load_at_start']:.2f} (wall times need a quiet machine)", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="maskflow-sweep-") as tmp:
+        workdir = args.keep or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        config = sweep_config(args.members, args.cores)
+        config_path = workdir / "config.yaml"
+        config_path.write_text(yaml.safe_dump(config))
+        members, targets = sweep_targets(config)
+        data = [layout.DATA["normalization"].format(dataset=DATASET), *layout.cache_files(DATASET)]
+        started = time.perf_counter()
+        snakemake(workdir, config_path, *data, cores=args.cores)
+        figures["data_s"] = time.perf_counter() - started
+        print(f"digits data stage built in {figures['data_s']:.1f} s (not part of the figures below)", flush=True)
+
+        wall, cpu, log = timed(workdir, config_path, *targets, cores=args.cores)
+        counts = job_counts(log)
+        loops = training_seconds(workdir, members)
+        trains = train_benchmarks(workdir, members)
+        figures.update(
+            {
+                "wall_s": wall,
+                "cpu_s": cpu,
+                "jobs": sum(counts.values()),
+                "jobs_per_rule": dict(counts),
+                "members_per_min": len(members) / wall * 60,
+                "cpu_per_member_s": cpu / len(members),
+                "train_loops_s": loops,
+                "overhead_cpu_per_member_s": (cpu - loops) / len(members),
+                "train_job_peak_mb": max(row["max_rss"] for row in trains),
+                "train_job_cpu_mean_s": sum(row["cpu_time"] for row in trains) / len(trains),
+                "train_job_wall_mean_s": sum(row["s"] for row in trains) / len(trains),
+            }
+        )
+        print(
+            f"{len(members)} members, {figures['jobs']} jobs ({', '.join(f'{r} {n}' for r, n in counts.items())}), "
+            f"--cores {args.cores}: {wall:.1f} s wall, {figures['members_per_min']:.1f} members/min; "
+            f"{cpu:.1f} CPU s = {figures['cpu_per_member_s']:.2f} per member, of which training loops "
+            f"{loops / len(members):.2f} and the rest (overhead) {figures['overhead_cpu_per_member_s']:.2f}",
+            flush=True,
+        )
+        per_rule = rerun_costs(workdir, log, members[0], args.repeats)
+        figures["per_rule"] = per_rule
+        one_member = sum(per_rule[rule]["cpu_s"] for rule in MEMBER_RULES if rule in per_rule)
+        jobs_cpu = one_member * len(members) + per_rule.get("sweep", {}).get("cpu_s", 0.0)
+        figures["snakemake_cpu_est_s"] = cpu - jobs_cpu
+        figures["peak_mb"] = max([figures["train_job_peak_mb"], *(c["peak_mb"] for c in per_rule.values())])
+        print("one member's jobs rerun alone (lowest CPU, highest peak of the reruns):")
+        for rule, cost in per_rule.items():
+            print(f"  {rule:26s} {cost['cpu_s']:5.2f} CPU s  {cost['peak_mb']:6.0f} MB")
+        print(
+            f"  train jobs' benchmark files: {figures['train_job_cpu_mean_s']:.2f} CPU s mean, "
+            f"{figures['train_job_peak_mb']:.0f} MB peak; Snakemake itself about "
+            f"{figures['snakemake_cpu_est_s']:.1f} CPU s ({figures['snakemake_cpu_est_s'] / len(members):.2f} a member)"
+        )
+
+    figures["imports"] = import_costs(args.repeats)
+    print("imports (python -c 'import M', a fresh process; python itself included):")
+    for label, cost in figures["imports"].items():
+        print(f"  {label:26s} {cost['module']:32s} {cost['cpu_s']:5.2f} CPU s  {cost['peak_mb']:6.0f} MB")
+    for size, (dag_wall, dag_cpu, jobs) in dag_seconds(args.dag_sizes, args.cores, args.repeats).items():
+        figures[f"dag_{size}_s"], figures[f"dag_{size}_cpu_s"], figures[f"dag_{size}_jobs"] = dag_wall, dag_cpu, jobs
+        print(f"snakemake -n all, {size} members ({jobs} jobs): {dag_wall:.2f} s ({dag_cpu:.2f} CPU s)")
+
+    scale = 100 / len(members)  # the goals are for 100 members
+    checks = {
+        "wall_s": (figures["wall_s"] * scale, "100 members, wall (s; scaled when fewer)"),
+        "overhead_cpu_s": (figures["overhead_cpu_per_member_s"], "overhead per member (CPU s)"),
+        "peak_mb": (figures["peak_mb"], "peak memory of a job (MB)"),
+    }
+    if "dag_500_s" in figures:
+        checks["dag_500_s"] = (figures["dag_500_s"], "500 members planned (s)")
+    for key, (value, label) in checks.items():
+        figures[f"goal_{key}"] = verdict(value, GOALS[key])
+        print(f"goal {label} <= {GOALS[key]:g}: {value:.2f}, {figures[f'goal_{key}']}")
+    return figures
+
+
+if __name__ == "__main__":
+    main()
