@@ -431,3 +431,34 @@ def test_markdown_aligns_the_table():
     assert len(lines) == 2 + len(rows) and len({len(line) for line in lines}) == 1
     assert lines[0].split("|")[1].strip() == "benchmark" and set(lines[1]) == {"|", "-"}
     assert [cell.strip() for cell in lines[3].split("|")[1:-1]] == ["longer name", "two", "22 s", "44 s", "2.0x faster"]
+
+
+# ---------------------------------------------------------------- sweep_overhead: a sweep's cost per member
+
+
+@pytest.mark.workflow
+def test_sweep_overhead_times_a_tiny_sweep_and_finds_each_rules_cost(tmp_path):
+    sweep_overhead = importlib.import_module("bench.sweep_overhead")
+    f = sweep_overhead.main(["--members", "2", "--dag-sizes", "2", "--repeats", "1", "--keep", str(tmp_path / "sweep")])
+    rules = {"train": 2, "evaluate_model": 2, "figure_confusion_matrix": 2, "figure_learning_curves": 2, "sweep": 1}
+    assert f["jobs_per_rule"] == rules and f["jobs"] == 9
+    # each of one member's jobs (and the sweep's) found in the log and rerun alone
+    assert set(f["per_rule"]) == set(rules)
+    assert all(cost["cpu_s"] > 0 and cost["peak_mb"] > 10 for cost in f["per_rule"].values())
+    assert 0 < f["train_loops_s"] < f["cpu_s"] and 0 < f["overhead_cpu_per_member_s"] < f["cpu_per_member_s"]
+    assert f["train_job_peak_mb"] > 10 and f["peak_mb"] >= f["train_job_peak_mb"]
+    assert f["imports"]["(torch, for comparison)"]["peak_mb"] > f["imports"]["train"]["peak_mb"]
+    assert f["dag_2_jobs"] > f["jobs"]  # `-n all` plans the data stage, the base model, compare and report too
+    assert f["goal_peak_mb"] in ("met", "missed")
+
+
+def test_sweep_overhead_reads_shell_commands_per_job():
+    sweep_overhead = importlib.import_module("bench.sweep_overhead")
+    log = (
+        "rule train:\n    wildcards: dataset=digits, model=a\nShell command: python -m maskflow train --x 1 2> a.log\n\n"
+        "localrule sweep:\n    input: x\nShell command: python -m maskflow sweep --y 2\n\nrule all:\n    input: z\n"
+    )
+    assert sweep_overhead.shell_commands(log) == [
+        ("train", "python -m maskflow train --x 1 2> a.log"),
+        ("sweep", "python -m maskflow sweep --y 2"),
+    ]
