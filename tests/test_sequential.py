@@ -294,3 +294,48 @@ def test_the_tiny_workflow_trains_evaluates_and_explains_a_sequential_model(tiny
         assert (figures / f"{name}.png").stat().st_size > 0, name
     report = (tiny_run / "results" / "report.html").read_text()
     assert "architecture (per-layer table)" in report and "Linear-7" in report
+
+
+def test_a_sequential_model_resumes_to_identical_weights_with_undersampling(tmp_path, monkeypatch):
+    import signal
+
+    from maskflow.training import train as train_module
+
+    from helpers.training import SPEC, assert_same_weights, train, write_cache
+
+    spec = copy.deepcopy(SPEC)
+    spec["arch"] = {
+        "type": "sequential",
+        "layers": [
+            {"type": "conv2d", "channels": 6, "padding": 1},
+            {"type": "batch_norm"},
+            {"type": "rrelu"},
+            {"type": "max_pool"},
+            {"type": "dropout2d", "p": 0.1},
+            {"type": "flatten"},
+            {"type": "linear", "units": 12},
+            {"type": "elu"},
+            {"type": "dropout", "p": 0.2},
+        ],
+    }
+    spec["train"].update(epochs=4, imbalance={"method": "undersample"}, latent_epochs=[2])
+    cache = write_cache(tmp_path / "cache")
+    straight = train(cache, tmp_path / "straight", spec)
+
+    class StopAfter(train_module.StopSignals):
+        batches = 10  # undersampled epochs of 3 x 20 crops are 4 batches: stops during epoch 3
+
+        def check(self):
+            StopAfter.batches -= 1
+            if StopAfter.batches < 0:
+                self.received = signal.SIGTERM
+            super().check()
+
+    monkeypatch.setattr(train_module, "StopSignals", StopAfter)
+    with pytest.raises(SystemExit):
+        train(cache, tmp_path / "resumed", spec)
+    monkeypatch.undo()
+    resumed = train(cache, tmp_path / "resumed", spec)
+    assert_same_weights(resumed["model_state"], straight["model_state"])
+    table = (tmp_path / "resumed" / "architecture.txt").read_text()
+    assert f"Total params: {straight['param_count']:,}" in table and "RReLU-3" in table

@@ -144,3 +144,18 @@ def test_the_numpy_mlp_table_without_torch_is_its_twins_table(arch):
 
     twin = build_model(arch, channels=1, size=8, num_classes=10)
     assert numpy_mlp_table(arch, 1, 8, 10) == summary_table(twin, 1, 8)
+
+
+def test_the_train_stage_writes_the_table_beside_the_checkpoint_for_numpy_models_too(tmp_path):
+    import copy
+
+    from helpers.training import SPEC, train, write_cache
+
+    spec = copy.deepcopy(SPEC)
+    spec["arch"] = {"type": "numpy_mlp", "hidden": [7]}
+    spec["train"] = {"optimizer": "sgd", "lr": 0.05, "batch_size": 16, "epochs": 1, "mixed_precision": False}
+    checkpoint = train(write_cache(tmp_path / "cache"), tmp_path / "out", spec)
+    table = (tmp_path / "out" / "architecture.txt").read_text()
+    twin = build_model(spec["arch"], channels=3, size=16, num_classes=3)
+    assert table == summary_table(twin, 3, 16)
+    assert f"Total params: {checkpoint['param_count']:,}" in table  # 768 * 7 + 7 + 8 * 3
