@@ -78,7 +78,13 @@ def preprocess_rows(f: dict) -> list[Row]:
             times_better(f["naive_cpu_s"], f["maskflow_cpu_s"]),
         ),
         Row(
-            f"Cache step CPU time vs only decoding each photo once with PIL ({size})",
+            f"Cache step CPU time vs only decoding each photo once, at the JPEG scale maskflow uses ({size})",
+            f"{f['maskflow_cpu_s']:.2f} s",
+            f"{f['decode_scaled_cpu_s']:.2f} s",
+            f"{f['time_vs_decode_scaled']:.2f}x the decode's time (goal at most 1.2x)",
+        ),
+        Row(
+            f"Cache step CPU time vs only decoding each photo once, full size ({size})",
             f"{f['maskflow_cpu_s']:.2f} s",
             f"{f['decode_only_cpu_s']:.2f} s",
             times_better(f["decode_only_cpu_s"], f["maskflow_cpu_s"]),
@@ -87,26 +93,38 @@ def preprocess_rows(f: dict) -> list[Row]:
 
 
 def train_epoch_rows(f: dict) -> list[Row]:
+    """Per model and device: the epoch against the physical floor, then against ImageFolder +
+    DataLoader at its fastest worker count (epoch, and input batches alone)."""
     rows = []
     for key, figures in f.items():
         if not isinstance(figures, dict):
             continue
         model, device = key.split("/")
+        what = f"{model} on {device} ({f['crops']} crops, batch {f['batch_size']})"
+        over = figures["maskflow_epoch_s"] / figures["floor_epoch_s"]
+        rows.append(
+            Row(
+                f"s per training epoch, {what} vs the floor: the same model's steps over batches already in memory",
+                f"{figures['maskflow_epoch_s']:.3f} s",
+                f"{figures['floor_epoch_s']:.3f} s",
+                f"{over:.2f}x the floor (goal at most 1.15: {'met' if over <= 1.15 else 'missed'})",
+            )
+        )
         workers = sorted(
             int(name[len("torchvision_w") : -len("_epoch_s")])
             for name in figures
             if name.endswith("_epoch_s") and name.startswith("torchvision_w")
         )
-        for n in workers:
-            for part, label in (("epoch", "s per training epoch"), ("pipeline", "s per epoch of input batches alone")):
-                rows.append(
-                    Row(
-                        f"{label}, {model} on {device} ({f['crops']} crops, batch {f['batch_size']}) vs ImageFolder+DataLoader, {n} workers",
-                        f"{figures[f'maskflow_{part}_s']:.3f} s",
-                        f"{figures[f'torchvision_w{n}_{part}_s']:.3f} s",
-                        times_better(figures[f"torchvision_w{n}_{part}_s"], figures[f"maskflow_{part}_s"]),
-                    )
+        for part, label in (("epoch", "s per training epoch"), ("pipeline", "s per epoch of input batches alone")):
+            n = min(workers, key=lambda w: figures[f"torchvision_w{w}_{part}_s"])  # the baseline at its fastest
+            rows.append(
+                Row(
+                    f"{label}, {what} vs ImageFolder+DataLoader at its fastest: {n} workers (of {', '.join(map(str, workers))})",
+                    f"{figures[f'maskflow_{part}_s']:.3f} s",
+                    f"{figures[f'torchvision_w{n}_{part}_s']:.3f} s",
+                    times_better(figures[f"torchvision_w{n}_{part}_s"], figures[f"maskflow_{part}_s"]),
                 )
+            )
     return rows
 
 
