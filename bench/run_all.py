@@ -245,6 +245,30 @@ def end_to_end_rows(f: dict) -> list[Row]:
     ]
 
 
+def sweep_overhead_rows(f: dict) -> list[Row]:
+    rows = [
+        Row(
+            f"Sweep of {f['members']} NumPy DNNs on digits (train, evaluate, 2 figures each; the sweep's table and "
+            f"plots), `--cores {f['cores']}`; goal: 100 in at most 4 min",
+            f"{f['wall_s']:.0f} s, {f['members_per_min']:.0f} members/min",
+        ),
+        Row(
+            "CPU seconds per sweep member: everything / beyond its training loop (goal: at most 3)",
+            f"{f['cpu_per_member_s']:.2f} / {f['overhead_cpu_per_member_s']:.2f} CPU s",
+        ),
+        Row("Peak memory of any job of that sweep (goal: under 250 MB)", f"{f['peak_mb']:.0f} MB"),
+    ]
+    sizes = sorted(int(key.split("_")[1]) for key in f if key.startswith("dag_") and key.endswith("_jobs"))
+    for size in sizes:
+        rows.append(
+            Row(
+                f"`snakemake -n all`, a sweep of {size} members ({f[f'dag_{size}_jobs']} jobs)",
+                f"{f[f'dag_{size}_s']:.2f} s ({f[f'dag_{size}_cpu_s']:.2f} CPU s)",
+            )
+        )
+    return rows
+
+
 class Benchmark(NamedTuple):
     full: list[str]  # arguments of a normal run
     quick: list[str] | None  # arguments under --quick; None: skipped under --quick
@@ -258,6 +282,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "data_scaling": Benchmark(["--generate-jobs", "2"], ["--photos", "100", "300"], data_scaling_rows),
     "incremental": Benchmark([], [], incremental_rows),
     "workflow_overhead": Benchmark([], ["--models", "10", "100", "--repeats", "1"], workflow_overhead_rows),
+    "sweep_overhead": Benchmark([], ["--members", "20", "--dag-sizes", "100", "--repeats", "1"], sweep_overhead_rows),
     "end_to_end": Benchmark([], None, end_to_end_rows),
 }
 

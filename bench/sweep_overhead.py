@@ -19,6 +19,7 @@ learning_curves jobs, then the sweep's table and plots. It reports
     .venv/bin/python bench/sweep_overhead.py                    # 100 members (about 4 min on 2 cores)
     .venv/bin/python bench/sweep_overhead.py --members 20 --dag-sizes 100 500
     .venv/bin/python bench/sweep_overhead.py --keep /tmp/sweep  # keep the built folder
+    .venv/bin/python bench/sweep_overhead.py --snakemake-args '--scheduler greedy'   # an option's effect
 
 Goals (issue 17): 100 members in at most 4 min wall on 2 cores, at most 3 CPU s of overhead per
 member, peak memory per job under 250 MB, 500 models planned in under 5 s. Wall time on a shared
@@ -31,6 +32,7 @@ import argparse
 import csv
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -175,8 +177,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--dag-sizes", type=int, nargs="*", default=[100, 300, 1000])
     parser.add_argument("--repeats", type=int, default=3, help="reruns of each single job and import (and dry run)")
     parser.add_argument("--keep", type=Path, help="build in this folder and keep it (default: a temporary one)")
+    parser.add_argument(
+        "--snakemake-args", default="", help="more options for the timed run, e.g. '--scheduler greedy' (quoted)"
+    )
     args = parser.parse_args(argv)
-    figures: dict = {"members": args.members, "cores": args.cores, "load_at_start": os.getloadavg()[0]}
+    figures: dict = {
+        "members": args.members,
+        "cores": args.cores,
+        "snakemake_args": args.snakemake_args,
+        "load_at_start": os.getloadavg()[0],
+    }
     print(f"load average at start: {figures['load_at_start']:.2f} (wall times need a quiet machine)", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="maskflow-sweep-") as tmp:
@@ -192,7 +202,8 @@ def main(argv: list[str] | None = None) -> dict:
         figures["data_s"] = time.perf_counter() - started
         print(f"digits data stage built in {figures['data_s']:.1f} s (not part of the figures below)", flush=True)
 
-        wall, cpu, log = timed(workdir, config_path, *targets, cores=args.cores)
+        extra = shlex.split(args.snakemake_args)
+        wall, cpu, log = timed(workdir, config_path, *extra, *targets, cores=args.cores)
         counts = job_counts(log)
         loops = training_seconds(workdir, members)
         trains = train_benchmarks(workdir, members)

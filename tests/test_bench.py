@@ -543,3 +543,20 @@ def test_preprocess_decodes_at_maskflows_scale_too():
     assert result.returncode == 0, result.stderr[-2000:]
     assert "(d) ... at maskflow's JPEG scale" in result.stdout
     assert re.search(r"\(a\) time / \(d\) time: \d+\.\d\d in CPU seconds", result.stdout)
+
+
+def test_sweep_overhead_rows_give_the_goals_figures_and_each_dag_size_in_order():
+    figures = {
+        "members": 100, "cores": 2, "wall_s": 201.4, "members_per_min": 29.8, "cpu_per_member_s": 3.456,
+        "overhead_cpu_per_member_s": 3.01, "peak_mb": 120.4,
+        **{f"dag_{n}_{k}": v for n in (1000, 100) for k, v in (("s", n / 100), ("cpu_s", n / 200), ("jobs", 4 * n))},
+    }  # fmt: skip
+    rows = run_all.sweep_overhead_rows(figures)
+    assert [row.maskflow for row in rows] == [
+        "201 s, 30 members/min",
+        "3.46 / 3.01 CPU s",
+        "120 MB",
+        "1.00 s (0.50 CPU s)",
+        "10.00 s (5.00 CPU s)",
+    ]
+    assert "a sweep of 100 members (400 jobs)" in rows[3].measured and "`--cores 2`" in rows[0].measured
