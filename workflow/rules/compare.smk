@@ -30,8 +30,9 @@ rule compare:
         CONDA_ENV
     params:
         baseline=lambda wc: DATASETS[wc.dataset].get("baseline") or "",
+    # `--baseline=`: a dataset without a baseline passes an empty value, not a missing one
     shell:
-        "python -m maskflow compare --dataset {wildcards.dataset} --baseline {params.baseline:q}"
+        "python -m maskflow compare --dataset {wildcards.dataset} --baseline={params.baseline:q}"
         " --metrics {input.metrics:q} --predictions {input.predictions:q}"
         " --table {output.table:q} --groups {output.groups:q} --plot {output.plot:q} 2> {log:q}"
 
