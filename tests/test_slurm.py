@@ -54,12 +54,20 @@ def cluster_sh(command: str, timeout: float = 120) -> subprocess.CompletedProces
     return subprocess.run(["bash", str(CLUSTER), command], capture_output=True, text=True, timeout=timeout)
 
 
+def plain_environment(patch: pytest.MonkeyPatch) -> None:
+    """The environment anyone on this machine has: without the cluster's SLURM_CONF and
+    client wrappers (slurm_cluster)."""
+    patch.delenv("SLURM_CONF", raising=False)
+    wrappers = cluster_sh("bin").stdout.strip()
+    patch.setenv("PATH", os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != wrappers))
+
+
 def plain_dry_run_seconds(workdir: Path) -> float:
     """Seconds a plain `snakemake -n all` of the tiny config takes, as anyone on this machine
     runs it: no SLURM_CONF and no scontrol shim (tests marked slurm get none from conftest),
     so the SLURM executor plugin's `scontrol show config` probe runs at start."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("SLURM_CONF", raising=False)
+        plain_environment(patch)
         workdir.mkdir(parents=True, exist_ok=True)
         began = time.monotonic()
         run_snakemake(workdir, "-n", "all", timeout=120)
@@ -84,7 +92,9 @@ class Cluster:
 @pytest.fixture(scope="module")
 def slurm_cluster(tmp_path_factory):
     """The one-node cluster, seen by this module's processes only: SLURM_CONF points at its
-    config (SLURM commands, Snakemake runs and, through sbatch, their jobs)."""
+    config, and its client wrappers (srun, sbatch, ...: they set SLURM_CONF themselves) come
+    first on PATH, for SLURM commands, Snakemake runs and, through sbatch, their jobs. Inside a
+    job the executor plugin runs srun without SLURM_CONF: the wrapper puts it back."""
     if os.geteuid() != 0:
         pytest.skip("SLURM cannot be started here: not root (slurmctld and slurmd run as root)")
     installed = cluster_sh("install", timeout=900)
@@ -99,11 +109,13 @@ def slurm_cluster(tmp_path_factory):
         pytest.skip(f"SLURM cannot be started here: {started.stderr.strip()}")
     assert started.returncode == 0, f"cluster.sh start failed:\n{started.stdout}\n{started.stderr}"
     conf = Path(cluster_sh("conf").stdout.strip())
-    assert conf.is_file(), conf
+    wrappers = Path(cluster_sh("bin").stdout.strip())
+    assert conf.is_file() and (wrappers / "srun").is_file(), (conf, wrappers)
     cluster = Cluster(conf, started.stdout.strip() == "started", etc_conf_before, dry_run_before)
     try:
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("SLURM_CONF", str(conf))
+            patch.setenv("PATH", f"{wrappers}{os.pathsep}{os.environ['PATH']}")
             yield cluster
     finally:
         # Stop only what this module started; a cluster someone else runs stays up.
@@ -298,6 +310,8 @@ def assert_same_training(model: str, resumed_dir: Path, reference_dir: Path) -> 
     reference, reference_history = training_outcome(reference_dir)
     assert resumed["data_sha256"] == reference["data_sha256"], model
     assert resumed["model_state"].keys() == reference["model_state"].keys(), model
+    # Equal NaN weights would prove nothing (and torch.equal says NaN != NaN).
+    assert all(torch.isfinite(t).all() for t in reference["model_state"].values()), f"{model}: weights not finite"
     for name, tensor in reference["model_state"].items():
         other = resumed["model_state"][name]
         assert other.dtype == tensor.dtype and other.shape == tensor.shape, f"{model}: {name}"
@@ -323,7 +337,9 @@ def test_tiny_workflow_on_slurm_resumes_cancelled_and_preempted_training(tmp_pat
     epochs = 400
     config = yaml.safe_load(TINY_CONFIG.read_text())
     for model in ("cancelled", "preempted"):
-        config["models"][model] = {"base": "mlp", "train": {"epochs": epochs}}
+        # The mlp's lr (0.05) turns its weights to NaN after ~20 epochs, and NaN weights would
+        # make the comparison with an uninterrupted run below say nothing: 0.01 stays finite.
+        config["models"][model] = {"base": "mlp", "train": {"epochs": epochs, "lr": 0.01}}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     workdir = tmp_path / "work"
     # A subset of the tiny DAG keeps the run to a few minutes: data stage, three trainings, evaluations.
@@ -390,11 +406,15 @@ def test_tiny_workflow_on_slurm_resumes_cancelled_and_preempted_training(tmp_pat
 
 # Last in the module: it stops the cluster.
 def test_the_stopped_cluster_leaves_no_config_behind_and_snakemake_starts_as_fast_as_before(tmp_path, slurm_cluster):
-    plain = {k: v for k, v in os.environ.items() if k != "SLURM_CONF"}
-    # While it runs, the cluster is invisible without SLURM_CONF: its config is not where SLURM
-    # clients look by default.
-    probe = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=60, env=plain)
-    assert "ClusterName = maskflow" not in probe.stdout
+    # While it runs, the cluster answers this module's processes and no one else: its config is
+    # not where SLURM clients look by default.
+    ours = re.compile(r"^ClusterName\s*=\s*maskflow$", re.MULTILINE)
+    probe = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=60)
+    assert ours.search(probe.stdout), probe.stdout[-2000:] + probe.stderr
+    with pytest.MonkeyPatch.context() as patch:
+        plain_environment(patch)
+        probe = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=60)
+    assert not ours.search(probe.stdout), probe.stdout[-2000:]
     assert not str(slurm_cluster.conf).startswith("/etc/")
     slurm_cluster.stop()
     # Nothing written to /etc/slurm: an /etc/slurm/slurm.conf that an earlier cluster.sh wrote

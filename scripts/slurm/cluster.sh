@@ -6,13 +6,35 @@
 #                                           # slurmd; wait until `sinfo` shows the node idle
 #   bash scripts/slurm/cluster.sh status    # exit 0 when the node answers, else 1
 #   bash scripts/slurm/cluster.sh stop      # stop the daemons this script started
+#   bash scripts/slurm/cluster.sh conf      # print the path of the cluster's slurm.conf
+#   bash scripts/slurm/cluster.sh bin       # print the folder of its client-command wrappers
 #
 # `start` is idempotent: when the cluster already answers it does nothing and says so on
 # stdout ("already running"); otherwise it prints "started". Daemons run in the background as
 # root (SlurmUser=root), with their state, logs and pid files under $MASKFLOW_SLURM_STATE
-# (default /var/tmp/maskflow-slurm). The config goes to /etc/slurm/slurm.conf, where sinfo,
-# sbatch and squeue look without any environment variable, as on a real cluster; a
-# slurm.conf that this script did not write is never overwritten.
+# (default /var/tmp/maskflow-slurm).
+#
+# The config is $MASKFLOW_SLURM_STATE/slurm.conf, never /etc/slurm/slurm.conf: only processes
+# given SLURM_CONF=<that path> see this cluster (the daemons, and whoever uses it):
+#
+#   export SLURM_CONF=$(bash scripts/slurm/cluster.sh conf)
+#   export PATH=$(bash scripts/slurm/cluster.sh bin):$PATH
+#   sinfo; snakemake --profile profiles/slurm ...   # sbatch passes both on to the jobs
+#
+# The bin folder holds srun, sbatch, squeue, ... wrappers that set SLURM_CONF themselves: inside
+# a job, the executor plugin (slurm-jobstep) runs `srun` with every SLURM_* variable but a few
+# removed, SLURM_CONF among them, and a bare srun would find no config.
+#
+# A system-wide slurm.conf would outlive the cluster: once it is stopped, every SLURM client
+# on the machine (the Snakemake SLURM executor plugin probes `scontrol show config` at every
+# Snakemake start, local runs included) would wait seconds for a controller that is gone.
+# An /etc/slurm/slurm.conf left by an earlier version of this script (it carries the marker
+# line below) is removed by `start` and `stop`; any other is left alone.
+#
+# munge is not private: munged uses the system key /etc/munge/munge.key (created if missing,
+# as the Debian package does on install) and socket /run/munge; `stop` stops munged only when
+# this script started it. The key is installation, like the packages; nothing there points at
+# this cluster.
 #
 # The cluster has no accounting (no slurmdbd): job status must go through squeue, so
 # MinJobAge keeps finished jobs visible there for 10 minutes (the executor plugin needs at
@@ -25,7 +47,11 @@
 set -euo pipefail
 
 STATE=${MASKFLOW_SLURM_STATE:-/var/tmp/maskflow-slurm}
-CONF=/etc/slurm/slurm.conf
+CONF=$STATE/slurm.conf
+# Every SLURM command below (sinfo, scontrol, the daemons) reads this cluster's config.
+export SLURM_CONF=$CONF
+# Where earlier versions of this script wrote the config, marked with $MARKER.
+LEGACY_CONF=/etc/slurm/slurm.conf
 MARKER="# written by maskflow scripts/slurm/cluster.sh"
 PARTITION=${MASKFLOW_SLURM_PARTITION:-debug}
 # Memory SLURM may hand out: MemTotal minus this headroom (MiB) for the OS and the daemons.
@@ -61,15 +87,21 @@ real_memory_mb() {
   echo $(( total_kb / 1024 - HEADROOM_MB ))
 }
 
-write_conf() {
-  if [ -e "$CONF" ] && ! grep -qF "$MARKER" "$CONF"; then
-    cannot "$CONF exists and was not written by this script; refusing to overwrite it"
+# An /etc/slurm/slurm.conf this script wrote before it kept the config in $STATE: it points
+# every SLURM client on the machine at a controller that only runs while the cluster does.
+remove_legacy_conf() {
+  if [ -f "$LEGACY_CONF" ] && grep -qF "$MARKER" "$LEGACY_CONF"; then
+    rm -f "$LEGACY_CONF"
+    say "removed $LEGACY_CONF (written by an earlier version of this script)"
   fi
+}
+
+write_conf() {
   local host cpus mem
   host=$(node_name)
   cpus=$(nproc)
   mem=$(real_memory_mb)
-  mkdir -p "$(dirname "$CONF")" "$STATE"/{ctld,d,log,run}
+  mkdir -p "$STATE"/{ctld,d,log,run}
   cat >"$CONF.tmp" <<EOF
 $MARKER
 # One node ($host): $cpus CPUs, ${mem} MiB. State, logs and pids under $STATE.
@@ -114,6 +146,18 @@ PartitionName=$PARTITION Nodes=$host Default=YES MaxTime=INFINITE State=UP Prior
 PartitionName=urgent Nodes=$host MaxTime=INFINITE State=UP PriorityTier=2 PreemptMode=OFF
 EOF
   mv "$CONF.tmp" "$CONF"
+}
+
+# Client commands that always use this cluster's config, whatever their caller's environment.
+write_client_wrappers() {
+  local command real
+  mkdir -p "$STATE/bin"
+  for command in srun sbatch squeue scancel scontrol sinfo sacct salloc sstat; do
+    # The real command: the first on PATH that is not one of these wrappers.
+    real=$(PATH=$(printf %s "$PATH" | tr : '\n' | grep -vxF "$STATE/bin" | paste -sd:) command -v "$command") || continue
+    printf '#!/bin/sh\n# written by maskflow scripts/slurm/cluster.sh\nSLURM_CONF=%q exec %q "$@"\n' "$CONF" "$real" >"$STATE/bin/$command"
+    chmod 0755 "$STATE/bin/$command"
+  done
 }
 
 pid_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -170,7 +214,9 @@ wait_for_node() {
 
 start() {
   install
+  remove_legacy_conf
   mkdir -p "$STATE/run"
+  write_client_wrappers
   if cluster_answers; then
     echo "already running"
     return 0
@@ -178,11 +224,11 @@ start() {
   write_conf
   start_munge
   if ! pid_alive "$STATE/run/slurmctld.pid"; then
-    slurmctld
+    slurmctld -f "$CONF"
     echo slurmctld >>"$STATE/run/started"
   fi
   if ! pid_alive "$STATE/run/slurmd.pid"; then
-    slurmd
+    slurmd -f "$CONF"
     echo slurmd >>"$STATE/run/started"
   fi
   wait_for_node
@@ -208,6 +254,7 @@ stop() {
     stop_pid /run/munge/munged.pid
   fi
   rm -f "$STATE/run/started"
+  remove_legacy_conf
   echo "stopped"
 }
 
@@ -225,5 +272,7 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
+  conf) echo "$CONF" ;;
+  bin) echo "$STATE/bin" ;;
+  *) echo "usage: $0 install|start|stop|status|conf|bin" >&2; exit 2 ;;
 esac
