@@ -19,8 +19,8 @@ differs:
              in memory as normalized float tensors (no augmentation, no indexing): what any input
              pipeline costs at least. Goal: maskflow epoch / floor at most 1.15.
 
-Each figure is the best of `--epochs` timed epochs after one warm-up (a shared machine only
-ever adds time). Also timed: each input pipeline alone (batches produced, no model). With CUDA
+Each figure is the best of `--epochs` timed epochs after one warm-up, the sides interleaved
+epoch by epoch (a shared machine only ever adds time, and a busy spell hits every side). Also timed: each input pipeline alone (batches produced, no model). With CUDA
 present, the same on the GPU. Every side runs in one process, under the same OpenMP wait
 policy: libgomp's default (spin, then sleep), as a training job with its own cores gets;
 `OMP_WAIT_POLICY=PASSIVE` in the environment times them as jobs sharing cores run (see
@@ -110,18 +110,22 @@ def step(model, optimizer, criterion, amp, x, y) -> None:
     amp.scaler.update()
 
 
-def timed(function, repeats: int) -> float:
-    """Best seconds of `repeats` calls after one warm-up call (other work on the machine only adds)."""
-    function()
-    best = float("inf")
-    for _ in range(repeats):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        started = time.perf_counter()
+def timed(functions: dict, repeats: int) -> dict[str, float]:
+    """Best seconds of `repeats` calls of each function, after one warm-up call each. Rounds are
+    interleaved (every function once per round), so a busy spell of a shared machine falls on
+    every side alike, and the best of the rounds is the least disturbed one (others only add)."""
+    for function in functions.values():
         function()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - started)
+    best = dict.fromkeys(functions, float("inf"))
+    for _ in range(repeats):
+        for name, function in functions.items():
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            started = time.perf_counter()
+            function()
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            best[name] = min(best[name], time.perf_counter() - started)
     return best
 
 
@@ -208,16 +212,15 @@ def torchvision_side(arch, root: Path, normalization, channels, size, device, wo
 
 
 def measure(arch: dict, device: str, x, y, root, normalization, epochs: int, workers: list[int]) -> dict:
-    figures = {}
-    epoch, pipeline = maskflow_side(arch, x, y, normalization, device)
-    figures["maskflow_epoch_s"] = timed(epoch, epochs)
-    figures["maskflow_pipeline_s"] = timed(pipeline, epochs)
-    figures["floor_epoch_s"] = timed(floor_side(arch, x, y, normalization, device), epochs)
-    figures["maskflow_over_floor"] = figures["maskflow_epoch_s"] / figures["floor_epoch_s"]
+    sides = {}
+    sides["maskflow_epoch_s"], sides["maskflow_pipeline_s"] = maskflow_side(arch, x, y, normalization, device)
+    sides["floor_epoch_s"] = floor_side(arch, x, y, normalization, device)
     for n in workers:
         epoch, pipeline = torchvision_side(arch, root, normalization, x.shape[-1], x.shape[1], device, n)
-        figures[f"torchvision_w{n}_epoch_s"] = timed(epoch, epochs)
-        figures[f"torchvision_w{n}_pipeline_s"] = timed(pipeline, epochs)
+        sides[f"torchvision_w{n}_epoch_s"], sides[f"torchvision_w{n}_pipeline_s"] = epoch, pipeline
+    figures = timed(sides, epochs)
+    figures["maskflow_over_floor"] = figures["maskflow_epoch_s"] / figures["floor_epoch_s"]
+    for n in workers:
         figures[f"ratio_w{n}_epoch"] = figures[f"torchvision_w{n}_epoch_s"] / figures["maskflow_epoch_s"]
         figures[f"ratio_w{n}_pipeline"] = figures[f"torchvision_w{n}_pipeline_s"] / figures["maskflow_pipeline_s"]
     # The baseline at its best: the worker count whose epoch was fastest on this machine.
