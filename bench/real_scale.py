@@ -17,7 +17,8 @@ step: wall seconds (Snakemake's start included, about 2 s) and the peak RSS of t
 process of that run (the job, or Snakemake itself when the job is smaller); for the cache step
 also crops per second and its own max RSS from the rule's benchmark file. Then one training
 epoch of each preset's main model (its dataset's `baseline`), with the model's epochs set to
-1 by a second layered file: the epoch's seconds from history.csv and images per second.
+1 by a second layered file: the epoch's seconds from history.csv, images per second, and the
+validation accuracy after that epoch (on the stand-in: it says the model learns, nothing more).
 
 Goals on the project's 2-core machine: every preset's data stage under 60 s with peak memory
 under 2 GB. `main()` returns the figures as a dict.
@@ -176,11 +177,11 @@ def one_epoch(workdir: Path, configs: list[Path], preset: dict, model: str) -> d
     wall, rss = measured_snakemake(workdir, [*configs, layer], target)
     history = pd.read_csv(workdir / target)
     train = len(pd.read_csv(workdir / "results" / dataset / "cache" / "train_index.csv"))
-    seconds = float(history["seconds"].iloc[0])
+    seconds, val_acc = float(history["seconds"].iloc[0]), float(history["val_acc"].iloc[0])
     print(f"  epoch of {name}: {seconds:.1f} s ({train / seconds:,.0f} images/s; train job {wall:.0f} s, "
-          f"peak {rss / 2**20:.0f} MB)", flush=True)  # fmt: skip
+          f"peak {rss / 2**20:.0f} MB; val accuracy on the stand-in {val_acc:.3f})", flush=True)  # fmt: skip
     return {"model": name, "epoch_seconds": round(seconds, 2), "images_per_s": round(train / seconds),
-            "job_seconds": round(wall, 1), "peak_rss_mb": round(rss / 2**20)}  # fmt: skip
+            "job_seconds": round(wall, 1), "peak_rss_mb": round(rss / 2**20), "val_acc": round(val_acc, 3)}  # fmt: skip
 
 
 def run_preset(name: str, args) -> dict:
