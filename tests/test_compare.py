@@ -167,6 +167,17 @@ def test_settings_registry_describes_every_arch():
         }
     )
     assert stopping["arch"] == "cnn 4k5s2" and stopping["early_stopping"] == "val_loss/3"
+    layers = [{"type": "conv2d", "channels": 8}, {"type": "relu"}, {"type": "flatten"}, {"type": "linear", "units": 4}]
+    assert settings_of({"arch": {"type": "sequential", "layers": layers}, "train": {}})["arch"] == (
+        "sequential 4 layers: conv2d x1, linear x1"
+    )
+
+
+def test_every_registered_arch_type_has_a_description():
+    from maskflow.evaluation.compare import ARCH_SUMMARY
+    from maskflow.models import REGISTRY
+
+    assert set(ARCH_SUMMARY) == set(REGISTRY)
 
 
 # --------------------------------------------------------------------------- sweeps

@@ -247,7 +247,7 @@ def run_cli(capsys, raw: Path, manifest: Path, spec: str) -> tuple[int, str]:
         ('{"source": {"kind": "sklearn", "name": "iris"}}', "source.name: 'iris' is not allowed"),
         ('{"source": {"kind": "path", "path": "x", "colour": 1}}', "'colour' was unexpected"),
         ('{"kind": "path"}', '--spec: expected a JSON object {"source"'),
-        ("{source: path}", "--spec: not valid JSON"),
+        ("{source: path}", "--spec is not valid JSON"),
     ],
 )
 def test_cli_bad_spec_exits_2_with_a_clear_message(capsys, out, spec, expected):

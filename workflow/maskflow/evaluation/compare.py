@@ -106,12 +106,21 @@ def _layers(arch: dict) -> str:
     return hidden
 
 
+def _sequential(arch: dict) -> str:
+    """`sequential 14 layers: conv2d x4, linear x2` (the weighted layers say what the network is)."""
+    layers = arch.get("layers") or []
+    kinds = [layer.get("type") for layer in layers]
+    weighted = [f"{kind} x{kinds.count(kind)}" for kind in ("conv2d", "linear") if kind in kinds]
+    return f"sequential {len(layers)} layers" + (f": {', '.join(weighted)}" if weighted else "")
+
+
 # arch type -> its short description (a registry: a new architecture adds one line).
 ARCH_SUMMARY = {
     "cnn": lambda a: f"cnn {_blocks(a)}" + (f" fc {_layers(a)}" if _layers(a) else ""),
     "mlp": lambda a: f"mlp {_layers(a)}".strip(),
     "numpy_mlp": lambda a: f"numpy_mlp {_layers(a)}".strip(),
     "resnet": lambda a: f"resnet18 width {a.get('width', 64)}",
+    "sequential": lambda a: _sequential(a),
 }
 
 
