@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import re
 import shlex
@@ -99,14 +100,27 @@ def shell_commands(log: str) -> list[tuple[str, str]]:
     return found
 
 
+# A small measuring process between this one and the command. Linux keeps a process's peak RSS
+# across exec, and a child forked from this (possibly large: pytest with torch loaded) process
+# starts with this process's peak; a child of a fresh small Python does not.
+MEASURE = (
+    "import json, resource, subprocess, sys\n"
+    "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
+    "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(json.dumps([code, usage.ru_utime + usage.ru_stime, usage.ru_maxrss]))\n"
+)
+
+
 def rusage_of(command: list[str] | str, cwd: Path, shell: bool = False) -> tuple[float, float]:
     """(CPU seconds, peak RSS in MB) of one command and its children, run to completion."""
-    process = subprocess.Popen(command, cwd=cwd, shell=shell, env=snakemake_env(), stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        raise RuntimeError(f"{command!r} failed ({process.returncode})")
-    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    argv = ["/bin/sh", "-c", command] if shell else list(command)
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE, *argv], cwd=cwd, env=snakemake_env(), capture_output=True, text=True
+    )
+    code, cpu_s, peak_kb = json.loads(result.stdout.strip().splitlines()[-1])
+    if code:
+        raise RuntimeError(f"{command!r} failed ({code})")
+    return cpu_s, peak_kb / 1024
 
 
 def rerun_costs(workdir: Path, log: str, member: str, repeats: int) -> dict[str, dict]:
@@ -145,7 +159,6 @@ def train_benchmarks(workdir: Path, members: list[str]) -> list[dict]:
 
 def training_seconds(workdir: Path, members: list[str]) -> float:
     """The members' training loops, summed (metrics.json's training.train_seconds)."""
-    import json
 
     total = 0.0
     for member in members:

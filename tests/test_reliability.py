@@ -426,7 +426,7 @@ CONFIGS = {
     ),
     "base does not exist": (
         lambda c: c["models"]["cnn_aug"].update(base="nope"),
-        "config: models.cnn_aug.base: unknown model 'nope'; defined models: cnn, cnn_aug, lr-lr0.01, lr-lr0.1, mlp",
+        "config: models.cnn_aug.base: unknown model 'nope'; defined models: cnn, cnn_aug, lr-lr0.01, lr-lr0.1, mlp, seq",
     ),
     "data set does not exist": (
         lambda c: c["models"]["mlp"].update(dataset="faces"),
