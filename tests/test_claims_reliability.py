@@ -22,28 +22,11 @@ import pytest
 import torch
 
 from httpserver import HTTPTestServer
-from maskflow.cli import main
 from maskflow.io import hashing
 
+from helpers.cli import assert_clear_error, cli
 from helpers.evaluation import CLASSES, write_cache
 from helpers.training import SPEC
-
-
-def cli(*argv: str, capsys) -> tuple[int, str]:
-    try:
-        main([str(a) for a in argv])
-        status = 0
-    except SystemExit as stop:
-        status = int(stop.code)
-    return status, capsys.readouterr().err
-
-
-def assert_clear_error(status: int, err: str, *fragments: str) -> None:
-    assert status == 2, err
-    assert "Traceback" not in err
-    message = err.strip().splitlines()[-1]
-    for fragment in fragments:
-        assert fragment in message, f"{fragment!r} not in {message!r}"
 
 
 def stats(cache_dir: Path, out: Path, capsys) -> tuple[int, str]:

@@ -39,6 +39,7 @@ from maskflow.errors import CheckpointError, DataError
 from maskflow.io import hashing
 
 from helpers import TINY_CONFIG
+from helpers.cli import assert_clear_error, cli
 from helpers.evaluation import write_cache, write_checkpoint
 from helpers.snakemake import run_snakemake
 
@@ -46,24 +47,6 @@ CLASSES = ["good", "bad", "none"]
 HOMEWORK = {"format": "bbox_csv", "files": {"train": "train.csv", "test": "test.csv"}, "images": "images"}
 CROP = {"size": 8, "channels": "rgb", "margin": 0.0, "square": True}
 MEMORY_LIMIT = 512 << 20  # address space of the validate run: far below a 20000 x 20000 decode (1.2 GB)
-
-
-def cli(*argv: str, capsys) -> tuple[int, str]:
-    """Run `maskflow ...` in this process (its real parser and error handling): (status, stderr)."""
-    try:
-        main(list(argv))
-        status = 0
-    except SystemExit as stop:
-        status = int(stop.code)
-    return status, capsys.readouterr().err
-
-
-def assert_clear_error(status: int, err: str, *fragments: str) -> None:
-    assert status == 2, err
-    assert "Traceback" not in err
-    message = err.strip().splitlines()[-1]
-    for fragment in fragments:
-        assert fragment in message, f"{fragment!r} not in {message!r}"
 
 
 # ======================================================================== photos

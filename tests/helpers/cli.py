@@ -1,0 +1,24 @@
+"""Running `maskflow ...` in the test process, and checking a user mistake's one-line error."""
+
+from __future__ import annotations
+
+from maskflow.cli import main
+
+
+def cli(*argv: str, capsys) -> tuple[int, str]:
+    """Run `maskflow ...` in this process (its real parser and error handling): (status, stderr)."""
+    try:
+        main([str(a) for a in argv])
+        status = 0
+    except SystemExit as stop:
+        status = int(stop.code)
+    return status, capsys.readouterr().err
+
+
+def assert_clear_error(status: int, err: str, *fragments: str) -> None:
+    """Exit 2, no traceback, and every fragment in the last line of stderr."""
+    assert status == 2, err
+    assert "Traceback" not in err
+    message = err.strip().splitlines()[-1]
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
