@@ -462,7 +462,12 @@ def test_sweep_overhead_times_a_tiny_sweep_and_finds_each_rules_cost(tmp_path):
     assert set(f["per_rule"]) == set(rules)
     assert all(cost["cpu_s"] > 0 and cost["peak_mb"] > 10 for cost in f["per_rule"].values())
     assert 0 < f["train_loops_s"] < f["cpu_s"] and 0 < f["overhead_cpu_per_member_s"] < f["cpu_per_member_s"]
-    assert f["train_job_peak_mb"] > 10 and f["peak_mb"] >= f["train_job_peak_mb"]
+    # Snakemake's benchmark files sample the job's memory now and then: a NumPy train job of
+    # 0.3 s may end before the first sample, so only their presence is certain; the job's own
+    # peak comes from the rerun above.
+    assert f["train_job_peak_mb"] >= 0 and f["peak_mb"] >= max(
+        f["train_job_peak_mb"], f["per_rule"]["train"]["peak_mb"]
+    )
     assert f["imports"]["(torch, for comparison)"]["peak_mb"] > f["imports"]["train"]["peak_mb"]
     assert f["dag_2_jobs"] > f["jobs"]  # `-n all` plans the data stage, the base model, compare and report too
     assert f["goal_peak_mb"] in ("met", "missed")
