@@ -16,6 +16,7 @@ import pytest
 from maskflow.cli import main
 from maskflow.evaluation.metrics import split_metrics
 
+from helpers.cli import evaluate_args
 from helpers.evaluation import CLASSES, CNN, MLP_2D, write_cache, write_checkpoint
 
 PREDICTION_COLUMNS = [
@@ -35,21 +36,7 @@ PREDICTION_COLUMNS = [
 
 def evaluate_model(model_dir: Path, cache_dir: Path) -> int:
     try:
-        main(
-            [
-                "evaluate",
-                "--checkpoint",
-                str(model_dir / "checkpoint.pt"),
-                "--cache-dir",
-                str(cache_dir),
-                "--normalization",
-                str(cache_dir.parent / "normalization.json"),
-                "--out-dir",
-                str(model_dir),
-                "--metrics",
-                str(model_dir / "metrics.json"),
-            ]
-        )
+        main(evaluate_args(model_dir, cache_dir))
     except SystemExit as stop:
         return int(stop.code)
     return 0

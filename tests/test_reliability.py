@@ -39,7 +39,7 @@ from maskflow.errors import CheckpointError, DataError
 from maskflow.io import hashing
 
 from helpers import TINY_CONFIG
-from helpers.cli import assert_clear_error, cli
+from helpers.cli import assert_clear_error, cli, evaluate_args, stats_args
 from helpers.evaluation import write_cache, write_checkpoint
 from helpers.snakemake import run_snakemake
 
@@ -448,17 +448,8 @@ def test_config_mistakes_stop_snakemake_naming_the_key(tmp_path, case):
 def sealed_cache(tmp_path, capsys):
     """A cache (tests/test_evaluate.py's) and its normalization.json written by `maskflow stats`."""
     cache_dir = write_cache(tmp_path / "cache")
-    spec = json.dumps({"classes": CLASSES})
     status, err = cli(
-        "stats",
-        "--cache-dir",
-        str(cache_dir),
-        "--spec",
-        spec,
-        "--counts",
-        str(tmp_path / "counts.csv"),
-        "--normalization",
-        str(tmp_path / "normalization.json"),
+        *stats_args(str(cache_dir), CLASSES, str(tmp_path / "counts.csv"), str(tmp_path / "normalization.json")),
         capsys=capsys,
     )
     assert status == 0, err
@@ -517,16 +508,7 @@ def test_a_broken_cache_is_refused_naming_the_file_and_how_to_rebuild(sealed_cac
     breakage, name, problem = CACHE_BREAKAGES[case]
     breakage(sealed_cache, tmp_path)
     status, err = cli(
-        "stats",
-        "--cache-dir",
-        str(sealed_cache),
-        "--spec",
-        json.dumps({"classes": CLASSES}),
-        "--counts",
-        str(tmp_path / "c2.csv"),
-        "--normalization",
-        str(tmp_path / "n2.json"),
-        capsys=capsys,
+        *stats_args(str(sealed_cache), CLASSES, str(tmp_path / "c2.csv"), str(tmp_path / "n2.json")), capsys=capsys
     )
     assert_clear_error(status, err, name, problem, "snakemake --forcerun cache")
     assert not (tmp_path / "n2.json").exists()
@@ -547,16 +529,7 @@ def test_a_cache_file_swapped_in_with_a_newer_date_is_refused_not_sealed(sealed_
     """A newer file makes Snakemake rerun the statistics: they must refuse it, not seal it."""
     shutil.copy(other_run(tmp_path) / "val_x.npy", sealed_cache / "val_x.npy")  # plain copy: a new mtime
     status, err = cli(
-        "stats",
-        "--cache-dir",
-        str(sealed_cache),
-        "--spec",
-        json.dumps({"classes": CLASSES}),
-        "--counts",
-        str(tmp_path / "c2.csv"),
-        "--normalization",
-        str(tmp_path / "n2.json"),
-        capsys=capsys,
+        *stats_args(str(sealed_cache), CLASSES, str(tmp_path / "c2.csv"), str(tmp_path / "n2.json")), capsys=capsys
     )
     assert_clear_error(status, err, "val_x.npy", "recorded in", "checksums.json", "snakemake --forcerun cache")
     assert not (tmp_path / "n2.json").exists()
@@ -565,16 +538,7 @@ def test_a_cache_file_swapped_in_with_a_newer_date_is_refused_not_sealed(sealed_
 def test_a_cache_without_its_checksums_is_refused(sealed_cache, tmp_path, capsys):
     (sealed_cache / "checksums.json").unlink()
     status, err = cli(
-        "stats",
-        "--cache-dir",
-        str(sealed_cache),
-        "--spec",
-        json.dumps({"classes": CLASSES}),
-        "--counts",
-        str(tmp_path / "c2.csv"),
-        "--normalization",
-        str(tmp_path / "n2.json"),
-        capsys=capsys,
+        *stats_args(str(sealed_cache), CLASSES, str(tmp_path / "c2.csv"), str(tmp_path / "n2.json")), capsys=capsys
     )
     assert_clear_error(status, err, "checksums.json", "not found", "snakemake --forcerun cache")
 
@@ -591,21 +555,7 @@ def checkpoint_setup(sealed_cache, tmp_path):
 
 
 def evaluate(cache_dir: Path, model_dir: Path, capsys, *extra: str) -> tuple[int, str]:
-    return cli(
-        "evaluate",
-        "--checkpoint",
-        str(model_dir / "checkpoint.pt"),
-        "--cache-dir",
-        str(cache_dir),
-        "--normalization",
-        str(cache_dir.parent / "normalization.json"),
-        "--out-dir",
-        str(model_dir),
-        "--metrics",
-        str(model_dir / "metrics.json"),
-        *extra,
-        capsys=capsys,
-    )
+    return cli(*evaluate_args(model_dir, cache_dir), *extra, capsys=capsys)
 
 
 def resave(path: Path, **changes) -> dict:

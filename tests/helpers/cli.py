@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from maskflow.cli import main
 
 
@@ -22,3 +24,31 @@ def assert_clear_error(status: int, err: str, *fragments: str) -> None:
     message = err.strip().splitlines()[-1]
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in {message!r}"
+
+
+def stats_args(cache_dir, classes, counts, normalization) -> list[str]:
+    """`maskflow stats` on a cache folder, writing `counts` and `normalization`."""
+    spec = json.dumps({"classes": list(classes)})
+    return [
+        "stats",
+        "--cache-dir",
+        str(cache_dir),
+        "--spec",
+        spec,
+        "--counts",
+        str(counts),
+        "--normalization",
+        str(normalization),
+    ]
+
+
+def evaluate_args(model_dir, cache_dir) -> list[str]:
+    """`maskflow evaluate` of model_dir's checkpoint on a cache folder (its stats beside it)."""
+    return [
+        "evaluate",
+        "--checkpoint", str(model_dir / "checkpoint.pt"),
+        "--cache-dir", str(cache_dir),
+        "--normalization", str(cache_dir.parent / "normalization.json"),
+        "--out-dir", str(model_dir),
+        "--metrics", str(model_dir / "metrics.json"),
+    ]  # fmt: skip
