@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11, 3.12 or 3.13 and pip:
 #   make run    # creates .venv, installs maskflow, runs `snakemake --cores 8 all` on config.yaml
-#   make test   # creates .venv, installs maskflow + test tools (and, as root, the system
+#   make test   # creates .venv, installs maskflow + test tools + the SLURM plugin (and, as root, the system
 #               # packages some tests use: chromium, slurm-wlm, munge), runs pytest
 # The first of python3.11 / 3.12 / 3.13 / python3 inside pyproject.toml's requires-python; a pyenv
 # shim for a version that is not active fails the check and is skipped. `make PYTHON=...` overrides.
@@ -15,18 +15,18 @@ BIN := $(VENV)/bin
 run: $(VENV)/.installed
 	$(BIN)/snakemake --cores 8 all
 
-test: $(VENV)/.installed system-deps
+test: $(VENV)/.installed-test system-deps
 	$(BIN)/pytest -q
 
 # Style of the whole tree: ruff (pyproject.toml's [tool.ruff]: 120 columns, imports sorted) on
 # the Python code, Snakemake's linter and snakefmt on the workflow.
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed-test
 	$(BIN)/ruff check workflow tests bench
 	$(BIN)/ruff format --check workflow tests bench
 	$(BIN)/snakemake --lint --cores 1
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-test
 	$(BIN)/python bench/run_all.py
 
 $(VENV)/.installed: pyproject.toml
@@ -35,6 +35,11 @@ $(VENV)/.installed: pyproject.toml
 	    "(PYTHON='$(PYTHON)'); name one with make PYTHON=/path/to/python3.12" >&2; exit 1; }; \
 	  $(PYTHON) -m venv $(VENV); }
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# The test tools and the SLURM executor plugin (the cluster tests use it), on top of the above.
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
