@@ -105,6 +105,19 @@ def test_learning_curves_from_history(tmp_path, metrics_file):
     assert_png(tmp_path / "lc.png", 600)
 
 
+def test_learning_curves_read_a_history_without_val_and_refuse_a_broken_cell(tmp_path, metrics_file, capsys):
+    """history.csv is read with the csv module (no pandas in a figure job): empty val cells are
+    gaps, a cell that is not a number is named with its line and column."""
+    history = tmp_path / "history.csv"
+    history.write_text("epoch,train_loss,train_acc,val_loss,val_acc\n1,1.0,0.5,,\n2,0.7,0.6,,\n")
+    assert figure(tmp_path / "lc.png", "learning_curves", history=history, metrics=metrics_file) == 0
+    assert_png(tmp_path / "lc.png", 600)
+    history.write_text("epoch,train_loss,train_acc,val_loss,val_acc\n1,1.0,0.5,0.9,0.4\n2,oops,0.6,0.8,0.5\n")
+    assert figure(tmp_path / "bad.png", "learning_curves", history=history, metrics=metrics_file) == 2
+    assert f"{history}, line 3: train_loss is 'oops', not a number" in capsys.readouterr().err
+    assert not (tmp_path / "bad.png").exists()
+
+
 def test_a_missing_input_is_named(tmp_path, capsys):
     assert (
         figure(tmp_path / "x.png", "learning_curves", history=tmp_path / "nope.csv", metrics=tmp_path / "nope.json")

@@ -80,6 +80,15 @@ def test_numpy_model_train_and_evaluate_import_no_torch_and_reproduce_the_logged
     assert metrics["training"]["val_metrics"] == checkpoint["val_metrics"]
     assert (out / "architecture.txt").is_file()
 
+    # A sweep member's two figures: matplotlib, but neither torch nor (for the curves) pandas.
+    history, metrics_file = str(out / "history.csv"), str(out / "metrics.json")
+    curves = maskflow(
+        "figure", "learning_curves", "--history", history, "--metrics", metrics_file, "--out", str(out / "lc.png")
+    )
+    assert curves == {"torch": False, "pandas": False, "matplotlib": True}
+    confusion = maskflow("figure", "confusion_matrix_test", "--metrics", metrics_file, "--out", str(out / "cm.png"))
+    assert confusion == {"torch": False, "pandas": False, "matplotlib": True}
+
 
 def test_numpy_model_results_are_identical_run_to_run(cache, tmp_path):
     runs = []

@@ -24,6 +24,24 @@ def test_dry_run_after_a_full_run_schedules_nothing(finished):
 
 
 @pytest.mark.parametrize(
+    "path, rule",
+    [
+        ("results/masks/models/mlp/checkpoint.pt", "train"),
+        ("results/masks/models/cnn-s1/history.csv", "train"),
+        ("results/masks/models/cnn-s2/predictions_train.csv", "evaluate_model"),
+        ("results/masks/models/ens/predictions_val.csv", "evaluate_ensemble"),
+    ],
+)
+def test_a_deleted_output_of_a_train_or_evaluate_job_is_made_again_by_all(finished, path, rule):
+    """Snakemake reruns a job only for the outputs someone asks for (a target or a downstream
+    job's input), so `all` names every output a user keeps, not just the files at the ends of
+    the graph."""
+    (finished / path).unlink()
+    process = run_snakemake(finished, "-n", "all")
+    assert job_stats(process.stdout + process.stderr).get(rule) == 1, process.stdout[-3000:]
+
+
+@pytest.mark.parametrize(
     "model, figure, rule",
     [
         ("cnn-s1", "saliency", "figure_saliency"),
@@ -66,3 +84,30 @@ def test_every_figure_of_the_readme_pattern_exists(finished):
     assert "results/masks/figures/cnn-s1/filters.png" in figures
     assert "results/masks/figures/mlp/filters.png" not in figures  # CNNs only
     assert "results/masks/figures/ens/learning_curves.png" not in figures  # ensembles: prediction figures only
+
+
+def test_a_path_naming_no_model_of_the_config_stops_saying_so(finished):
+    """The rules' {model} constraint admits any name (a list of hundreds slowed planning down)."""
+    process = run_snakemake(finished, "-n", "results/masks/figures/nope/confusion_matrix_test.png", check=False)
+    output = process.stdout + process.stderr
+    assert process.returncode != 0
+    assert "'nope' is not a model or ensemble of this config" in output, output[-3000:]
+
+
+def test_a_local_run_schedules_once_per_finished_job_not_on_a_timer(finished):
+    """Snakemake 9's job rate limit re-arms a 1-second timer at every scheduling round, so the
+    rounds multiply with the jobs finished (a 100-member sweep: 9,269 rounds for 401 jobs). The
+    workflow takes the limit off local runs (maskflow.runtime.workflow_env): one round per
+    finished job, plus the first."""
+    figures = [
+        f"results/masks/figures/{m}/{f}.png"
+        for m in ("lr-lr0.01", "lr-lr0.1")
+        for f in ("confusion_matrix_test", "learning_curves")
+    ]
+    for path in figures:
+        (finished / path).unlink()
+    process = run_snakemake(finished, "--cores", "1", "--verbose", *figures)
+    output = process.stdout + process.stderr
+    jobs = job_stats(output)["total"]
+    rounds = output.count("Resources before job selection")
+    assert jobs == 4 and 1 <= rounds <= jobs + 1, (jobs, rounds)

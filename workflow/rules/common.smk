@@ -3,13 +3,17 @@
 # resolved once, here (maskflow.config), so rules only look things up.
 import json
 import os
+import re
 import sys
 
 from snakemake.exceptions import WorkflowError
 
 # The package sits in workflow/; the one call sets PATH, OpenMP waits and PYTHONPATH for jobs.
 sys.path.insert(0, os.path.join(workflow.basedir, "workflow"))
-from maskflow.runtime.workflow_env import prepare  # noqa: E402
+from maskflow.runtime.workflow_env import (
+    prepare,
+    unthrottle_local_scheduler,
+)  # noqa: E402
 
 prepare(workflow)
 
@@ -35,6 +39,12 @@ for _name, _dataset in MF["datasets"].items():
         _missing = missing_source(_name, _dataset["source"])
         if _missing:
             raise WorkflowError(_missing)
+
+
+# Snakemake's job rate limit makes a local scheduler poll ever faster (maskflow.runtime.workflow_env).
+onstart:
+    unthrottle_local_scheduler(workflow)
+
 
 EXPERIMENT = layout.Experiment(MF)
 DATASETS = MF["datasets"]
@@ -70,11 +80,38 @@ localrules:
 
 def names_regex(names):
     """A wildcard constraint matching exactly these names (longest first; nothing when empty)."""
-    return "|".join(sorted(names, key=len, reverse=True)) or "(?!x)x"
+    escaped = [re.escape(name) for name in sorted(names, key=len, reverse=True)]
+    return "|".join(escaped) or "(?!x)x"
 
 
-ANY_EVALUATED = names_regex(EVALUATED)
-TRAINED = names_regex(MODELS)
+def names_except(names):
+    """A {model} constraint admitting any name but these. In every path template a {model}
+    ends a folder name, a log's or a benchmark's stem. Few names are excluded (ensembles), where
+    listing every admitted name (hundreds in a sweep) made Snakemake slower for every job it
+    plans: it copies the constraint into each output pattern and compiles and substitutes it.
+    """
+    if not names:
+        return "[^/]+"
+    return rf"(?!(?:{names_regex(names)})(?:/|\.log$|\.tsv$))[^/]+"
+
+
+def named(table, wildcards):
+    """The resolved model (or ensemble) a job's {model} names. The {model} constraints admit any
+    name, so a path naming no model of the config stops here, saying so."""
+    try:
+        return table[wildcards.model]
+    except KeyError:
+        raise WorkflowError(
+            f"{wildcards.model!r} is not a model"
+            + (" or ensemble" if table is EVALUATED else "")
+            + f" of this config ({len(table)} defined: {', '.join(sorted(table)[:10])}"
+            + (", ..." if len(table) > 10 else "")
+            + ")"
+        ) from None
+
+
+ANY_EVALUATED = "[^/]+"  # an unknown name stops in named()
+TRAINED = names_except(ENSEMBLES)
 
 
 wildcard_constraints:
@@ -110,7 +147,7 @@ def dataset_slice(*keys):
 
 def model_spec(wildcards):
     """The one resolved model (or ensemble) a job is about, as JSON."""
-    return as_json(EVALUATED[wildcards.model])
+    return as_json(named(EVALUATED, wildcards))
 
 
 # --- train
@@ -120,7 +157,7 @@ NOT_TRAINING = ("description", "figures")
 
 def train_spec(wildcards):
     """The one resolved model this job trains, without the keys that do not affect training."""
-    spec = MODELS[wildcards.model]
+    spec = named(MODELS, wildcards)
     return as_json(
         {key: value for key, value in spec.items() if key not in NOT_TRAINING}
     )
@@ -129,14 +166,14 @@ def train_spec(wildcards):
 def gpu_request(wildcards):
     """1 when the model will train on CUDA (asked for, or `auto` on a machine showing a GPU),
     so the local profile's `gpu` limit keeps concurrent train jobs off shared cards."""
-    device = MODELS[wildcards.model]["device"]
+    device = named(MODELS, wildcards)["device"]
     return 1 if device == "cuda" or (device == "auto" and LOCAL_GPUS > 0) else 0
 
 
 # --- evaluate
 def ensemble_member_files(wildcards):
     """Members' predictions (averaged) and metrics (their parameter counts and seconds add up)."""
-    members = ENSEMBLES[wildcards.model]["members"]
+    members = named(ENSEMBLES, wildcards)["members"]
     files = [
         layout.MODEL["predictions"].format(
             dataset=wildcards.dataset, model=member, split=split
@@ -165,7 +202,7 @@ def figure_log(figure):
 
 def figure_spec(wildcards):
     """Only what drawing needs: model name, class names and the model's `figures:` settings."""
-    spec = EVALUATED[wildcards.model]
+    spec = named(EVALUATED, wildcards)
     classes = DATASETS[wildcards.dataset]["classes"]
     return as_json(
         {"name": wildcards.model, "classes": classes, "figures": spec["figures"]}

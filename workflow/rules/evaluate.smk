@@ -3,7 +3,7 @@
 
 rule evaluate_model:
     input:
-        cache=lambda wc: layout.cache_files(wc.dataset),
+        cache=layout.DATA["checksums"],  # stands for the cache files (train.smk)
         checkpoint=layout.MODEL["checkpoint"],
         normalization=layout.DATA["normalization"],
     output:
@@ -29,7 +29,7 @@ rule evaluate_model:
 
 rule evaluate_ensemble:
     input:
-        cache=lambda wc: layout.cache_files(wc.dataset, ("train",)),
+        cache=layout.DATA["checksums"],
         members=ensemble_member_files,
     output:
         metrics=layout.MODEL["metrics"],

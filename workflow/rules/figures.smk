@@ -58,7 +58,7 @@ rule figure_learning_curves:
 rule figure_misclassified:
     input:
         predictions=layout.MODEL["predictions"],
-        cache=layout.cache_files("{dataset}", ["{split}"])[0],
+        cache=layout.DATA["checksums"],
     output:
         figure_output("misclassified_{split}", "misclassified"),
     log:
@@ -100,7 +100,7 @@ rule figure_overlays:
 rule figure_saliency:
     input:
         checkpoint=layout.MODEL["checkpoint"],
-        cache=lambda wc: layout.cache_files(wc.dataset, ("test",)),
+        cache=layout.DATA["checksums"],
     output:
         figure_output("saliency", "saliency"),
     log:
@@ -119,7 +119,7 @@ rule figure_saliency:
 rule figure_filters:
     input:
         checkpoint=layout.MODEL["checkpoint"],
-        cache=lambda wc: layout.cache_files(wc.dataset, ("test",)),
+        cache=layout.DATA["checksums"],
     output:
         figure_output("filters", "filters"),
     log:
@@ -139,7 +139,7 @@ rule figure_filters:
 rule figure_filter_maximization:
     input:
         checkpoint=layout.MODEL["checkpoint"],
-        cache=lambda wc: layout.cache_files(wc.dataset, ("test",)),
+        cache=layout.DATA["checksums"],
     output:
         figure_output("filter_maximization", "filter_maximization"),
     log:
@@ -159,7 +159,7 @@ rule figure_latent:
     input:
         latent=layout.MODEL["latent"],
         checkpoint=layout.MODEL["checkpoint"],
-        cache=lambda wc: layout.cache_files(wc.dataset, ("val",)),
+        cache=layout.DATA["checksums"],
     output:
         figure_output("latent", "latent"),
     log:

@@ -3,9 +3,10 @@
 
 rule train:
     input:
-        cache=lambda wc: layout.cache_files(
-            MODELS[wc.model]["dataset"], ("train", "val")
-        ),
+        # The cache's checksums stand for its files: they are written last by the same job,
+        # and every loader checks each file against them (maskflow.data.integrity). One input
+        # instead of six keeps planning a sweep of hundreds of models short.
+        cache=layout.DATA["checksums"],
         normalization=layout.DATA["normalization"],
     output:
         checkpoint=layout.MODEL["checkpoint"],
@@ -27,7 +28,7 @@ rule train:
     conda:
         CONDA_ENV
     # A NumPy model trains on one BLAS thread (maskflow.training.numpy_mlp): it holds one core.
-    threads: lambda wc: 1 if MODELS[wc.model]["arch"]["type"] == "numpy_mlp" else THREADS["train"]
+    threads: lambda wc: 1 if named(MODELS, wc)["arch"]["type"] == "numpy_mlp" else THREADS["train"]
     resources:
         gpu=gpu_request,
     params:

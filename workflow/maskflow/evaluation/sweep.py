@@ -165,7 +165,7 @@ def plot_sweep(table: pd.DataFrame, keys: list[str], sweep: str):
     return figure
 
 
-def plot_curves(histories: dict[str, pd.DataFrame], labels: dict[str, str], sweep: str):
+def plot_curves(histories: dict[str, dict[str, np.ndarray]], labels: dict[str, str], sweep: str):
     import matplotlib
 
     matplotlib.use("Agg")

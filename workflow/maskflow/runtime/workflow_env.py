@@ -12,6 +12,8 @@
 - PYTHONPATH: rules call the package as `python -m maskflow ...` with workflow/ on PYTHONPATH,
   so the same command works in the venv that runs Snakemake, in the per-rule conda env and on
   cluster nodes.
+- Job rate limit: none for local runs (`unthrottle_local_scheduler`, from the `onstart:` hook in
+  common.smk); a cluster run keeps it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,27 @@ def _cores(workflow) -> int | None:
         return workflow.cores
     except WorkflowError:  # no --cores (a cluster executor with --jobs): jobs run elsewhere
         return None
+
+
+def unthrottle_local_scheduler(workflow) -> bool:
+    """Drop Snakemake's job rate limit (`--max-jobs-per-timespan`, 100/1s by default) from a
+    local run's scheduler; True when dropped. Called from the workflow's `onstart:` hook, the
+    first moment the scheduler exists and the last before it schedules anything.
+
+    The limit is for cluster submission. In Snakemake 9 (9.27 at least) it also arms a 1-second
+    timer at every scheduling round, and each timer's round arms the next: every finished job
+    starts one more chain, so after N jobs the scheduler runs about N rounds a second, each one
+    re-reading the input sizes of every ready job and solving its job selection again. In a
+    100-member sweep that was 9,269 rounds for 401 jobs, most of Snakemake's own CPU
+    (bench/README.md). Without a limiter, Snakemake's API default, a round runs when a job
+    finishes. A cluster run (`--profile profiles/slurm`) keeps its limit."""
+    scheduler = getattr(workflow, "scheduler", None)
+    if scheduler is None or not getattr(workflow, "local_exec", False):
+        return False
+    if getattr(scheduler, "job_rate_limiter", None) is None:
+        return False
+    scheduler.job_rate_limiter = None
+    return True
 
 
 def prepare(workflow) -> None:
