@@ -256,6 +256,10 @@ def sweep_overhead_rows(f: dict) -> list[Row]:
             "CPU seconds per sweep member: everything / beyond its training loop (goal: at most 3)",
             f"{f['cpu_per_member_s']:.2f} / {f['overhead_cpu_per_member_s']:.2f} CPU s",
         ),
+        Row(
+            "CPU seconds per sweep member: the Snakemake process itself / its jobs",
+            f"{f['snakemake_cpu_s'] / f['members']:.2f} / {f['jobs_cpu_s'] / f['members']:.2f} CPU s",
+        ),
         Row("Peak memory of any job of that sweep (goal: under 250 MB)", f"{f['peak_mb']:.0f} MB"),
     ]
     sizes = sorted(int(key.split("_")[1]) for key in f if key.startswith("dag_") and key.endswith("_jobs"))

@@ -8,7 +8,8 @@ learning_curves jobs, then the sweep's table and plots. It reports
 
 - wall time and members per minute;
 - CPU seconds per member (the Snakemake process and all its jobs, from getrusage), the training
-  loops' own seconds (the members' `train_seconds`) and the rest: the overhead per member;
+  loops' own seconds (the members' `train_seconds`) and the rest: the overhead per member; the
+  Snakemake process's own share (it prints its CPU at exit) against its jobs';
 - per rule, the CPU seconds and peak RSS of one member's job, rerun alone in a fresh process
   (os.wait4), and the max_rss / cpu_time of every train job's Snakemake benchmark file (train is
   the only rule of these with a `benchmark:`);
@@ -48,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 from maskflow import layout  # noqa: E402
 from maskflow.config import load_and_check  # noqa: E402
 
-from bench.workflow_overhead import job_counts, snakemake, snakemake_env, timed  # noqa: E402
+from bench.workflow_overhead import job_counts, own_cpu_seconds, snakemake, snakemake_env, timed  # noqa: E402
 
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 SWEEP = "dnn_bench"
@@ -244,17 +245,17 @@ def main(argv: list[str] | None = None) -> dict:
         )
         per_rule = rerun_costs(workdir, log, members[0], args.repeats)
         figures["per_rule"] = per_rule
-        one_member = sum(per_rule[rule]["cpu_s"] for rule in MEMBER_RULES if rule in per_rule)
-        jobs_cpu = one_member * len(members) + per_rule.get("sweep", {}).get("cpu_s", 0.0)
-        figures["snakemake_cpu_est_s"] = cpu - jobs_cpu
+        figures["snakemake_cpu_s"] = own_cpu_seconds(log)  # the scheduler itself; its jobs are children
+        figures["jobs_cpu_s"] = cpu - figures["snakemake_cpu_s"]
         figures["peak_mb"] = max([figures["train_job_peak_mb"], *(c["peak_mb"] for c in per_rule.values())])
         print("one member's jobs rerun alone (lowest CPU, highest peak of the reruns):")
         for rule, cost in per_rule.items():
             print(f"  {rule:26s} {cost['cpu_s']:5.2f} CPU s  {cost['peak_mb']:6.0f} MB")
         print(
             f"  train jobs' benchmark files: {figures['train_job_cpu_mean_s']:.2f} CPU s mean, "
-            f"{figures['train_job_peak_mb']:.0f} MB peak; Snakemake itself about "
-            f"{figures['snakemake_cpu_est_s']:.1f} CPU s ({figures['snakemake_cpu_est_s'] / len(members):.2f} a member)"
+            f"{figures['train_job_peak_mb']:.0f} MB peak; Snakemake itself "
+            f"{figures['snakemake_cpu_s']:.1f} CPU s ({figures['snakemake_cpu_s'] / len(members):.2f} a member), "
+            f"its {figures['jobs']} jobs {figures['jobs_cpu_s']:.1f} ({figures['jobs_cpu_s'] / len(members):.2f} a member)"
         )
 
     figures["imports"] = import_costs(args.repeats)

@@ -462,6 +462,8 @@ def test_sweep_overhead_times_a_tiny_sweep_and_finds_each_rules_cost(tmp_path):
     assert set(f["per_rule"]) == set(rules)
     assert all(cost["cpu_s"] > 0 and cost["peak_mb"] > 10 for cost in f["per_rule"].values())
     assert 0 < f["train_loops_s"] < f["cpu_s"] and 0 < f["overhead_cpu_per_member_s"] < f["cpu_per_member_s"]
+    # Snakemake's own CPU (its jobs are children) is measured, not estimated: part of the whole
+    assert 0 < f["snakemake_cpu_s"] < f["cpu_s"] and f["jobs_cpu_s"] == pytest.approx(f["cpu_s"] - f["snakemake_cpu_s"])
     # Snakemake's benchmark files sample the job's memory now and then: a NumPy train job of
     # 0.3 s may end before the first sample, so only their presence is certain; the job's own
     # peak comes from the rerun above.
@@ -553,15 +555,16 @@ def test_preprocess_decodes_at_maskflows_scale_too():
 def test_sweep_overhead_rows_give_the_goals_figures_and_each_dag_size_in_order():
     figures = {
         "members": 100, "cores": 2, "wall_s": 201.4, "members_per_min": 29.8, "cpu_per_member_s": 3.456,
-        "overhead_cpu_per_member_s": 3.01, "peak_mb": 120.4,
+        "overhead_cpu_per_member_s": 3.01, "peak_mb": 120.4, "snakemake_cpu_s": 7.3, "jobs_cpu_s": 338.3,
         **{f"dag_{n}_{k}": v for n in (1000, 100) for k, v in (("s", n / 100), ("cpu_s", n / 200), ("jobs", 4 * n))},
     }  # fmt: skip
     rows = run_all.sweep_overhead_rows(figures)
     assert [row.maskflow for row in rows] == [
         "201 s, 30 members/min",
         "3.46 / 3.01 CPU s",
+        "0.07 / 3.38 CPU s",
         "120 MB",
         "1.00 s (0.50 CPU s)",
         "10.00 s (5.00 CPU s)",
     ]
-    assert "a sweep of 100 members (400 jobs)" in rows[3].measured and "`--cores 2`" in rows[0].measured
+    assert "a sweep of 100 members (400 jobs)" in rows[4].measured and "`--cores 2`" in rows[0].measured
