@@ -478,6 +478,22 @@ CACHE_BREAKAGES = {
         "not a readable .npy",
     ),
     "empty index": (lambda c, t: (c / "test_index.csv").write_bytes(b""), "test_index.csv", "empty file"),
+    "index line cut short": (
+        lambda c, t: (c / "val_index.csv").write_text(
+            "\n".join(
+                line if n != 3 else line.rsplit(",", 2)[0]
+                for n, line in enumerate((c / "val_index.csv").read_text().splitlines())
+            )
+            + "\n"
+        ),
+        "val_index.csv",
+        "line 4 does not have the header's",
+    ),
+    "index not UTF-8": (
+        lambda c, t: (c / "val_index.csv").write_bytes((c / "val_index.csv").read_bytes() + b"\xff\xfe,\n"),
+        "val_index.csv",
+        "cannot read the cache index",
+    ),
     "y from another run": (
         lambda c, t: shutil.copy(other_run(t) / "val_y.npy", c / "val_y.npy"),
         "val_index.csv",

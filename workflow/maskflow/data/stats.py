@@ -183,7 +183,7 @@ def box_sizes_figure(inputs: FigureInputs):
     from matplotlib.ticker import MaxNLocator
 
     splits = [integrity.load_split(inputs.cache_dir, split, classes=inputs.classes, mmap=True) for split in SPLITS]
-    index = pd.concat([split.index for split in splits], ignore_index=True)
+    index = pd.concat([pd.DataFrame(split.index) for split in splits], ignore_index=True)
     boxes = index[["xmin", "ymin", "xmax", "ymax"]].apply(pd.to_numeric, errors="coerce")
     sizes = {"width": boxes["xmax"] - boxes["xmin"], "height": boxes["ymax"] - boxes["ymin"]}
     crop_size = int(splits[0].x.shape[1])

@@ -20,12 +20,14 @@ so those stages never load a checkpoint: `spec` (the resolved model or ensemble 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from maskflow.cli import json_option
 from maskflow.config import SPLITS
@@ -34,7 +36,13 @@ from maskflow.errors import ConfigError, DataError
 from maskflow.evaluation.metrics import DECISION_RULES, class_prior, split_metrics
 from maskflow.io import atomic, hashing
 
+if TYPE_CHECKING:  # pandas reads ensemble members' tables only: a model's evaluation does without it
+    import pandas as pd
+
 log = logging.getLogger(__name__)
+
+# A prediction table: column -> one value per row (strings, or floats for the probabilities).
+Columns = dict[str, np.ndarray]
 
 INDEX_COLUMNS = ["row_id", "photo", "xmin", "ymin", "xmax", "ymax"]
 # Checkpoint fields copied into metrics.json["training"] (comparison and report read them there).
@@ -68,36 +76,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # --------------------------------------------------------------------------- shared output
 
 
-def prediction_frame(
-    index: pd.DataFrame, y_true: np.ndarray, proba: np.ndarray, classes: list[str], prior: np.ndarray
-) -> pd.DataFrame:
-    """predictions_{split}.csv: index columns, true, the three decisions, confidence, p_<class>."""
+def prediction_frame(index, y_true: np.ndarray, proba: np.ndarray, classes: list[str], prior: np.ndarray) -> Columns:
+    """predictions_{split}.csv: index columns, true, the three decisions, confidence, p_<class>.
+    `index`: the cache index (column -> values) or a member's prediction table."""
     y_true = np.asarray(y_true, dtype=np.int64)
     names = np.asarray(classes, dtype=object)
-    frame = index.reindex(columns=INDEX_COLUMNS).reset_index(drop=True).copy()
+    n = len(y_true)
+    frame: Columns = {
+        column: np.asarray(index[column], dtype=object) if column in index else np.full(n, "", dtype=object)
+        for column in INDEX_COLUMNS
+    }
     frame["true"] = names[y_true]
     frame["predicted"] = names[DECISION_RULES["argmax"](proba, prior)]
     frame["predicted_prior"] = names[DECISION_RULES["prior_corrected"](proba, prior)]
     frame["predicted_above_prior"] = names[DECISION_RULES["above_prior"](proba, prior)]
-    frame["confidence"] = proba.max(axis=1)
+    frame["confidence"] = proba.max(axis=1) if n else np.zeros(0)
     for k, name in enumerate(classes):
         frame[f"p_{name}"] = proba[:, k]
     return frame
 
 
-def metrics_document(
-    name: str, dataset: str, kind: str, classes: list[str], prior: np.ndarray, frames: dict[str, pd.DataFrame]
-) -> dict:
+def metrics_document(name: str, dataset: str, kind: str, classes: list[str], prior: np.ndarray, frames: dict) -> dict:
     lookup = {c: i for i, c in enumerate(classes)}
+
+    def indices(values) -> np.ndarray:
+        return np.array([lookup[v] for v in values], dtype=np.int64)
+
     splits = {}
     for split, frame in frames.items():
-        y_true = frame["true"].map(lookup).to_numpy(dtype=np.int64)
         splits[split] = split_metrics(
-            y_true,
-            frame["predicted"].map(lookup).to_numpy(dtype=np.int64),
+            indices(frame["true"]),
+            indices(frame["predicted"]),
             classes,
-            frame["predicted_prior"].map(lookup).to_numpy(dtype=np.int64),
-            frame["predicted_above_prior"].map(lookup).to_numpy(dtype=np.int64),
+            indices(frame["predicted_prior"]),
+            indices(frame["predicted_above_prior"]),
         )
     return {
         "model": name,
@@ -115,11 +127,24 @@ def metrics_document(
     }
 
 
-def write_outputs(
-    out_dir: str | Path, metrics_path: str | Path, frames: dict[str, pd.DataFrame], document: dict
-) -> None:
+def _cell(value) -> str:
+    # repr of a float is its shortest round-trip form, what pandas' to_csv writes too
+    return repr(float(value)) if isinstance(value, (float, np.floating)) else str(value)
+
+
+def table_csv(frame: Columns) -> str:
+    """The prediction table as CSV text: a header line, then one line per row, `\n`-terminated."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(frame)
+    columns = [frame[name].tolist() for name in frame]
+    writer.writerows([_cell(value) for value in row] for row in zip(*columns))
+    return buffer.getvalue()
+
+
+def write_outputs(out_dir: str | Path, metrics_path: str | Path, frames: dict[str, Columns], document: dict) -> None:
     for split, frame in frames.items():
-        atomic.write_csv(Path(out_dir) / f"predictions_{split}.csv", frame)
+        atomic.write_text(Path(out_dir) / f"predictions_{split}.csv", table_csv(frame))
     atomic.write_json(metrics_path, document)
     for split, entry in document["splits"].items():
         if entry["n"]:
@@ -200,6 +225,8 @@ def evaluate_model(args: argparse.Namespace) -> None:
 
 
 def _member_frame(models_dir: Path, member: str, split: str, classes: list[str] | None) -> pd.DataFrame:
+    import pandas as pd
+
     path = models_dir / member / f"predictions_{split}.csv"
     if not path.is_file():
         raise DataError(f"{path}: predictions of ensemble member {member!r} not found (evaluate it first)")
