@@ -201,3 +201,20 @@ def test_ensemble_refuses_members_evaluated_on_different_rows(tmp_path, capsys):
     frame.to_csv(tmp_path / "models" / "b" / "predictions_train.csv", index=False)
     assert run_ensemble(tmp_path, ["a", "b"]) == 2
     assert "rows differ" in capsys.readouterr().err
+
+
+def test_prediction_tables_are_written_as_pandas_would_write_them():
+    """evaluate writes predictions_{split}.csv with the csv module (no pandas in its job): the
+    bytes must stay those pandas' to_csv wrote before, for awkward names and floats alike."""
+    from maskflow.evaluation.evaluate import table_csv
+
+    frame = {
+        "row_id": np.array(["a.csv:2", 'quote"d', "comma,name"], dtype=object),
+        "photo": np.array(["口罩 1.jpg", "", "x\ny.png"], dtype=object),
+        "true": np.array(["good", "bad", "none"], dtype=object),
+        "confidence": np.array([0.1 + 0.2, 1e-05, 1.0]),
+        "p_good": np.array([1 / 3, 0.0, 2.5e-300]),
+    }
+    assert table_csv(frame) == pd.DataFrame(frame).to_csv(index=False)
+    empty = {name: values[:0] for name, values in frame.items()}
+    assert table_csv(empty) == pd.DataFrame(empty).to_csv(index=False)
