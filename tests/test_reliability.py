@@ -489,6 +489,13 @@ CACHE_BREAKAGES = {
         "val_index.csv",
         "line 4 does not have the header's",
     ),
+    "label_index not a whole number": (
+        lambda c, t: (c / "test_index.csv").write_text(
+            (c / "test_index.csv").read_text().replace("\n", "\r", 1).replace(",0\n", ",²\n", 1).replace("\r", "\n", 1)
+        ),
+        "test_index.csv",
+        "(label_index ²) but test_y.npy has label 0",
+    ),
     "index not UTF-8": (
         lambda c, t: (c / "val_index.csv").write_bytes((c / "val_index.csv").read_bytes() + b"\xff\xfe,\n"),
         "val_index.csv",

@@ -232,7 +232,10 @@ def read_index(
         )
     cells = np.array(rows, dtype=object).reshape(len(rows), len(header))
     index = {name: cells[:, k] for k, name in enumerate(header)}
-    given = np.array([int(v) if v.strip().lstrip("-").isdigit() else -1 for v in index["label_index"]], dtype=np.int64)
+    # A label_index that is not a whole number (isdecimal: what int() accepts) never matches a label.
+    given = np.array(
+        [int(v) if v.strip().lstrip("-").isdecimal() else -1 for v in index["label_index"]], dtype=np.int64
+    )
     differ = np.flatnonzero(given != y)
     if classes is not None and not len(differ):
         differ = np.flatnonzero(index["label"] != np.asarray(classes, dtype=object)[y])

@@ -128,8 +128,9 @@ def metrics_document(name: str, dataset: str, kind: str, classes: list[str], pri
 
 
 def _cell(value) -> str:
-    # repr of a float is its shortest round-trip form, what pandas' to_csv writes too
-    return repr(float(value)) if isinstance(value, (float, np.floating)) else str(value)
+    # cells come from .tolist(): Python floats, whose repr is the shortest round-trip form that
+    # pandas' to_csv writes too
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def table_csv(frame: Columns) -> str:
