@@ -65,6 +65,11 @@ def test_ensemble_members_resolve(tiny):
         (lambda c: c["models"]["mlp"].update(dataset="faces"), ["models.mlp.dataset", "faces"]),
         (lambda c: c["models"]["mlp"]["arch"].update(type="transformer"), ["models.mlp.arch.type", "'cnn'"]),
         (lambda c: c["ensembles"]["ens"].update(members=["mlp", "ghost"]), ["ensembles.ens.members", "ghost"]),
+        # evaluate keeps the saliency of 10 test crops a class (maskflow.evaluation.explain.SALIENCY_KEPT)
+        (
+            lambda c: c["models"]["cnn"].update(figures={"saliency_per_class": 11}),
+            ["models.cnn.figures.saliency_per_class", "10"],
+        ),
     ],
 )
 def test_config_errors_name_the_key_and_allowed_values(tiny, edit, expected):
@@ -160,3 +165,10 @@ def test_schema_enums_are_the_registries():
         assert set(node["enum"]) == set(registry), pointer
     # every format that can be read can also be cached
     assert set(BUILDERS) == set(_registries()["$defs/annotations/properties/format"])
+
+
+def test_the_schema_caps_saliency_per_class_at_what_evaluate_keeps():
+    from maskflow.evaluation.explain import SALIENCY_KEPT
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    assert schema["$defs"]["figures"]["properties"]["saliency_per_class"]["maximum"] == SALIENCY_KEPT

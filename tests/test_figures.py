@@ -198,13 +198,23 @@ def test_overlays_draw_every_box_in_its_predicted_colour(tmp_path):
     assert good_pixels_with_legend_only < 400  # only the legend patch is blue
 
 
+def explained(tmp_path: Path, cache_dir: Path, arch=None, name: str = "m") -> tuple[Path, Path]:
+    """(checkpoint, explanations.npz) of a seeded untrained model, through `maskflow evaluate`."""
+    from helpers.cli import evaluate_args
+
+    model_dir = tmp_path / name
+    path = write_checkpoint(model_dir / "checkpoint.pt", cache_dir, **({"arch": arch} if arch else {}))
+    main(evaluate_args(model_dir, cache_dir))
+    return path, model_dir / "explanations.npz"
+
+
 def test_saliency_gradients_belong_to_the_predicted_class(tmp_path):
-    from maskflow.figures.saliency import pick_per_class, saliency_maps
+    from maskflow.evaluation.explain import SALIENCY_KEPT, pick_per_class, saliency_maps
     from maskflow.inference import predict_proba
     from maskflow.models.checkpoint import load_model
 
-    cache_dir = write_cache(tmp_path / "cache")
-    path = write_checkpoint(tmp_path / "m" / "checkpoint.pt", cache_dir)
+    cache_dir = write_cache(tmp_path / "cache", counts={"train": 30, "val": 12, "test": 40})
+    path, explanations = explained(tmp_path, cache_dir)
     model, ckpt = load_model(path, "cpu")
     crops = np.load(cache_dir / "test_x.npy")[:5]
     maps, predicted, confidence = saliency_maps(model, ckpt, crops)
@@ -215,29 +225,109 @@ def test_saliency_gradients_belong_to_the_predicted_class(tmp_path):
     np.testing.assert_allclose(confidence, proba.max(1), rtol=1e-5)
     labels = np.array([0, 1, 0, 0, 2, 1])
     assert [p.tolist() for p in pick_per_class(labels, 4, 2)] == [[0, 2], [1, 5], [4], []]
-    assert figure(tmp_path / "sal.png", "saliency", checkpoint=path, cache_dir=cache_dir) == 0
+
+    # evaluate kept the first SALIENCY_KEPT test crops of each class, with these same maps
+    test_y = np.load(cache_dir / "test_y.npy")
+    with np.load(explanations) as data:
+        kept = data["saliency_index"]
+        expected = np.sort(np.concatenate(pick_per_class(test_y, 3, SALIENCY_KEPT)))
+        np.testing.assert_array_equal(kept, expected)
+        assert len(kept) < len(test_y)  # 40 test crops, 10 a class at most
+        np.testing.assert_array_equal(data["saliency_label"], test_y[kept])
+        np.testing.assert_array_equal(data["saliency_crop"], np.load(cache_dir / "test_x.npy")[kept])
+        again, predicted, confidence = saliency_maps(model, ckpt, data["saliency_crop"])
+        np.testing.assert_allclose(data["saliency_map"], again, atol=1e-6)
+        np.testing.assert_array_equal(data["saliency_predicted"], predicted)
+    assert figure(tmp_path / "sal.png", "saliency", explanations=explanations) == 0
     assert_png(tmp_path / "sal.png")
+
+
+def test_a_numpy_mlp_has_the_saliency_of_its_torch_twin(tmp_path):
+    """The NumPy MLP's input gradient, by its own chain rule, is torch autograd's on its twin."""
+    from maskflow.evaluation.explain import numpy_saliency_maps, saliency_maps
+    from maskflow.models.checkpoint import load_model
+    from maskflow.models.numpy_mlp.network import init_params
+
+    cache_dir = write_cache(tmp_path / "cache")
+    for activation in ("relu", "tanh", "sigmoid"):
+        arch = {"type": "numpy_mlp", "hidden": [16, 8], "activation": activation, "dtype": "float64"}
+        state = init_params([12 * 12 * 3, 16, 8, 3], {}, np.random.default_rng(3), dtype=np.float64)
+        path = write_numpy_checkpoint(tmp_path / activation / "checkpoint.pt", cache_dir, arch, state)
+        model, ckpt = load_model(path, "cpu")
+        crops = np.load(cache_dir / "test_x.npy")
+        ours, predicted, confidence = numpy_saliency_maps(ckpt, crops)
+        twin_maps, twin_predicted, twin_confidence = saliency_maps(model, ckpt, crops)
+        np.testing.assert_array_equal(predicted, twin_predicted)
+        np.testing.assert_allclose(ours, twin_maps, atol=1e-5)
+        np.testing.assert_allclose(confidence, twin_confidence, rtol=1e-6)
+        assert ours.shape == (len(crops), 12, 12) and ours.max() == pytest.approx(1.0)
+
+
+def write_numpy_checkpoint(path: Path, cache_dir: Path, arch: dict, state: dict) -> Path:
+    """The contract's checkpoint for a numpy_mlp (weights_format numpy), from write_checkpoint's fields."""
+    from maskflow.io.hashing import state_sha256
+    from maskflow.models.checkpoint import load_checkpoint, save_checkpoint
+
+    template = load_checkpoint(write_checkpoint(path.parent / "template.pt", cache_dir))
+    checkpoint = {**template, "arch": arch, "model_state": state, "weights_format": "numpy"}
+    checkpoint["spec"] = {**template["spec"], "arch": arch}
+    checkpoint["weights_sha256"] = state_sha256(state)
+    save_checkpoint(path, checkpoint)
+    return path
 
 
 def test_filters_and_last_conv_activations(tmp_path):
     from torch import nn
 
-    from maskflow.figures.filters import conv_layers, filter_images
+    from maskflow.evaluation.explain import conv_layers, last_conv_maps
+    from maskflow.figures.filters import filter_images
     from maskflow.models.checkpoint import load_model
 
     cache_dir = write_cache(tmp_path / "cache")
-    path = write_checkpoint(tmp_path / "m" / "checkpoint.pt", cache_dir)
-    model, _ = load_model(path, "cpu")
+    path, explanations = explained(tmp_path, cache_dir)
+    model, ckpt = load_model(path, "cpu")
     first, tapped = conv_layers(model)
     assert isinstance(first, nn.Conv2d) and first.out_channels == 4
     assert isinstance(tapped, nn.ReLU)  # the activation after the last conv, not the conv itself
     images = filter_images(first.weight.detach().numpy())
     assert images.shape == (4, 3, 3, 3) and images.min() == 0 and images.max() == 1
-    assert figure(tmp_path / "f.png", "filters", checkpoint=path, cache_dir=cache_dir) == 0
+    with np.load(explanations) as data:  # what evaluate kept: these kernels, crop 0 and its maps
+        np.testing.assert_array_equal(data["first_conv_weight"], first.weight.detach().numpy())
+        crop = np.load(cache_dir / "test_x.npy")[0]
+        np.testing.assert_array_equal(data["probe_crop"], crop)
+        np.testing.assert_allclose(data["probe_maps"], last_conv_maps(model, ckpt, crop, tapped), atol=1e-6)
+        assert data["probe_maps"].shape[0] == 6  # every channel of the last conv
+    assert figure(tmp_path / "f.png", "filters", explanations=explanations) == 0
     assert_png(tmp_path / "f.png")
     # an MLP has no convolution: a message instead of a crash
-    mlp = write_checkpoint(tmp_path / "mlp" / "checkpoint.pt", cache_dir, arch=MLP_2D)
-    assert figure(tmp_path / "f2.png", "filters", checkpoint=mlp, cache_dir=cache_dir) == 0
+    _, mlp = explained(tmp_path, cache_dir, arch=MLP_2D, name="mlp")
+    assert figure(tmp_path / "f2.png", "filters", explanations=mlp) == 0
+
+
+def test_a_damaged_explanations_file_is_named_in_one_line(tmp_path, capsys):
+    cache_dir = write_cache(tmp_path / "cache")
+    _, explanations = explained(tmp_path, cache_dir)
+    capsys.readouterr()
+    explanations.write_bytes(explanations.read_bytes()[:-200])  # cut short, as by a full disk
+    for name in ("saliency", "filters", "filter_maximization"):
+        assert figure(tmp_path / f"{name}.png", name, explanations=explanations) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and str(explanations) in err and "maskflow evaluate" in err, err
+        assert not (tmp_path / f"{name}.png").exists()
+    np.savez(explanations, classes=np.array(CLASSES))  # an npz, but not explanations
+    assert figure(tmp_path / "s.png", "saliency", explanations=explanations) == 2
+    assert "maskflow-explanations/1" in capsys.readouterr().err
+
+
+def test_saliency_per_class_beyond_what_evaluate_keeps_is_refused(tmp_path, capsys):
+    cache_dir = write_cache(tmp_path / "cache")
+    _, explanations = explained(tmp_path, cache_dir)
+    spec = json.dumps({"name": "m", "classes": CLASSES, "figures": {"saliency_per_class": 11}})
+    args = ["figure", "saliency", "--explanations", str(explanations), "--spec", spec, "--out", str(tmp_path / "s.png")]
+    with pytest.raises(SystemExit) as stop:
+        main(args)
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and "saliency_per_class" in err and "10" in err and err.count("\n") == 0
 
 
 def test_latent_from_snapshots_and_from_the_final_model(tmp_path):
@@ -299,12 +389,14 @@ def test_photo_order_puts_mistakes_first():
 def test_gray_crops_render_in_every_model_figure(tmp_path):
     """FER/digits-style data: 1-channel 8x8 crops through saliency, filters, latent and the gallery."""
     cache_dir = write_cache(tmp_path / "cache", size=8, channels=1)
-    path = write_checkpoint(tmp_path / "m" / "checkpoint.pt", cache_dir)
+    path, explanations = explained(tmp_path, cache_dir)
     latent = tmp_path / "latent.npz"
     np.savez(latent, epochs=np.zeros(0, dtype=int), labels=np.zeros(0, dtype=int))
-    for name, inputs in {"saliency": {}, "filters": {}, "latent": {"latent": latent}}.items():
-        assert figure(tmp_path / f"{name}.png", name, checkpoint=path, cache_dir=cache_dir, **inputs) == 0
+    for name in ("saliency", "filters", "filter_maximization"):
+        assert figure(tmp_path / f"{name}.png", name, explanations=explanations) == 0
         assert_png(tmp_path / f"{name}.png")
+    assert figure(tmp_path / "latent.png", "latent", latent=latent, checkpoint=path, cache_dir=cache_dir) == 0
+    assert_png(tmp_path / "latent.png")
     truth = [CLASSES[k] for k in np.load(cache_dir / "test_y.npy")]
     predictions = write_predictions(tmp_path / "p.csv", truth, ["none"] * len(truth), [0.5] * len(truth))
     assert figure(tmp_path / "mis.png", "misclassified_test", predictions=predictions, cache_dir=cache_dir) == 0
@@ -315,9 +407,8 @@ def test_filter_maximization_finds_inputs_that_raise_each_sampled_filter(tmp_pat
     import matplotlib.pyplot as plt
     from matplotlib.image import AxesImage
 
+    from maskflow.evaluation.explain import conv_layers, maximize, sample_filters
     from maskflow.figures import FigureJob, render
-    from maskflow.figures.filter_maximization import maximize, sample_filters
-    from maskflow.figures.filters import conv_layers
     from maskflow.models.checkpoint import load_model
 
     sequential = {
@@ -333,7 +424,7 @@ def test_filter_maximization_finds_inputs_that_raise_each_sampled_filter(tmp_pat
         ],
     }
     cache_dir = write_cache(tmp_path / "cache")
-    path = write_checkpoint(tmp_path / "m" / "checkpoint.pt", cache_dir, arch=sequential)
+    path, explanations = explained(tmp_path, cache_dir, arch=sequential)
     model, ckpt = load_model(path, "cpu")
     _, tapped = conv_layers(model)
 
@@ -346,18 +437,20 @@ def test_filter_maximization_finds_inputs_that_raise_each_sampled_filter(tmp_pat
     assert np.all(end > start + 0.1)  # gradient ascent raised every filter's mean activation
     again, _, end_again = maximize(model, ckpt, tapped, filters, seed=1, steps=30)
     assert np.array_equal(inputs, again) and np.array_equal(end, end_again)  # seeded
+    assert all(p.requires_grad for p in model.parameters())  # the weights are left trainable
 
+    shown = sample_filters(12, seed=int(ckpt["seed"]))
+    with np.load(explanations) as data:  # evaluate ran the same search on the seeded sample
+        np.testing.assert_array_equal(data["maximization_filters"], shown)
+        np.testing.assert_allclose(
+            data["maximization_input"], maximize(model, ckpt, tapped, shown, seed=int(ckpt["seed"]))[0], atol=1e-5
+        )
     job = FigureJob(
-        "filter_maximization",
-        "filter_maximization",
-        None,
-        json.loads(SPEC),
-        {"checkpoint": str(path), "cache_dir": str(cache_dir)},
+        "filter_maximization", "filter_maximization", None, json.loads(SPEC), {"explanations": str(explanations)}
     )
     fig = render(job)
     try:
         top, bottom = fig.axes[: len(fig.axes) // 2], fig.axes[len(fig.axes) // 2 :]
-        shown = sample_filters(12, seed=int(ckpt["seed"]))
         assert [ax.get_title().splitlines()[0] for ax in top[1:]] == [f"filter {c}" for c in shown]
         assert all(any(isinstance(a, AxesImage) for a in ax.get_children()) for ax in top[1:] + bottom)
         assert bottom[0].get_title().startswith("test crop 0")
@@ -368,7 +461,7 @@ def test_filter_maximization_finds_inputs_that_raise_each_sampled_filter(tmp_pat
             assert after > before
     finally:
         plt.close(fig)
-    assert figure(tmp_path / "fm.png", "filter_maximization", checkpoint=path, cache_dir=cache_dir) == 0
+    assert figure(tmp_path / "fm.png", "filter_maximization", explanations=explanations) == 0
     assert_png(tmp_path / "fm.png")
-    mlp = write_checkpoint(tmp_path / "mlp" / "checkpoint.pt", cache_dir, arch=MLP_2D)
-    assert figure(tmp_path / "fm2.png", "filter_maximization", checkpoint=mlp, cache_dir=cache_dir) == 0
+    _, mlp = explained(tmp_path, cache_dir, arch=MLP_2D, name="mlp")
+    assert figure(tmp_path / "fm2.png", "filter_maximization", explanations=mlp) == 0

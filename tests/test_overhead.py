@@ -1,6 +1,7 @@
 """What a job pays before it works (issue 17): a NumPy model's train and evaluate commands run
 as the workflow runs them, in a fresh Python process each, and must import neither torch (3 CPU
-seconds and 900 MB a job) nor pandas (0.45 s); a sweep member's two figures not torch either. Their results are
+seconds and 900 MB a job) nor pandas (0.45 s); a sweep member's two figures not torch either, nor
+a network's saliency and conv figures (evaluate computed what they plot). Their results are
 the same run to run, and evaluation reproduces the metrics training logged, exactly.
 
 The commands run through a wrapper that executes `python -m maskflow ...` with runpy and prints,
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from helpers.evaluation import CLASSES, write_cache
 
@@ -56,7 +58,7 @@ def evaluate(cache: Path, out: Path) -> dict[str, bool]:
     return maskflow(
         "evaluate", "--checkpoint", str(out / "checkpoint.pt"), "--model", "dnn", "--cache-dir", str(cache),
         "--normalization", str(cache.parent / "normalization.json"), "--out-dir", str(out),
-        "--metrics", str(out / "metrics.json"),
+        "--metrics", str(out / "metrics.json"), "--explanations", str(out / "explanations.npz"),
     )  # fmt: skip
 
 
@@ -88,6 +90,27 @@ def test_numpy_model_train_and_evaluate_import_no_torch_and_reproduce_the_logged
     assert curves == {"torch": False, "pandas": False, "matplotlib": True}
     confusion = maskflow("figure", "confusion_matrix_test", "--metrics", metrics_file, "--out", str(out / "cm.png"))
     assert confusion == {"torch": False, "pandas": False, "matplotlib": True}
+    # its saliency, named by a user (not drawn by default), from its own chain rule: no torch either
+    saliency = maskflow(
+        "figure", "saliency", "--explanations", str(out / "explanations.npz"), "--out", str(out / "s.png")
+    )
+    assert saliency == {"torch": False, "pandas": False, "matplotlib": True}
+
+
+def test_a_networks_saliency_and_conv_figures_import_no_torch(cache, tmp_path):
+    """evaluate computes what they plot while it has the model loaded (explanations.npz)."""
+    from helpers.evaluation import write_checkpoint
+
+    out = tmp_path / "cnn"
+    write_checkpoint(out / "checkpoint.pt", cache, name="dnn")
+    assert evaluate(cache, out)["torch"] is True  # the network's own evaluation does need torch
+    for name in ("saliency", "filters", "filter_maximization"):
+        imported = maskflow(
+            "figure", name, "--explanations", str(out / "explanations.npz"), "--out", str(out / f"{name}.png")
+        )
+        assert imported == {"torch": False, "pandas": False, "matplotlib": True}, name
+        with Image.open(out / f"{name}.png") as image:
+            assert image.format == "PNG" and image.width >= 300
 
 
 def test_numpy_model_results_are_identical_run_to_run(cache, tmp_path):

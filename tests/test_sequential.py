@@ -252,7 +252,7 @@ def test_the_built_model_matches_the_inferred_shapes_and_ends_in_the_classes():
 def test_filters_and_saliency_find_the_conv_layers_of_a_sequential_model():
     import torch
 
-    from maskflow.figures.filters import conv_layers
+    from maskflow.evaluation.explain import conv_layers
     from maskflow.models import build_model
 
     model = build_model({"type": "sequential", "layers": SMALL}, channels=3, size=16, num_classes=5)

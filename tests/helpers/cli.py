@@ -51,4 +51,5 @@ def evaluate_args(model_dir, cache_dir) -> list[str]:
         "--normalization", str(cache_dir.parent / "normalization.json"),
         "--out-dir", str(model_dir),
         "--metrics", str(model_dir / "metrics.json"),
+        "--explanations", str(model_dir / "explanations.npz"),
     ]  # fmt: skip

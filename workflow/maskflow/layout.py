@@ -65,6 +65,8 @@ MODEL = {
     "resume": "results/{dataset}/models/{model}/resume.pt",
     "metrics": "results/{dataset}/models/{model}/metrics.json",
     "predictions": "results/{dataset}/models/{model}/predictions_{split}.csv",
+    # what a model's saliency and convolution figures plot, computed by evaluate (maskflow.evaluation.explain)
+    "explanations": "results/{dataset}/models/{model}/explanations.npz",
 }
 TRAIN_OUTPUTS = ("checkpoint", "history")  # what `rule all` asks of every trained model
 

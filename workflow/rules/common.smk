@@ -74,6 +74,7 @@ localrules:
     figure_misclassified,
     figure_overlays,
     figure_filters,
+    figure_filter_maximization,
     figure_saliency,
     figure_latent,
 

@@ -1,4 +1,6 @@
-# Evaluation: predictions on every split and metrics, for models and ensembles alike.
+# Evaluation: predictions on every split and metrics, for models and ensembles alike; a model's
+# evaluation also writes what its saliency and convolution figures plot (explanations.npz), since
+# it has the model loaded and those figure jobs then need no torch.
 
 
 rule evaluate_model:
@@ -11,6 +13,7 @@ rule evaluate_model:
         predictions=[
             layout.MODEL["predictions"].replace("{split}", split) for split in SPLITS
         ],
+        explanations=layout.MODEL["explanations"],
     log:
         "results/{dataset}/logs/evaluate/{model}.log",
     wildcard_constraints:
@@ -24,7 +27,7 @@ rule evaluate_model:
     shell:
         "python -m maskflow evaluate --checkpoint {input.checkpoint:q} --model {wildcards.model} --cache-dir {params.cache_dir:q}"
         " --normalization {input.normalization:q} --out-dir {params.out_dir:q}"
-        " --metrics {output.metrics:q} --threads {threads} 2> {log:q}"
+        " --metrics {output.metrics:q} --explanations {output.explanations:q} --threads {threads} 2> {log:q}"
 
 
 rule evaluate_ensemble:

@@ -99,8 +99,7 @@ rule figure_overlays:
 
 rule figure_saliency:
     input:
-        checkpoint=layout.MODEL["checkpoint"],
-        cache=layout.DATA["checksums"],
+        explanations=layout.MODEL["explanations"],
     output:
         figure_output("saliency", "saliency"),
     log:
@@ -111,15 +110,13 @@ rule figure_saliency:
         CONDA_ENV
     params:
         spec=figure_spec,
-        cache_dir=folder_of("cache"),
     shell:
-        figure_shell("saliency", "checkpoint", dirs=["cache_dir"])
+        figure_shell("saliency", "explanations")
 
 
 rule figure_filters:
     input:
-        checkpoint=layout.MODEL["checkpoint"],
-        cache=layout.DATA["checksums"],
+        explanations=layout.MODEL["explanations"],
     output:
         figure_output("filters", "filters"),
     log:
@@ -130,16 +127,13 @@ rule figure_filters:
         CONDA_ENV
     params:
         spec=figure_spec,
-        cache_dir=folder_of("cache"),
     shell:
-        figure_shell("filters", "checkpoint", dirs=["cache_dir"])
+        figure_shell("filters", "explanations")
 
 
-# Not a local rule: dozens of forward and backward passes, heavy for a large network.
 rule figure_filter_maximization:
     input:
-        checkpoint=layout.MODEL["checkpoint"],
-        cache=layout.DATA["checksums"],
+        explanations=layout.MODEL["explanations"],
     output:
         figure_output("filter_maximization", "filter_maximization"),
     log:
@@ -150,9 +144,8 @@ rule figure_filter_maximization:
         CONDA_ENV
     params:
         spec=figure_spec,
-        cache_dir=folder_of("cache"),
     shell:
-        figure_shell("filter_maximization", "checkpoint", dirs=["cache_dir"])
+        figure_shell("filter_maximization", "explanations")
 
 
 rule figure_latent:

@@ -11,7 +11,8 @@ A model is run on the cached arrays through `maskflow.inference.predict_proba` (
 inference path); an ensemble averages its members' `predictions_{split}.csv` probabilities.
 Either way the probabilities then go through the same code: three decision rules (argmax,
 prior-corrected and above-prior, see maskflow.evaluation.metrics), `predictions_{split}.csv`
-and `metrics.json` in the formats of docs/contracts.md. metrics.json also carries what the comparison and report need,
+and `metrics.json` in the formats of docs/contracts.md; a model's `--explanations` file holds what
+its saliency and convolution figures plot (maskflow.evaluation.explain). metrics.json also carries what the comparison and report need,
 so those stages never load a checkpoint: `spec` (the resolved model or ensemble config),
 `training` (seed, best epoch, parameter count, seconds, data checksums, versions) and
 `train_prior` (the class prior of the prior-corrected rule).
@@ -69,6 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models-dir", help="results/{dataset}/models, where members' predictions are (ensembles)")
     parser.add_argument("--out-dir", required=True, help="where predictions_{split}.csv are written")
     parser.add_argument("--metrics", required=True, help="metrics.json to write")
+    parser.add_argument(
+        "--explanations", help="explanations.npz to write: what the saliency and conv figures plot (models)"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (models)")
     parser.add_argument("--batch-size", type=int, default=512)
 
@@ -219,6 +223,13 @@ def evaluate_model(args: argparse.Namespace) -> None:
     document = metrics_document(name, spec.get("dataset", ""), "model", classes, prior, frames)
     document["spec"] = spec
     document["training"] = {field: ckpt[field] for field in TRAINING_FIELDS if field in ckpt}
+    if args.explanations:
+        # the model is loaded here: its figures' gradients and activations cost milliseconds now,
+        # and their jobs need not import torch to plot them (maskflow.evaluation.explain)
+        from maskflow.evaluation.explain import explanations, write_explanations
+
+        test = splits["test"]
+        write_explanations(args.explanations, explanations(ckpt, model, test.x, test.y))
     write_outputs(args.out_dir, args.metrics, frames, document)
 
 

@@ -90,10 +90,11 @@ FAMILIES: dict[str, Family] = {
     "learning_curves": Family(
         "maskflow.figures.curves:render", ("history", "metrics"), drawn_for=_trained, for_sweep_members=True
     ),
-    "saliency": Family("maskflow.figures.saliency:render", ("checkpoint", "cache_dir"), drawn_for=_has_gradients),
-    "filters": Family("maskflow.figures.filters:render", ("checkpoint", "cache_dir"), drawn_for=_has_convolutions),
+    # the network figures plot what `maskflow evaluate` computed with the model loaded (no torch here)
+    "saliency": Family("maskflow.figures.saliency:render", ("explanations",), drawn_for=_has_gradients),
+    "filters": Family("maskflow.figures.filters:render", ("explanations",), drawn_for=_has_convolutions),
     "filter_maximization": Family(
-        "maskflow.figures.filter_maximization:render", ("checkpoint", "cache_dir"), drawn_for=_has_convolutions
+        "maskflow.figures.filter_maximization:render", ("explanations",), drawn_for=_has_convolutions
     ),
     "latent": Family("maskflow.figures.latent:render", ("latent", "checkpoint", "cache_dir"), drawn_for=_has_latent),
 }
@@ -107,6 +108,7 @@ INPUT_HELP = {
     "annotations": "results/{dataset}/data/annotations.csv",
     "checkpoint": "checkpoint.pt of the model",
     "latent": "latent.npz of the model",
+    "explanations": "explanations.npz of the model (written by maskflow evaluate)",
 }
 
 

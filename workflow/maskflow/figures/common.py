@@ -6,6 +6,7 @@ modules, which import from here so that a class has the same colour in every fig
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,6 +70,23 @@ def load_model(job):
 
     torch.set_num_threads(1)
     return load(job.path("checkpoint"), "cpu")
+
+
+def read_explanations(job) -> dict[str, np.ndarray]:
+    """explanations.npz of a figure job (maskflow.evaluation.explain, written by `maskflow evaluate`),
+    or DataError naming the file when it is not one."""
+    from maskflow.evaluation.explain import FORMAT
+
+    path = job.path("explanations")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:  # cut short, overwritten, not an npz
+        raise DataError(f"{path}: not a readable explanations file ({error}); run `maskflow evaluate` again") from None
+    if str(arrays.get("format", "")) != FORMAT:
+        found = str(arrays.get("format", "missing"))
+        raise DataError(f"{path}: not a {FORMAT} file (format {found!r}); run `maskflow evaluate` again")
+    return arrays
 
 
 def cached_crops(job, split: str) -> tuple[np.ndarray, np.ndarray]:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Patch, Rectangle
 
+from maskflow.data import integrity
 from maskflow.data.photos import open_photo, probe_photo
 from maskflow.errors import DataError
 from maskflow.figures.common import class_colors, grid_shape, message_figure, read_predictions, show_crop
@@ -30,7 +31,9 @@ OVERLAY_WIDTH = 900
 def render_misclassified(job):
     predictions = read_predictions(job.path("predictions"))
     x_path = job.path("cache_dir") / f"{job.split}_x.npy"
-    crops = np.load(x_path, mmap_mode="r")
+    # checked first (a truncated or overwritten file is named, not a traceback), then memory-mapped:
+    # only the shown crops are read
+    crops = integrity.load_array(x_path, mmap=True)
     if len(crops) != len(predictions):
         raise DataError(f"{x_path}: {len(crops)} crops but {job.path('predictions')} has {len(predictions)} rows")
     title = f"{job.model}: misclassified {job.split} crops"

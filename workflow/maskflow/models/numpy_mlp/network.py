@@ -125,6 +125,17 @@ def backward(params: dict, tape: list, dlogits: np.ndarray, activation: str) -> 
     return grads
 
 
+def input_gradient(params: dict, tape: list, dlogits: np.ndarray, activation: str) -> np.ndarray:
+    """d (sum of dlogits * logits) / d input, N x features: `backward` carried one layer further
+    (the saliency figure's gradient, without torch)."""
+    _, act_grad = ACTIVATIONS[activation]
+    delta = dlogits
+    for i in reversed(range(1, len(tape))):
+        _, z_prev, a_prev = tape[i - 1]
+        delta = (delta @ params[f"w{i}"].T) * act_grad(z_prev, a_prev)
+    return delta @ params["w0"].T
+
+
 def loss_and_grads(params: dict, x: np.ndarray, y: np.ndarray, activation: str, label_smoothing: float = 0.0):
     """(loss, grads, probs) of one mini-batch: the whole of back-propagation in one call."""
     logits, tape = forward(params, x, activation)
