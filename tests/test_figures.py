@@ -465,3 +465,22 @@ def test_filter_maximization_finds_inputs_that_raise_each_sampled_filter(tmp_pat
     assert_png(tmp_path / "fm.png")
     _, mlp = explained(tmp_path, cache_dir, arch=MLP_2D, name="mlp")
     assert figure(tmp_path / "fm2.png", "filter_maximization", explanations=mlp) == 0
+
+
+def test_the_maximization_adam_is_torch_adam_bit_for_bit():
+    """explain.InputAdam (no torch.optim: it imports torch._dynamo) takes torch.optim.Adam's steps."""
+    import torch
+
+    from maskflow.evaluation.explain import InputAdam
+
+    target = torch.linspace(-2, 3, 48).reshape(2, 3, 2, 4)
+    ours = torch.zeros(2, 3, 2, 4, requires_grad=True)
+    theirs = torch.zeros(2, 3, 2, 4, requires_grad=True)
+    adam, reference = InputAdam(ours, 0.1), torch.optim.Adam([theirs], lr=0.1)
+    for _ in range(25):
+        for x in (ours, theirs):
+            x.grad = None
+            ((x - target) ** 4).sum().backward()
+        adam.step()
+        reference.step()
+    assert torch.equal(ours, theirs) and not torch.equal(ours, torch.zeros_like(ours))

@@ -122,3 +122,17 @@ def test_numpy_model_results_are_identical_run_to_run(cache, tmp_path):
         history = [line.rsplit(",", 1)[0] for line in (out / "history.csv").read_text().splitlines()]  # less seconds
         runs.append((history, (out / "predictions_test.csv").read_bytes(), (out / "latent.npz").read_bytes()))
     assert runs[0] == runs[1]
+
+
+def test_deterministic_kernels_are_switched_on_without_importing_torch_compile():
+    """configure() (every torch train and evaluate job) sets the flag that
+    torch.use_deterministic_algorithms sets, without that function's 1.3 CPU s import of
+    torch._inductor; checked in a fresh process."""
+    probe = (
+        "import sys, torch; from maskflow.runtime.device import configure; configure(torch.device('cpu'), 1); "
+        "print(torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(), "
+        "'torch._inductor' in sys.modules)"
+    )
+    process = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert process.returncode == 0, process.stderr[-2000:]
+    assert process.stdout.split() == ["True", "False", "False"]

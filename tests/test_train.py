@@ -396,3 +396,4 @@ def test_cuda_settings_are_made_before_any_cuda_work(monkeypatch):
     assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
     assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
     assert torch.are_deterministic_algorithms_enabled() and torch.get_num_threads() == 1
+    assert not torch.is_deterministic_algorithms_warn_only_enabled()  # an error, not a warning

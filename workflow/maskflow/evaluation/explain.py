@@ -137,6 +137,33 @@ def sample_filters(n_filters: int, seed: int, sample: int = SAMPLE) -> list[int]
     return sorted(np.random.default_rng(seed).choice(n_filters, size=sample, replace=False).tolist())
 
 
+class InputAdam:
+    """torch.optim.Adam's update of one tensor (its single-tensor path, the CPU default), written
+    out: the same bits (tested), without torch.optim, whose first optimizer imports torch._dynamo
+    (1.5 CPU s, more than the whole search) for its compile guards."""
+
+    def __init__(self, x: torch.Tensor, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        import torch
+
+        self.x, self.lr, self.betas, self.eps, self.steps = x, lr, betas, eps, 0
+        self.exp_avg = torch.zeros_like(x, memory_format=torch.preserve_format)
+        self.exp_avg_sq = torch.zeros_like(x, memory_format=torch.preserve_format)
+
+    def step(self) -> None:
+        import torch
+
+        beta1, beta2 = self.betas
+        self.steps += 1
+        with torch.no_grad():
+            grad = self.x.grad
+            self.exp_avg.lerp_(grad, 1 - beta1)
+            self.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            step = float(self.steps)
+            step_size = self.lr / (1 - beta1**step)
+            denom = (self.exp_avg_sq.sqrt() / (1 - beta2**step) ** 0.5).add_(self.eps)
+            self.x.addcdiv_(self.exp_avg, denom, value=-step_size)
+
+
 def maximize(model, ckpt: dict, tapped, filters: list[int], seed: int, steps: int = STEPS):
     """(inputs F x C x H x W in normalised units, mean activation of each filter at the start and at
     the end) for the model's own crop size and channels, by gradient ascent from gray.
@@ -168,16 +195,16 @@ def maximize(model, ckpt: dict, tapped, filters: list[int], seed: int, steps: in
         # sample f drives filter filters[f]: one batch, every filter optimised at once
         return maps[torch.arange(len(filters)), index].mean(dim=(1, 2))
 
-    optimizer = torch.optim.Adam([x], lr=LEARNING_RATE)
+    adam = InputAdam(x, LEARNING_RATE)
     try:
         with torch.no_grad():
             start = activations().numpy()
         for _ in range(steps):
-            optimizer.zero_grad()
+            x.grad = None
             act = activations()
             # the batch shares nothing in eval mode: each sample gets its own filter's gradient
             (-(act.sum()) + L2 * x.pow(2).mean(dim=(1, 2, 3)).sum()).backward()
-            optimizer.step()
+            adam.step()
         with torch.no_grad():
             end = activations().numpy()
     finally:

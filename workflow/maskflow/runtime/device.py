@@ -6,8 +6,10 @@
     with amp.autocast():
         loss = model(x)
 
-Reproducibility needs all of: `torch.use_deterministic_algorithms(True)` (errors instead of
-silently using a non-deterministic kernel), cuDNN in deterministic mode without autotuning
+Reproducibility needs all of: deterministic algorithms (errors instead of silently using a
+non-deterministic kernel; set through `torch.set_deterministic_debug_mode("error")`, the same
+switch as `torch.use_deterministic_algorithms(True)` without its import of the torch.compile
+stack), cuDNN in deterministic mode without autotuning
 (autotuning picks kernels by timing), and `CUBLAS_WORKSPACE_CONFIG`, which cuBLAS reads when
 its first handle is created, so it is set before any CUDA work.
 """
@@ -64,7 +66,10 @@ def configure(device: torch.device, threads: int) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
-    torch.use_deterministic_algorithms(True)
+    # = torch.use_deterministic_algorithms(True), less that function's import of torch._inductor
+    # (only to copy the flag into torch.compile's config; maskflow compiles nothing): 1.3 CPU s of
+    # every torch train and evaluate job
+    torch.set_deterministic_debug_mode("error")
     torch.set_num_threads(threads)
     try:
         torch.set_num_interop_threads(threads)
