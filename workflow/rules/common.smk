@@ -11,11 +11,14 @@ from snakemake.exceptions import WorkflowError
 # The package sits in workflow/; the one call sets PATH, OpenMP waits and PYTHONPATH for jobs.
 sys.path.insert(0, os.path.join(workflow.basedir, "workflow"))
 from maskflow.runtime.workflow_env import (
+    params_without_pandas,
     prepare,
     unthrottle_local_scheduler,
 )  # noqa: E402
 
 prepare(workflow)
+# Snakemake would import pandas (0.45 s) to compare params that are never pandas objects here.
+params_without_pandas()
 
 from maskflow import layout  # noqa: E402
 from maskflow.config import SPLITS, load_and_check  # noqa: E402

@@ -14,6 +14,8 @@
   cluster nodes.
 - Job rate limit: none for local runs (`unthrottle_local_scheduler`, from the `onstart:` hook in
   common.smk); a cluster run keeps it.
+- Params records without pandas (`params_without_pandas`, from common.smk): Snakemake imports
+  pandas to compare every job's params with their record; maskflow's params never are pandas.
 """
 
 from __future__ import annotations
@@ -56,6 +58,27 @@ def unthrottle_local_scheduler(workflow) -> bool:
     if getattr(scheduler, "job_rate_limiter", None) is None:
         return False
     scheduler.job_rate_limiter = None
+    return True
+
+
+def params_without_pandas() -> bool:
+    """Have Snakemake serialise job params for its `params` rerun trigger without importing pandas;
+    True when done. Called from common.smk, before Snakemake checks any output.
+
+    Snakemake 9 (9.27 at least) imports pandas whenever it is installed, to hash params that are
+    DataFrames, Series or Indexes, and serialises every other value with its builtin serialiser.
+    maskflow's params are strings, numbers and lists, so the records and the comparison are the
+    same either way; only the import goes, 0.45 s of every Snakemake start that checks a built
+    tree (a no-op `snakemake -n all`: 1.8 s before). A renamed internal leaves Snakemake as it
+    was (False), and tests/test_targets.py fails."""
+    try:
+        from snakemake.persistence import PersistenceBase
+    except ImportError:
+        return False
+    builtin = getattr(PersistenceBase, "_serialize_param_builtin", None)
+    if builtin is None or not isinstance(getattr(PersistenceBase, "_serialize_param", None), property):
+        return False
+    PersistenceBase._serialize_param = property(lambda self: self._serialize_param_builtin)
     return True
 
 
