@@ -360,3 +360,34 @@ def test_diverged_means_a_blow_up_or_a_non_finite_loss():
 
     assert diverged([2.3, 47000.0]) and diverged([1.0, float("nan")]) and diverged([1.0, float("inf")])
     assert not diverged([2.3, 1.0, 0.4]) and not diverged([1.0, 5.0])
+
+
+def test_descriptions_come_from_the_option_and_others_stay_empty(compared, tmp_path):
+    out, _, _ = compared
+    models = out / "models"
+    names = ["base-s1", "wide"]
+    main(
+        [
+            "compare", "--dataset", "d", "--baseline", "base",
+            "--descriptions", json.dumps({"wide": "twice the channels, 'quoted', 50%"}),
+            "--metrics", *[str(models / n / "metrics.json") for n in names],
+            "--predictions", *[str(models / n / "predictions_test.csv") for n in names],
+            "--table", str(tmp_path / "t.csv"), "--groups", str(tmp_path / "g.csv"), "--plot", str(tmp_path / "p.png"),
+        ]
+    )  # fmt: skip
+    table = pd.read_csv(tmp_path / "t.csv", keep_default_na=False).set_index("model")
+    assert table.loc["wide", "description"] == "twice the channels, 'quoted', 50%"
+    assert table.loc["base-s1", "description"] == ""
+
+
+@pytest.mark.workflow
+def test_the_workflows_comparison_carries_each_models_config_description(tiny_run):
+    import yaml
+
+    from helpers import TINY_CONFIG
+
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    table = pd.read_csv(tiny_run / "results" / "masks" / "comparison.csv", keep_default_na=False).set_index("model")
+    assert config["models"]["seq"]["description"]  # the tiny config describes this one
+    assert table.loc["seq", "description"] == config["models"]["seq"]["description"]
+    assert table.loc["mlp", "description"] == ""

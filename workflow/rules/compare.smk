@@ -30,9 +30,17 @@ rule compare:
         CONDA_ENV
     params:
         baseline=lambda wc: DATASETS[wc.dataset].get("baseline") or "",
+        # descriptions stay out of checkpoints and metrics (editing one retrains nothing)
+        descriptions=lambda wc: as_json(
+            {
+                name: EVALUATED[name].get("description") or ""
+                for name in EXPERIMENT.models_of(wc.dataset)
+            }
+        ),
     # `--baseline=`: a dataset without a baseline passes an empty value, not a missing one
     shell:
         "python -m maskflow compare --dataset {wildcards.dataset} --baseline={params.baseline:q}"
+        " --descriptions {params.descriptions:q}"
         " --metrics {input.metrics:q} --predictions {input.predictions:q}"
         " --table {output.table:q} --groups {output.groups:q} --plot {output.plot:q} 2> {log:q}"
 

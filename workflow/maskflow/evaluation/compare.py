@@ -14,7 +14,8 @@ same seed when the baseline has seeds). `comparison_groups.csv` has one row per 
 (a model's replicates together): mean and standard deviation over the seeds. The plot shows
 the group means with the standard deviation as error bars and every replicate as a dot, each
 mean written at its bar's end, on an axis zoomed to the data (the differences are the point).
-Everything is read from metrics.json (which carries the resolved config and training facts).
+Everything is read from metrics.json (which carries the resolved config and training facts),
+except each model's description, which the workflow passes from the config (`--descriptions`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from maskflow.cli import json_option
 from maskflow.errors import DataError
 from maskflow.evaluation.metrics import mcnemar_exact
 from maskflow.figures.scales import label_bars, zoom_limits
@@ -79,6 +81,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--table", required=True, help="comparison.csv to write (one row per model)")
     parser.add_argument("--groups", required=True, help="comparison_groups.csv to write (replicates: mean, std)")
     parser.add_argument("--plot", required=True, help="comparison.png to write")
+    parser.add_argument(
+        "--descriptions",
+        default="{}",
+        help="JSON: model -> its config description (kept out of checkpoints and metrics, which only "
+        "hold what affects the numbers)",
+    )
 
 
 # --------------------------------------------------------------------------- settings
@@ -298,7 +306,7 @@ def plot_groups(rows: pd.DataFrame, groups: pd.DataFrame, dataset: str, baseline
 
 
 def build_tables(
-    metrics_paths: list[str], prediction_paths: list[str], baseline: str
+    metrics_paths: list[str], prediction_paths: list[str], baseline: str, descriptions: dict[str, str] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     if len(metrics_paths) != len(prediction_paths):
         raise DataError(f"{len(metrics_paths)} metrics files but {len(prediction_paths)} prediction files")
@@ -308,6 +316,8 @@ def build_tables(
         documents.append(document)
         correct[document["model"]] = _read_correct(Path(prediction_path))
     rows = pd.DataFrame([model_row(d) for d in documents])
+    if descriptions:
+        rows["description"] = [descriptions.get(name, text) for name, text in zip(rows["model"], rows["description"])]
     if baseline and not ((rows["model"] == baseline) | (rows["group"] == baseline)).any():
         raise DataError(f"baseline {baseline!r} is not among the compared models ({', '.join(rows['model'])})")
     rows = add_mcnemar(rows, correct, baseline)
@@ -318,7 +328,8 @@ def build_tables(
 
 
 def run(args: argparse.Namespace) -> None:
-    rows, groups = build_tables(args.metrics, args.predictions, args.baseline)
+    descriptions = json_option(args.descriptions, "--descriptions")
+    rows, groups = build_tables(args.metrics, args.predictions, args.baseline, descriptions)
     atomic.write_csv(args.table, rows)
     atomic.write_csv(args.groups, groups)
     atomic.save_figure(args.plot, plot_groups(rows, groups, args.dataset, args.baseline))
