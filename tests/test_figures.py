@@ -484,3 +484,14 @@ def test_the_maximization_adam_is_torch_adam_bit_for_bit():
         adam.step()
         reference.step()
     assert torch.equal(ours, theirs) and not torch.equal(ours, torch.zeros_like(ours))
+
+
+def test_an_empty_test_split_gives_explanations_and_figures_that_say_so(tmp_path):
+    cache_dir = write_cache(tmp_path / "cache", counts={"train": 30, "val": 12, "test": 0})
+    _, explanations = explained(tmp_path, cache_dir)
+    with np.load(explanations) as data:
+        assert data["saliency_index"].shape == (0,) and "probe_crop" not in data.files
+        assert "maximization_input" in data.files  # the search needs no test crop
+    for name in ("saliency", "filters", "filter_maximization"):
+        assert figure(tmp_path / f"{name}.png", name, explanations=explanations) == 0
+        assert_png(tmp_path / f"{name}.png")
