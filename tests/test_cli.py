@@ -39,6 +39,8 @@ def argv_for(command: str, option: str, value: str, tmp_path) -> list[str]:
         + ["--history", out, "--latent", out, "--resume", out],
         ("evaluate", "--ensemble"): ["--cache-dir", out, "--out-dir", out, "--metrics", out, "--models-dir", out],
         ("figure", "--spec"): ["confusion_matrix_test", "--out", out],
+        ("compare", "--descriptions"): ["--dataset", "d", "--metrics", out, "--predictions", out]
+        + ["--table", out, "--groups", out, "--plot", out],
         ("report", "--plan"): ["--out", out],
         ("predict", "--columns"): ["--checkpoint", out, "--annotations", out, "--images", out, "--out", out],
     }
@@ -65,6 +67,7 @@ JSON_OPTIONS = [
     ("train", "--classes"),
     ("evaluate", "--ensemble"),
     ("figure", "--spec"),
+    ("compare", "--descriptions"),
     ("report", "--plan"),
     ("predict", "--columns"),
     ("predict", "--preprocess"),
