@@ -66,17 +66,22 @@ def saliency_maps(model, ckpt: dict, crops: np.ndarray) -> tuple[np.ndarray, np.
 
 def numpy_saliency_maps(ckpt: dict, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`saliency_maps` of a NumPy MLP checkpoint, by its own forward pass and chain rule (no torch)."""
+    from threadpoolctl import threadpool_limits
+
     from maskflow.inference import normalize_numpy
     from maskflow.models.numpy_mlp.network import forward, input_gradient, softmax
 
     state, arch = ckpt["model_state"], ckpt["arch"]
     activation = arch.get("activation", "relu")
     x = normalize_numpy(np.asarray(crops).transpose(0, 3, 1, 2), ckpt["normalization"]).astype(state["w0"].dtype)
-    logits, tape = forward(state, x, activation)
-    predicted = logits.argmax(axis=1)
-    chosen = np.zeros_like(logits)
-    chosen[np.arange(len(logits)), predicted] = 1.0  # d(sum of the chosen logits) / d logits
-    grad = np.abs(input_gradient(state, tape, chosen, activation).reshape(x.shape)).max(axis=1)
+    # one BLAS thread, as the NumPy model's evaluation runs (maskflow.inference.numpy_forward): the
+    # same bits whatever the machine's core count
+    with threadpool_limits(1):
+        logits, tape = forward(state, x, activation)
+        predicted = logits.argmax(axis=1)
+        chosen = np.zeros_like(logits)
+        chosen[np.arange(len(logits)), predicted] = 1.0  # d(sum of the chosen logits) / d logits
+        grad = np.abs(input_gradient(state, tape, chosen, activation).reshape(x.shape)).max(axis=1)
     proba = softmax(logits.astype(np.float64))
     return _scaled(grad), predicted, proba[np.arange(len(proba)), predicted]
 

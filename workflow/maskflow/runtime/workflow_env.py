@@ -75,8 +75,9 @@ def params_without_pandas() -> bool:
         from snakemake.persistence import PersistenceBase
     except ImportError:
         return False
-    builtin = getattr(PersistenceBase, "_serialize_param_builtin", None)
-    if builtin is None or not isinstance(getattr(PersistenceBase, "_serialize_param", None), property):
+    if not hasattr(PersistenceBase, "_serialize_param_builtin") or not isinstance(
+        getattr(PersistenceBase, "_serialize_param", None), property
+    ):
         return False
     PersistenceBase._serialize_param = property(lambda self: self._serialize_param_builtin)
     return True
