@@ -1,5 +1,5 @@
 """The `maskflow` command line: every option that takes JSON gives one line and exit 2 on a bad
-value (maskflow.cli.json_option), through maskflow.cli.main as a user would call it."""
+value (maskflow.options.json_option), through maskflow.cli.main as a user would call it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from maskflow.cli import COMMANDS, build_parser, json_option, main
+from maskflow.cli import COMMANDS, build_parser, main
+from maskflow.options import json_option
 from maskflow.errors import ConfigError
 
 from helpers.evaluation import write_cache, write_checkpoint

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from maskflow.errors import DataError
-from maskflow.evaluation.compare import model_row
+from maskflow.compare.table import model_row
 from maskflow.figures.scales import diverged, label_bars, label_points, zoom_limits
 from maskflow.io import atomic
 

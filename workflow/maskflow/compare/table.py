@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from maskflow.cli import json_option
+from maskflow.options import json_option
 from maskflow.errors import DataError
 from maskflow.evaluation.metrics import mcnemar_exact
 from maskflow.figures.scales import label_bars, zoom_limits

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from maskflow.cli import json_option
+from maskflow.options import json_option
 from maskflow.config import SPLITS
 from maskflow.data import integrity
 from maskflow.errors import ConfigError, DataError

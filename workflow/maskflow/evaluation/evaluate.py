@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from maskflow.cli import json_option
+from maskflow.options import json_option
 from maskflow.config import SPLITS
 from maskflow.data import integrity
 from maskflow.errors import ConfigError, DataError

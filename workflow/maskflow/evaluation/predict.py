@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from maskflow.cli import json_option
+from maskflow.options import json_option
 from maskflow.errors import ConfigError, DataError
 from maskflow.io import atomic
 

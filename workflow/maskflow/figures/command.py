@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from maskflow.cli import json_option
+from maskflow.options import json_option
 from maskflow.config import FIGURE_DEFAULTS, SPLITS
 from maskflow.errors import ConfigError, DataError
 from maskflow.io import atomic

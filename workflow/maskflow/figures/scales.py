@@ -1,7 +1,7 @@
 """Axis scales for figures that compare runs: zoom scores to the data, put losses on a log axis.
 
-Not a command of its own; the comparison plot (evaluation/compare.py) and the sweep plots
-(evaluation/sweep.py) use it. The point of those figures is the difference between runs, often
+Not a command of its own; the comparison plot (compare/table.py) and the sweep plots
+(compare/sweep.py) use it. The point of those figures is the difference between runs, often
 a few hundredths of accuracy: on a 0..1 axis that difference is a flat line, and on a linear
 loss axis one diverging run (a spike to 10^4) flattens every other curve to zero.
 """

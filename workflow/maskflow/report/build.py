@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from maskflow.cli import json_option
+from maskflow.options import json_option
 from maskflow.errors import ConfigError
 from maskflow.io import atomic
 from maskflow.io.files import read_json

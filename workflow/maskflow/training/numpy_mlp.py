@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from maskflow.cli import json_option
+from maskflow.options import json_option
 from maskflow.errors import ConfigError
 from maskflow.io import atomic
 from maskflow.models.numpy_mlp.network import (

@@ -33,7 +33,7 @@ import time
 import torch
 
 from maskflow import inference
-from maskflow.cli import json_option
+from maskflow.options import json_option
 from maskflow.errors import ConfigError
 from maskflow.io.hashing import derived_seed, fingerprint
 from maskflow.models import build_model

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from maskflow.sources.synthetic.layout import Face
+from maskflow.sources.synthetic.placement import Face
 from maskflow.sources.synthetic.palettes import MASK_COLOURS, SKIN
 
 
