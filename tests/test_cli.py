@@ -8,8 +8,8 @@ import json
 import pytest
 
 from maskflow.cli import COMMANDS, build_parser, main
-from maskflow.options import json_option
 from maskflow.errors import ConfigError
+from maskflow.options import json_option
 
 from helpers.evaluation import write_cache, write_checkpoint
 from helpers.training import SPEC

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from maskflow.errors import DataError
 from maskflow.compare.table import model_row
+from maskflow.errors import DataError
 from maskflow.figures.scales import diverged, label_bars, label_points, zoom_limits
 from maskflow.io import atomic
 

@@ -28,11 +28,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from maskflow.options import json_option
 from maskflow.errors import DataError
 from maskflow.evaluation.metrics import mcnemar_exact
 from maskflow.figures.scales import label_bars, zoom_limits
 from maskflow.io import atomic
+from maskflow.options import json_option
 
 log = logging.getLogger(__name__)
 

@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from maskflow.options import json_option
 from maskflow.config import SPLITS
 from maskflow.data import integrity
 from maskflow.errors import ConfigError, DataError
 from maskflow.evaluation.metrics import DECISION_RULES, class_prior, split_metrics
 from maskflow.io import atomic, hashing
+from maskflow.options import json_option
 
 if TYPE_CHECKING:  # pandas reads ensemble members' tables only: a model's evaluation does without it
     import pandas as pd

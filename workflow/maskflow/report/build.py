@@ -26,10 +26,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from maskflow.options import json_option
 from maskflow.errors import ConfigError
 from maskflow.io import atomic
 from maskflow.io.files import read_json
+from maskflow.options import json_option
 from maskflow.report import provenance
 from maskflow.report.html import IMAGE_CHECK, STYLE, anchor, esc, fmt, fmt_p, image, settings_list, table
 from maskflow.report.models import model_section

@@ -17,10 +17,10 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from maskflow.options import json_option
 from maskflow.config import DEFAULT_DEVICE, DEFAULT_SEED, resolve_train
 from maskflow.errors import ConfigError
 from maskflow.models import REGISTRY, check_arch, imported
+from maskflow.options import json_option
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -26,7 +26,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from maskflow.options import json_option
 from maskflow.errors import ConfigError
 from maskflow.io import atomic
 from maskflow.models.numpy_mlp.network import (
@@ -39,6 +38,7 @@ from maskflow.models.numpy_mlp.network import (
     predict_proba,
 )
 from maskflow.models.numpy_mlp.optim import OPTIMIZERS, SCHEDULES
+from maskflow.options import json_option
 
 log = logging.getLogger("maskflow.training.numpy_mlp")
 

@@ -33,12 +33,12 @@ import time
 import torch
 
 from maskflow import inference
-from maskflow.options import json_option
 from maskflow.errors import ConfigError
 from maskflow.io.hashing import derived_seed, fingerprint
 from maskflow.models import build_model
 from maskflow.models import checkpoint as ckpt_io
 from maskflow.models.init import initialise
+from maskflow.options import json_option
 from maskflow.runtime.device import MixedPrecision, configure, describe, place, resolve_device
 from maskflow.training.augment import Augmenter
 
