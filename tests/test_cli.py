@@ -37,7 +37,7 @@ def argv_for(command: str, option: str, value: str, tmp_path) -> list[str]:
         ("cache", "--spec"): ["--raw-dir", out, "--annotations", out, "--out-dir", out],
         ("stats", "--spec"): ["--cache-dir", out, "--counts", out],
         ("train", "--spec"): ["--cache-dir", out, "--normalization", out, "--checkpoint", out]
-        + ["--history", out, "--latent", out, "--resume", out],
+        + ["--history", out, "--latent", out, "--resume", out, "--architecture", out],
         ("evaluate", "--ensemble"): ["--cache-dir", out, "--out-dir", out, "--metrics", out, "--models-dir", out],
         ("figure", "--spec"): ["confusion_matrix_test", "--out", out],
         ("compare", "--descriptions"): ["--dataset", "d", "--metrics", out, "--predictions", out]

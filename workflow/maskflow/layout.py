@@ -59,7 +59,7 @@ MODEL = {
     "checkpoint": "results/{dataset}/models/{model}/checkpoint.pt",
     "history": "results/{dataset}/models/{model}/history.csv",
     "latent": "results/{dataset}/models/{model}/latent.npz",
-    # the per-layer table, beside the checkpoint (maskflow.models.summary.architecture_path)
+    # the per-layer table (maskflow.models.summary), written by `maskflow train --architecture`
     "architecture": "results/{dataset}/models/{model}/architecture.txt",
     # Resume state sits outside the declared outputs: Snakemake deletes those when a job fails.
     "resume": "results/{dataset}/models/{model}/resume.pt",
