@@ -15,7 +15,6 @@ from sklearn.model_selection import train_test_split
 
 from maskflow import inference, models
 from maskflow.config import TRAIN_DEFAULTS, deep_merge
-from maskflow.data import integrity
 from maskflow.errors import CheckpointError, ConfigError
 from maskflow.inference import predict_proba, proba_metrics
 from maskflow.io.atomic import save_npy
@@ -250,7 +249,7 @@ def test_train_stage_writes_outputs_that_reload_to_the_logged_metrics(digits, tr
     assert not np.allclose(latent["features_e1"], latent["features_e8"])
     assert not paths.resume.exists()
     # evaluate's integrity check accepts it: a finished run of this model with intact weights
-    integrity.check_checkpoint(ckpt, model="np")
+    checkpoint.check_checkpoint(ckpt, model="np")
 
 
 def test_numpy_checkpoint_is_a_plain_pickle_with_the_torch_checkpoints_fields(digits, tmp_path, trained_stage):
@@ -293,7 +292,7 @@ def test_damaged_or_foreign_numpy_checkpoints_are_refused(trained_stage, tmp_pat
     ckpt = checkpoint.load_checkpoint(paths.checkpoint)
     ckpt["model_state"]["w1"][0, 0] += 1e-9  # one weight changed: the recorded sha256 no longer matches
     with pytest.raises(CheckpointError, match="the file is damaged"):
-        integrity.check_checkpoint(ckpt, model="np")
+        checkpoint.check_checkpoint(ckpt, model="np")
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(paths.checkpoint.read_bytes()[:-100])
     with pytest.raises(CheckpointError, match="not a readable checkpoint"):
