@@ -39,6 +39,7 @@ SCHEDULES = {
     "cosine": lambda optimizer, t: torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t["epochs"]),
 }
 
+
 class EarlyStopping:
     """Stop after `patience` epochs without improvement of `monitor`; keep the best weights."""
 
