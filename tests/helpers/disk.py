@@ -42,13 +42,16 @@ def grow(folder: Path, size: str) -> None:
 
 
 def fill(folder: Path, leave: int) -> Path:
-    """A filler file that leaves `leave` bytes free at `folder`; delete it to get the space back."""
+    """A filler file that leaves about `leave` bytes free at `folder` (tmpfs counts whole pages);
+    delete it to get the space back. Allocated, not written: instant, so a test can fill the disk
+    while a job runs."""
     filler = folder / "filler"
-    free = shutil.disk_usage(folder).free
     with open(filler, "wb") as handle:
-        handle.truncate(0)
-        chunk = b"\0" * 2**20
-        remaining = max(free - leave, 0)
-        while remaining > 0:
-            remaining -= handle.write(chunk[: min(len(chunk), remaining)])
+        size = max(shutil.disk_usage(folder).free - leave, 0)
+        while size > 0:
+            try:
+                os.posix_fallocate(handle.fileno(), 0, size)
+                break
+            except OSError:  # the filler's own pages: ask for one page less
+                size -= 4096
     return filler

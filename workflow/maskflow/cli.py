@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except OSError as error:
         # A full disk met outside maskflow.io.atomic (a library writing on its own): one line too.
-        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
             raise
         print(
             f"maskflow {args.command}: error: {error.filename or 'a file'}: {error.strerror.lower()}", file=sys.stderr

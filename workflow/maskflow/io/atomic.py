@@ -56,9 +56,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         raise
 
 
-# A full disk or an exhausted quota: the write fails with one line naming the file (the CLI's
+# A full disk, an exhausted quota or a file size limit: the write fails with one line naming the file (the CLI's
 # MaskflowError), the target keeps its previous content, and the temporary file is removed.
-DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 LEFT_AS_IT_WAS = "it was left as it was; free some space and run the same command again"
 
 
