@@ -14,6 +14,7 @@ model as params, so editing one model reruns that model alone.
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import sys
 from pathlib import Path
@@ -100,8 +101,9 @@ def _key_path(parts) -> str:
     return ".".join(str(p) for p in parts) or "<top level>"
 
 
+@functools.lru_cache(maxsize=4)
 def load_schema(schema_path: str | Path) -> dict:
-    """The config schema as a mapping."""
+    """The config schema as a mapping (read once: the schema check and the sweep check use it)."""
     # libyaml's loader when PyYAML has it (its wheels do): the schema is read at every Snakemake
     # start, 40 ms in pure Python, 6 ms in C
     return yaml.load(Path(schema_path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
