@@ -136,7 +136,7 @@ def write_config(tmp_path, edit) -> str:
 def test_help_describes_the_command():
     process = config_command("--help")
     assert process.returncode == 0, process.stderr
-    assert process.stdout.startswith("usage: python -m maskflow.config [-h] [-q] [FILE ...]")
+    assert process.stdout.startswith("usage: python -m maskflow.config [-h] [-q] [--no-data-check] [FILE ...]")
     assert "--configfile" in process.stdout and process.stderr == ""
 
 
@@ -202,3 +202,14 @@ def test_snakemake_prints_the_message_first_and_no_frame(tmp_path, case):
     command = config_command(path, cwd=tmp_path)
     assert command.returncode == 1
     assert command.stderr.splitlines() == lines
+
+
+def test_data_presence_can_be_left_unchecked(tmp_path):
+    # CI checks a preset without its data: the data check alone is skipped, the rest still runs
+    missing = write_config(
+        tmp_path, lambda c: c["datasets"]["masks"].update(source={"kind": "path", "path": "data/nowhere"})
+    )
+    assert "source path 'data/nowhere' not found" in config_command(missing, cwd=tmp_path).stderr
+    assert config_command("--no-data-check", "--quiet", missing, cwd=tmp_path).returncode == 0
+    broken = write_config(tmp_path, MISTAKES["repeated grid value"][0])
+    assert config_command("--no-data-check", broken).stderr.startswith("config: sweeps.lr.grid.train.lr: value 0.05")
