@@ -66,8 +66,14 @@ def preallocate(path: Path) -> None:
     """Reserve the blocks of a file made sparse (np.lib.format.open_memmap), before it is filled
     through a memory map: on a full disk a store into a mapped page cannot fail with an error,
     the kernel kills the process (SIGBUS), whereas this fails with ENOSPC first."""
+    if not hasattr(os, "posix_fallocate"):  # macOS: no way to reserve; the map is filled as before
+        return
     with open(path, "rb+") as handle:
-        os.posix_fallocate(handle.fileno(), 0, os.fstat(handle.fileno()).st_size)
+        try:
+            os.posix_fallocate(handle.fileno(), 0, os.fstat(handle.fileno()).st_size)
+        except OSError as error:
+            if error.errno not in (errno.EINVAL, errno.EOPNOTSUPP):  # a filesystem that cannot: as before
+                raise
 
 
 def _umask() -> int:
