@@ -109,12 +109,17 @@ def load_schema(schema_path: str | Path) -> dict:
     return yaml.load(Path(schema_path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
-def schema_problems(instance: Any, schema: dict, prefix: tuple = ()) -> list[str]:
-    """`where: problem` for every way `instance` breaks `schema`, innermost key first; `prefix`
-    is the key path of `instance` inside the config."""
+def validator_for(schema: dict):
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def schema_problems(instance: Any, validator, prefix: tuple = ()) -> list[str]:
+    """`where: problem` for every way `instance` breaks the schema of `validator` (validator_for),
+    innermost key first; `prefix` is the key path of `instance` inside the config."""
+    import jsonschema
+
     errors = sorted(
         validator.iter_errors(instance), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path)))
     )
@@ -138,7 +143,7 @@ def schema_problems(instance: Any, schema: dict, prefix: tuple = ()) -> list[str
 
 def validate_schema(config: dict, schema_path: str | Path) -> None:
     """Validate against the JSON schema; raise ConfigError naming the key and what is allowed."""
-    lines = schema_problems(config, load_schema(schema_path))
+    lines = schema_problems(config, validator_for(load_schema(schema_path)))
     if not lines:
         return
     more = f"\n  ... and {len(lines) - 10} more" if len(lines) > 10 else ""
@@ -286,7 +291,7 @@ def check_sweeps(config: dict, schema: dict, datasets: dict[str, dict]) -> None:
     and no value may repeat (two members of one name would silently be one). Errors name the
     sweep, the grid key and the value."""
     models = config["models"]
-    model_schema = {"$defs": schema["$defs"], "$ref": "#/$defs/model"}
+    model_schema = validator_for({"$defs": schema["$defs"], "$ref": "#/$defs/model"})
     for sweep_name, sweep in (config.get("sweeps") or {}).items():
         if sweep["base"] not in models:
             continue  # expand_sweeps names the unknown base
