@@ -16,6 +16,7 @@ that take JSON (`--spec`, `--columns`, ...) say "JSON" in their help and are rea
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import sys
@@ -74,6 +75,14 @@ def main(argv: list[str] | None = None) -> None:
         module.run(args)
     except MaskflowError as error:
         print(f"maskflow {args.command}: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as error:
+        # A full disk met outside maskflow.io.atomic (a library writing on its own): one line too.
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise
+        print(
+            f"maskflow {args.command}: error: {error.filename or 'a file'}: {error.strerror.lower()}", file=sys.stderr
+        )
         sys.exit(2)
 
 

@@ -7,12 +7,14 @@ maskflow.sources.download), and expands `base:` inheritance, `seeds:` replicates
 into a flat mapping of resolved models. Each train rule then receives only its own resolved
 model as params, so editing one model reruns that model alone.
 
-    python -m maskflow.config config.yaml     # prints the resolved models as YAML
+    python -m maskflow.config config.yaml [more.yaml ...]   # checks, then prints the resolved config
+    python -m maskflow.config --help
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import sys
 from pathlib import Path
@@ -99,24 +101,33 @@ def _key_path(parts) -> str:
     return ".".join(str(p) for p in parts) or "<top level>"
 
 
-def validate_schema(config: dict, schema_path: str | Path) -> None:
-    """Validate against the JSON schema; raise ConfigError naming the key and what is allowed."""
-    import jsonschema
-
+@functools.lru_cache(maxsize=4)
+def load_schema(schema_path: str | Path) -> dict:
+    """The config schema as a mapping (read once: the schema check and the sweep check use it)."""
     # libyaml's loader when PyYAML has it (its wheels do): the schema is read at every Snakemake
     # start, 40 ms in pure Python, 6 ms in C
-    schema = yaml.load(Path(schema_path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    validator = jsonschema.Draft202012Validator(schema)
+    return yaml.load(Path(schema_path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def validator_for(schema: dict):
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(schema)
+
+
+def schema_problems(instance: Any, validator, prefix: tuple = ()) -> list[str]:
+    """`where: problem` for every way `instance` breaks the schema of `validator` (validator_for),
+    innermost key first; `prefix` is the key path of `instance` inside the config."""
+    import jsonschema
+
     errors = sorted(
-        validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path)))
+        validator.iter_errors(instance), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path)))
     )
-    if not errors:
-        return
     lines = []
-    for error in errors[:10]:
+    for error in errors:
         # Descend into oneOf/anyOf/if-then so the message is about the innermost key.
         best = jsonschema.exceptions.best_match([error])
-        where = _key_path(best.absolute_path)
+        where = _key_path((*prefix, *best.absolute_path))
         if best.validator == "additionalProperties":
             allowed = sorted(best.schema.get("properties", {}))
             message = f"{best.message}" + (f"; allowed keys: {', '.join(allowed)}" if allowed else "")
@@ -126,9 +137,17 @@ def validate_schema(config: dict, schema_path: str | Path) -> None:
             message = f"{best.message} (names may use letters, digits and _ only)"
         else:
             message = best.message
-        lines.append(f"  {where}: {message}")
-    more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
-    raise ConfigError("invalid config:\n" + "\n".join(lines) + more)
+        lines.append(f"{where}: {message}")
+    return lines
+
+
+def validate_schema(config: dict, schema_path: str | Path) -> None:
+    """Validate against the JSON schema; raise ConfigError naming the key and what is allowed."""
+    lines = schema_problems(config, validator_for(load_schema(schema_path)))
+    if not lines:
+        return
+    more = f"\n  ... and {len(lines) - 10} more" if len(lines) > 10 else ""
+    raise ConfigError("invalid config:\n" + "\n".join(f"  {line}" for line in lines[:10]) + more)
 
 
 def resolve_dataset(name: str, dataset: dict) -> dict:
@@ -256,8 +275,71 @@ def expand_sweeps(config: dict) -> dict[str, dict]:
                 _set_dotted(entry, key, value, base)
             entry["sweep"] = sweep_name
             entry["sweep_values"] = dict(zip(keys, values))
-            generated[f"{sweep_name}-{suffix}"] = entry
+            name = f"{sweep_name}-{suffix}"
+            if name in generated:  # check_sweeps refuses repeated values first; this is the backstop
+                raise ConfigError(
+                    f"sweeps.{sweep_name}.grid: members {generated[name]['sweep_values']} and "
+                    f"{entry['sweep_values']} would both be named {name}"
+                )
+            generated[name] = entry
     return generated
+
+
+def check_sweeps(config: dict, schema: dict, datasets: dict[str, dict]) -> None:
+    """Check every grid value of every sweep as the model it makes: the base model with that one
+    value set must pass the same schema, training and architecture checks as a model written out,
+    and no value may repeat (two members of one name would silently be one). Errors name the
+    sweep, the grid key and the value."""
+    models = config["models"]
+    model_schema = validator_for({"$defs": schema["$defs"], "$ref": "#/$defs/model"})
+    for sweep_name, sweep in (config.get("sweeps") or {}).items():
+        if sweep["base"] not in models:
+            continue  # expand_sweeps names the unknown base
+        base = _resolve_base(sweep["base"], models)
+        dataset = datasets.get(base.get("dataset") or next(iter(datasets)))
+        for key, values in sweep["grid"].items():
+            seen: dict[str, Any] = {}
+            for value in values:
+                where = f"sweeps.{sweep_name}.grid.{key}: value {value!r}"
+                label = _format_value(value)
+                if label in seen:
+                    twice = "is listed twice" if seen[label] == value else f"and {seen[label]!r} give the same name"
+                    raise ConfigError(
+                        f"{where} {twice}: both members would be {sweep_name}-{key.split('.')[-1]}{label}; "
+                        "list each value once"
+                    )
+                seen[label] = value
+                try:
+                    entry: dict = {}
+                    _set_dotted(entry, key, value, base)
+                    member = deep_merge(base, entry)
+                    problems = schema_problems(member, model_schema)
+                    if problems:
+                        raise ConfigError(problems[0])
+                    _check_member(member, [key], dataset)
+                except ConfigError as error:
+                    raise ConfigError(f"{where}: {error}") from None
+        if len(sweep["grid"]) > 1:
+            # Rules across keys (sgd's nesterov needs momentum; blocks and pools together): each
+            # combination, once every single value has passed.
+            members = expand_sweeps({"models": models, "sweeps": {sweep_name: sweep}})
+            for name, entry in members.items():
+                values = entry.pop("sweep_values")
+                for extra in ("base", "sweep"):
+                    entry.pop(extra)
+                try:
+                    _check_member(deep_merge(base, entry), list(values), dataset)
+                except ConfigError as error:
+                    named = ", ".join(f"{k}={v!r}" for k, v in values.items())
+                    raise ConfigError(f"sweeps.{sweep_name}.grid: member {name} ({named}): {error}") from None
+
+
+def _check_member(member: dict, keys: list[str], dataset: dict | None) -> None:
+    """The training and architecture rules of a sweep member whose grid `keys` touch them."""
+    if any(key.startswith("train.") for key in keys):
+        resolve_train(member.get("train"), "train")
+    if any(key.startswith("arch.") for key in keys) and dataset is not None:
+        check_arch_fits(member["arch"], dataset["preprocess"], "arch")
 
 
 def resolve_models(config: dict) -> dict[str, dict]:
@@ -323,18 +405,21 @@ def resolve_ensembles(config: dict, models: dict[str, dict]) -> dict[str, dict]:
 
 def check_architectures(models: dict[str, dict]) -> None:
     """Ask the model registry whether every arch is buildable for its dataset's crops (size,
-    channels: `sequential` layer shapes); errors name the model and key."""
-    try:
-        from maskflow.models import check_input
-    except ImportError:  # the registry arrives with training; nothing to check before it exists
-        return
+    channels: `sequential` layer and `cnn` block shapes); errors name the model and key."""
     for name, model in models.items():
-        try:
-            check_input(model["arch"], model.get("preprocess") or {})
-        except ConfigError as error:
-            # `layers[7] (linear): ...` reads as a key path: models.x.arch.layers[7] (linear): ...
-            joiner = "." if str(error).startswith("layers") else ": "
-            raise ConfigError(f"models.{name}.arch{joiner}{error}") from None
+        check_arch_fits(model["arch"], model.get("preprocess") or {}, f"models.{name}.arch")
+
+
+def check_arch_fits(arch: dict, preprocess: dict, where: str) -> None:
+    """check_input of the model registry, its errors prefixed with `where` (the arch's key path)."""
+    from maskflow.models import check_input
+
+    try:
+        check_input(arch, preprocess)
+    except ConfigError as error:
+        # `layers[7] (linear): ...` reads as a key path: models.x.arch.layers[7] (linear): ...
+        joiner = "." if str(error).startswith(("layers", "blocks")) else ": "
+        raise ConfigError(f"{where}{joiner}{error}") from None
 
 
 def load_and_check(config: dict, schema_path: str | Path) -> dict:
@@ -343,6 +428,7 @@ def load_and_check(config: dict, schema_path: str | Path) -> dict:
     resolve_ensembles)."""
     validate_schema(config, schema_path)
     datasets = {name: resolve_dataset(name, ds) for name, ds in config["datasets"].items()}
+    check_sweeps(config, load_schema(schema_path), datasets)
     models = resolve_models(config)
     for model in models.values():
         # The crop geometry travels with the model into its checkpoint, so `maskflow predict`
@@ -365,12 +451,83 @@ def load_and_check(config: dict, schema_path: str | Path) -> dict:
     }
 
 
+def check_sources(resolved: dict) -> None:
+    """A `path` source not yet fetched whose file is absent: ConfigError with one line, the path
+    and the source's `hint` (what to download, from where). Paths are relative to the working
+    directory, as the workflow reads them."""
+    from maskflow import layout
+    from maskflow.sources.local import missing_source
+
+    for name, dataset in resolved["datasets"].items():
+        if not Path(layout.DATA["manifest"].format(dataset=name)).exists():
+            missing = missing_source(name, dataset["source"])
+            if missing:
+                raise ConfigError(missing)
+
+
+def read_layers(paths: list[str]) -> dict:
+    """The config files merged as `snakemake --configfile A B` merges them: key by key, later
+    files win, mappings merged recursively, anything else replaced whole."""
+    config: dict = {}
+    for path in paths:
+        try:
+            layer = yaml.safe_load(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such file") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{path}: cannot be read ({error})") from None
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+            raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+        if layer is None:
+            continue  # an empty file, as Snakemake takes it
+        if not isinstance(layer, dict):
+            raise ConfigError(f"{path}: must be a mapping of keys, got a {type(layer).__name__}")
+        config = deep_merge(config, layer)
+    return config
+
+
 def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    path = Path(argv[0] if argv else "config.yaml")
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m maskflow.config",
+        description="Check maskflow config files as `snakemake` does before any job runs, without "
+        "Snakemake: the same checks, the same messages. Prints the resolved config (every default "
+        "filled in, models expanded) as YAML; exit status 1 and one 'config: ...' message on a mistake.",
+    )
+    parser.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE",
+        default=["config.yaml"],
+        help="config files, layered as `snakemake --configfile FILE ...` layers them (default: config.yaml)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="print a one-line summary instead of the YAML")
+    parser.add_argument(
+        "--no-data-check",
+        action="store_true",
+        help="do not check that `path` sources exist (relative to the current folder), e.g. in CI without the data",
+    )
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     schema = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
-    resolved = load_and_check(yaml.safe_load(path.read_text()), schema)
-    yaml.safe_dump(resolved, sys.stdout, sort_keys=False)
+    try:
+        resolved = load_and_check(read_layers(args.files), schema)
+        if not args.no_data_check:
+            check_sources(resolved)
+    except ConfigError as error:
+        # The line `snakemake -n` shows for the same mistake (workflow/rules/common.smk).
+        print(f"config: {error}", file=sys.stderr)
+        sys.exit(1)
+    if args.quiet:
+        print(
+            f"config: {' + '.join(args.files)}: valid ({len(resolved['datasets'])} dataset(s), "
+            f"{len(resolved['models'])} model(s), {len(resolved['ensembles'])} ensemble(s))"
+        )
+    else:
+        yaml.safe_dump(resolved, sys.stdout, sort_keys=False)
 
 
 if __name__ == "__main__":

@@ -23,3 +23,7 @@ class DownloadError(MaskflowError):
 
 class CheckpointError(MaskflowError):
     """A checkpoint is corrupt, or does not match the arrays it is applied to."""
+
+
+class DiskFullError(MaskflowError):
+    """A write ran out of space (or quota): the message names the file, which was left as it was."""

@@ -21,10 +21,9 @@ prepare(workflow)
 params_without_pandas()
 
 from maskflow import layout  # noqa: E402
-from maskflow.config import SPLITS, load_and_check  # noqa: E402
+from maskflow.config import SPLITS, check_sources, load_and_check  # noqa: E402
 from maskflow.errors import MaskflowError  # noqa: E402
 from maskflow.runtime.gpu_slots import visible_gpu_count  # noqa: E402
-from maskflow.sources.local import missing_source  # noqa: E402
 
 CONDA_ENV = "../../envs/maskflow.yaml"
 
@@ -32,16 +31,14 @@ try:
     MF = load_and_check(
         config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
     )
+    # A `path` source not yet fetched whose file is absent stops here too, `snakemake -n`
+    # included: the path and the source's `hint` (what to download, from where).
+    check_sources(MF)
 except MaskflowError as error:
-    raise WorkflowError(f"config: {error}") from None
-
-# A `path` source not yet fetched whose file is absent stops here, `snakemake -n` included, with
-# one line: the path and the source's `hint` (what to download, from where).
-for _name, _dataset in MF["datasets"].items():
-    if not os.path.exists(layout.DATA["manifest"].format(dataset=_name)):
-        _missing = missing_source(_name, _dataset["source"])
-        if _missing:
-            raise WorkflowError(_missing)
+    # The message is the first thing the user reads, as `python -m maskflow.config` prints it:
+    # a WorkflowError would be framed by Snakemake's "in file common.smk, line ..." and a
+    # traceback line, which reads like a crash. SystemExit passes Snakemake's handlers untouched.
+    sys.exit(f"config: {error}")
 
 
 # Snakemake's job rate limit makes a local scheduler poll ever faster (maskflow.runtime.snakemake_patches).

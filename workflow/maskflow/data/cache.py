@@ -229,6 +229,7 @@ def _write_split(out_dir: Path, split: str, rows: pd.DataFrame, prep: Preprocess
     with atomic.atomic_path(cache_path(out_dir, split, "x")) as tmp:
         if len(rows):
             x = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=prep.shape(len(rows)))
+            atomic.preallocate(tmp)  # a full disk: ENOSPC now, not SIGBUS in the middle of the crops
             build(rows, x)
             x.flush()
             del x

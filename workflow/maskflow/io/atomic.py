@@ -2,7 +2,8 @@
 
 Every output goes to a temporary file in the same folder, is flushed to disk, then renamed
 over the target (`os.replace` is atomic on POSIX). An interrupted job never leaves a file that
-looks finished, which is what lets Snakemake's rerun logic be trusted.
+looks finished, which is what lets Snakemake's rerun logic be trusted. A write that runs out of
+space raises DiskFullError naming the target, which keeps its previous content.
 
     with atomic_path("results/x.npy") as tmp:
         np.save(tmp, array)
@@ -11,6 +12,7 @@ looks finished, which is what lets Snakemake's rerun logic be trusted.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -18,6 +20,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from maskflow.errors import DiskFullError
 
 
 @contextlib.contextmanager
@@ -42,9 +46,34 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         # collaborators on a shared cluster filesystem can read the results.
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        if error.errno in DISK_FULL:
+            raise DiskFullError(f"{target}: {os.strerror(error.errno).lower()}; {LEFT_AS_IT_WAS}") from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+# A full disk, an exhausted quota or a file size limit: the write fails with one line naming the file (the CLI's
+# MaskflowError), the target keeps its previous content, and the temporary file is removed.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+LEFT_AS_IT_WAS = "it was left as it was; free some space and run the same command again"
+
+
+def preallocate(path: Path) -> None:
+    """Reserve the blocks of a file made sparse (np.lib.format.open_memmap), before it is filled
+    through a memory map: on a full disk a store into a mapped page cannot fail with an error,
+    the kernel kills the process (SIGBUS), whereas this fails with ENOSPC first."""
+    if not hasattr(os, "posix_fallocate"):  # macOS: no way to reserve; the map is filled as before
+        return
+    with open(path, "rb+") as handle:
+        try:
+            os.posix_fallocate(handle.fileno(), 0, os.fstat(handle.fileno()).st_size)
+        except OSError as error:
+            if error.errno not in (errno.EINVAL, errno.EOPNOTSUPP):  # a filesystem that cannot: as before
+                raise
 
 
 def _umask() -> int:

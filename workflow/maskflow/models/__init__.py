@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from maskflow.errors import ConfigError
-from maskflow.models import keys, sequential_shapes
+from maskflow.models import cnn_shapes, keys, sequential_shapes
 
 
 def table(key_table: dict[str, keys.Key], finish: Callable[[dict], dict] | None = None) -> Callable[[dict], dict]:
@@ -59,7 +59,7 @@ class ArchType:
 
 REGISTRY: dict[str, ArchType] = {
     "mlp": ArchType("maskflow.models.mlp", table(keys.MLP)),
-    "cnn": ArchType("maskflow.models.cnn", table(keys.CNN, keys.fill_cnn)),
+    "cnn": ArchType("maskflow.models.cnn", table(keys.CNN, keys.fill_cnn), input_check=cnn_shapes.check_input),
     "resnet": ArchType("maskflow.models.resnet", table(keys.RESNET)),
     "sequential": ArchType(
         "maskflow.models.sequential",

@@ -94,10 +94,16 @@ def save_checkpoint(path: str | Path, checkpoint: dict) -> None:
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:
             pickle.dump(stored, handle, protocol=pickle.HIGHEST_PROTOCOL)
         return
+    import io
+
     import torch
 
+    # Serialised in memory, then written by Python: torch's own file writer reports a full disk
+    # as a RuntimeError without the file's name, Python's write as ENOSPC (maskflow.io.atomic).
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
     with atomic_path(path) as tmp:
-        torch.save(checkpoint, tmp)
+        tmp.write_bytes(buffer.getbuffer())
 
 
 def _load_numpy(path: Path) -> dict:

@@ -18,16 +18,8 @@ from __future__ import annotations
 from torch import nn
 
 from maskflow.errors import ConfigError
+from maskflow.models.cnn_shapes import output_size
 from maskflow.models.layers import Classifier, activation, dense_layers
-
-
-def output_size(size: int, block: dict) -> int:
-    """Spatial size after one block (square maps): conv, then the optional max pool."""
-    if block["padding"] != "same":
-        size = (size + 2 * block["padding"] - block["kernel"]) // block["stride"] + 1
-    if block["pool"] and size >= 1:
-        size //= block["pool"]
-    return size
 
 
 def conv_block(in_channels: int, block: dict) -> list[nn.Module]:

@@ -23,7 +23,7 @@ from maskflow.errors import DataError
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#222;background:#fafafa}
-main{max-width:1200px;margin:0 auto;padding:1em 2em 4em}
+main{max-width:1320px;margin:0 auto;padding:1em 2em 4em}
 nav{background:#24364b;color:#fff;padding:.6em 2em}nav a{color:#cfe3ff;margin-right:1em;text-decoration:none}
 h1{margin:.4em 0}h2{border-bottom:2px solid #24364b;padding-bottom:.2em;margin-top:2.2em}
 h3{margin-top:1.8em;color:#24364b}h4{margin:1.2em 0 .4em}
@@ -35,7 +35,7 @@ figure img{max-width:100%;height:auto;display:block}details.model{border-top:1px
 details.model>summary{padding:.5em 0;font-size:1.05em}details.model[open]>summary{font-weight:600}figcaption{font-size:.85em;color:#555;margin-top:.4em;max-width:900px}
 .muted{color:#777}.good{color:#1a7f37;font-weight:600}.warn{color:#b35900}
 code,pre{background:#eef;padding:.1em .3em;border-radius:3px;font-size:.88em}pre{padding:.6em;overflow-x:auto;white-space:pre-wrap}
-.scroll{overflow-x:auto;max-width:100%}details{margin:.5em 0}summary{cursor:pointer;color:#24364b}
+.scroll{overflow-x:auto;max-width:100%}.scroll table{font-size:.8em}.scroll th,.scroll td{padding:.2em .35em}.scroll td.text{overflow-wrap:anywhere;min-width:4em}details{margin:.5em 0}summary{cursor:pointer;color:#24364b}
 dl.settings{display:grid;grid-template-columns:max-content auto;gap:.15em 1em;font-size:.88em}dl.settings dt{font-weight:600}dl.settings dd{margin:0}
 """
 

@@ -4,7 +4,10 @@ unpacked safely, single files placed under their name.
 Used by the `path` source for the user's own files and by the `url` source for what it
 downloaded. Unpacking refuses any member that would land outside the raw folder (an absolute
 path or a `..` component: "zip slip"), and for tar archives also links pointing outside it and
-device files (Python's `data` extraction filter), naming the archive and the member.
+device files (Python's `data` extraction filter), naming the archive and the member. An
+archive whose members add up to more than MAX_UNPACKED_BYTES, or to more than MAX_RATIO times its
+own size (a zip or tar bomb), or to more than the free space, is refused before anything is
+written, naming the sizes and the limit.
 
     python -m maskflow.sources.local SOURCE DEST    # place a folder, archive or file into DEST
 """
@@ -50,11 +53,54 @@ def _check_member(archive: Path, name: str) -> None:
         )
 
 
+# An archive bomb (a small zip or tar whose members unpack to gigabytes) is refused before any
+# member is written. Real data sets stay far inside these: image archives unpack to about their
+# own size, CSV and pixel text to under 20 times it. A larger data set can be unpacked by hand
+# and its folder named as the `path` source.
+MAX_UNPACKED_BYTES = 64 * 2**30
+MAX_RATIO = 100
+# Below this the ratio is not checked: a small archive of repetitive text is no danger.
+RATIO_FLOOR_BYTES = 256 * 2**20
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def check_unpacked_size(archive: Path, unpacked: int, dest: Path) -> None:
+    """Refuse an archive whose members add up to more than the limits or the free space at
+    `dest`. The sizes are the members' headers, and they bind: zipfile stops each member at its
+    header's file_size, tarfile copies exactly the header's size."""
+    packed = max(archive.stat().st_size, 1)
+    ratio = unpacked / packed
+    what = f"{archive}: its members unpack to {_size(unpacked)} ({ratio:.0f} times its {_size(packed)})"
+    advice = "; if this data set is really that large, unpack it yourself and give the folder as the `path` source"
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise DataError(
+            f"{what}, more than the {_size(MAX_UNPACKED_BYTES)} limit on an archive's unpacked total "
+            f"(maskflow.sources.local.MAX_UNPACKED_BYTES){advice}"
+        )
+    if unpacked > RATIO_FLOOR_BYTES and ratio > MAX_RATIO:
+        raise DataError(
+            f"{what}, more than the limit of {MAX_RATIO} times (maskflow.sources.local.MAX_RATIO): "
+            f"a zip or tar bomb?{advice}"
+        )
+    free = shutil.disk_usage(dest).free
+    if unpacked > free:
+        raise DataError(f"{what}, more than the {_size(free)} free at {dest}; free some space and run again")
+
+
 def _unpack_zip(archive: Path, dest: Path) -> None:
     try:
         with zipfile.ZipFile(archive) as zf:
-            for name in zf.namelist():
-                _check_member(archive, name)
+            members = zf.infolist()
+            for member in members:
+                _check_member(archive, member.filename)
+            check_unpacked_size(archive, sum(member.file_size for member in members), dest)
             zf.extractall(dest)
     except zipfile.BadZipFile as error:
         raise DataError(f"{archive}: not a valid zip archive ({error})") from None
@@ -63,8 +109,10 @@ def _unpack_zip(archive: Path, dest: Path) -> None:
 def _unpack_tar(archive: Path, dest: Path) -> None:
     try:
         with tarfile.open(archive) as tf:
-            for member in tf.getmembers():
+            members = tf.getmembers()
+            for member in members:
                 _check_member(archive, member.name)
+            check_unpacked_size(archive, sum(member.size for member in members if member.isreg()), dest)
             tf.extractall(dest, filter="data")
     except tarfile.FilterError as error:
         raise DataError(f"{archive}: member {error.tarinfo.name!r} refused: {error}") from None
