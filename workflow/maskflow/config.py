@@ -455,11 +455,10 @@ def check_sources(resolved: dict) -> None:
     """A `path` source not yet fetched whose file is absent: ConfigError with one line, the path
     and the source's `hint` (what to download, from where). Paths are relative to the working
     directory, as the workflow reads them."""
-    from maskflow import layout
-    from maskflow.sources.local import missing_source
+    from maskflow.sources.local import MANIFEST, missing_source
 
     for name, dataset in resolved["datasets"].items():
-        if not Path(layout.DATA["manifest"].format(dataset=name)).exists():
+        if not Path(MANIFEST.format(dataset=name)).exists():
             missing = missing_source(name, dataset["source"])
             if missing:
                 raise ConfigError(missing)

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 from maskflow.config import SPLITS
 from maskflow.figures.families import FAMILIES
+from maskflow.sources.local import MANIFEST
 
 # ---------------------------------------------------------------- data stage
 DATA = {
     "raw": "resources/{dataset}/raw",
-    "manifest": "resources/{dataset}/manifest.json",
+    "manifest": MANIFEST,
     "validated": "results/{dataset}/data/validated.csv",
     "quality": "results/{dataset}/data/quality.json",
     "annotations": "results/{dataset}/data/annotations.csv",

@@ -25,6 +25,11 @@ from pathlib import Path, PurePosixPath
 
 from maskflow.errors import DataError
 
+# Where `maskflow fetch` leaves a dataset's manifest: once it exists, the raw files are in place
+# and a missing `path` source is no longer a mistake (maskflow.config.check_sources). The
+# workflow's path table (maskflow.layout) takes it from here.
+MANIFEST = "resources/{dataset}/manifest.json"
+
 
 def link_or_copy(src: str | os.PathLike, dst: str | os.PathLike) -> None:
     """Hard-link `src` to `dst` (instant, no extra space); copy when linking is not possible
