@@ -43,4 +43,6 @@ rule report:
     conda:
         CONDA_ENV
     shell:
-        "python -m maskflow report --plan {input.plan:q} --out {output:q} 2> {log:q}"
+        # {workflow.cores}: the run's --cores for the report's Reproduce line; formatted per job,
+        # so the command's text (Snakemake's code trigger) stays the same whatever the count
+        "python -m maskflow report --plan {input.plan:q} --cores {workflow.cores} --out {output:q} 2> {log:q}"
