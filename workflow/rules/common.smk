@@ -23,6 +23,7 @@ params_without_pandas()
 from maskflow import layout  # noqa: E402
 from maskflow.config import SPLITS, load_and_check  # noqa: E402
 from maskflow.errors import MaskflowError  # noqa: E402
+from maskflow.runtime.failures import report_failures  # noqa: E402
 from maskflow.runtime.gpu_slots import visible_gpu_count  # noqa: E402
 from maskflow.sources.local import missing_source  # noqa: E402
 
@@ -47,6 +48,11 @@ for _name, _dataset in MF["datasets"].items():
 # Snakemake's job rate limit makes a local scheduler poll ever faster (maskflow.runtime.workflow_env).
 onstart:
     unthrottle_local_scheduler(workflow)
+
+
+# A failed job's reason is its log's last line: printed last, below Snakemake's tracebacks.
+onerror:
+    report_failures(log)
 
 
 EXPERIMENT = layout.Experiment(MF)
