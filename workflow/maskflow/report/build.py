@@ -216,7 +216,8 @@ def comparison_section(dataset: dict) -> str:
         image(
             files["plot"],
             f"{name} comparison",
-            "Test scores per model (mean over seeds, error bars: standard deviation, dots: seeds).",
+            "Test scores per model (diamond: mean over seeds, error bar: standard deviation, dots: seeds; "
+            "points, not bars: the axis is zoomed to the scores).",
         )
     )
     run_rows = [{**record, "mcnemar_p": fmt_p(record.get("mcnemar_p"))} for record in _records(runs)]
