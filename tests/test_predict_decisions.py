@@ -12,24 +12,16 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from maskflow.cli import main
 from maskflow.evaluation.metrics import DECISION_RULES
 
 from helpers import TINY_CONFIG
+from helpers.cli import assert_clear_error, cli
 from helpers.evaluation import CLASSES, write_cache, write_checkpoint
 
 PREPROCESS = json.dumps({"size": 12, "channels": "rgb", "margin": 0.1, "square": True})
 # far from uniform, so that the prior-based decisions differ from the argmax on random weights
 PRIOR = {"good": 0.02, "bad": 0.08, "none": 0.90}
 DECISIONS = ["predicted", "predicted_prior", "predicted_above_prior"]
-
-
-def predict(*args: str) -> int:
-    try:
-        main(["predict", *args])
-    except SystemExit as stop:
-        return int(stop.code)
-    return 0
 
 
 @pytest.fixture
@@ -53,8 +45,8 @@ def one_photo(tmp_path):
     return make
 
 
-def test_predict_writes_the_three_decisions_of_the_workflows_predictions(one_photo, tmp_path):
-    assert predict(*one_photo(6)) == 0
+def test_predict_writes_the_three_decisions_of_the_workflows_predictions(one_photo, tmp_path, capsys):
+    assert cli("predict", *one_photo(6), capsys=capsys)[0] == 0
     preds = pd.read_csv(tmp_path / "preds.csv")
     assert [c for c in preds.columns if c.startswith("predicted")] == DECISIONS
     proba = preds[[f"p_{c}" for c in CLASSES]].to_numpy()
@@ -65,27 +57,26 @@ def test_predict_writes_the_three_decisions_of_the_workflows_predictions(one_pho
     assert (preds["predicted_prior"] != preds["predicted"]).any(), "the prior changes some decision here"
 
 
-def test_predict_counts_one_box_in_one_photo(one_photo, caplog):
+def test_predict_counts_one_box_in_one_photo(one_photo, caplog, capsys):
     with caplog.at_level(logging.INFO):
-        assert predict(*one_photo(1)) == 0
+        assert cli("predict", *one_photo(1), capsys=capsys)[0] == 0
     assert "1 box in 1 photo ->" in caplog.text
 
 
 def test_predict_without_the_models_metrics_says_where_the_prior_comes_from(one_photo, capsys):
-    assert predict(*one_photo(2, metrics=False)) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1
-    assert "metrics.json: not found" in err and "--metrics" in err
+    status, err = cli("predict", *one_photo(2, metrics=False), capsys=capsys)
+    assert_clear_error(status, err, "metrics.json: not found", "--metrics")
 
 
 @pytest.mark.workflow
-def test_predicting_the_test_photos_gives_the_workflows_three_decisions(tiny_run, tmp_path):
+def test_predicting_the_test_photos_gives_the_workflows_three_decisions(tiny_run, tmp_path, capsys):
     annotations = pd.read_csv(tiny_run / "results/masks/data/annotations.csv", keep_default_na=False)
     annotations[annotations["split"] == "test"].to_csv(tmp_path / "new.csv", index=False)
     model = tiny_run / "results/masks/models/cnn_aug"
     args = ["--checkpoint", str(model / "checkpoint.pt"), "--annotations", str(tmp_path / "new.csv")]
     args += ["--images", str(tiny_run / "resources/masks/raw"), "--out", str(tmp_path / "preds.csv")]
-    assert predict(*args, "--columns", json.dumps({"filename": "photo"}), "--config", str(TINY_CONFIG)) == 0
+    columns = json.dumps({"filename": "photo"})
+    assert cli("predict", *args, "--columns", columns, "--config", TINY_CONFIG, capsys=capsys)[0] == 0
     preds = pd.read_csv(tmp_path / "preds.csv", keep_default_na=False)
     workflow = pd.read_csv(model / "predictions_test.csv", keep_default_na=False)
     assert preds[DECISIONS].to_numpy().tolist() == workflow[DECISIONS].to_numpy().tolist()
