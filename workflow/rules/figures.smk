@@ -4,30 +4,24 @@
 # it reads, so deleting one figure or editing one setting reruns only the figures concerned.
 
 
-def figure_output(figure, family):
-    """The figure's path for `snakemake --report`, captioned by its family."""
-    return report(
-        layout.FIGURE.replace("{figure}", figure),
-        category="Models",
-        subcategory="{model}",
-        caption=f"../report/figure_{family}.rst",
-        labels={"model": "{model}", "figure": figure},
-    )
-
-
-def figure_spec(*keys):
-    """A params function: model name, class names and only the `figures:` settings (`keys`)
-    its family reads (maskflow.figures.FigureJob.setting)."""
-
-    def params(wildcards):
-        settings = named(EVALUATED, wildcards)["figures"]
-        figures = {key: settings[key] for key in keys}
-        classes = DATASETS[wildcards.dataset]["classes"]
-        return as_json(
-            {"name": wildcards.model, "classes": classes, "figures": figures}
-        )
-
-    return params
+# Two helpers of these rules alone, lambdas (Snakemake's linter keeps rule files free of
+# functions): a figure's path for `snakemake --report`, captioned by its family; and a params
+# function giving a figure job the model's name, its class names and only the `figures:`
+# settings (`keys`) its family reads (maskflow.figures.FigureJob.setting).
+figure_output = lambda figure, family: report(
+    layout.FIGURE.replace("{figure}", figure),
+    category="Models",
+    subcategory="{model}",
+    caption=f"../report/figure_{family}.rst",
+    labels={"model": "{model}", "figure": figure},
+)
+figure_spec = lambda *keys: lambda wildcards: as_json(
+    {
+        "name": wildcards.model,
+        "classes": DATASETS[wildcards.dataset]["classes"],
+        "figures": {key: named(EVALUATED, wildcards)["figures"][key] for key in keys},
+    }
+)
 
 
 rule figure_confusion_matrix:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -50,7 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a JSON file (or JSON text): title, datasets with their files and models (from report.smk)",
     )
     parser.add_argument("--out", required=True, help="report.html to write")
-    parser.add_argument("--cores", help="the --cores the run was given, for the Reproduce command (report.smk)")
+    parser.add_argument(
+        "--cores",
+        default=os.environ.get("MASKFLOW_CORES"),
+        help="the --cores the run was given, for the Reproduce command (default: $MASKFLOW_CORES, set by report.smk)",
+    )
 
 
 # --------------------------------------------------------------------------- data sets
