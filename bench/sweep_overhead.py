@@ -62,7 +62,7 @@ IMPORTS = {
     "evaluate": "maskflow.evaluation.evaluate",
     "figure confusion_matrix": "maskflow.figures.confusion",
     "figure learning_curves": "maskflow.figures.curves",
-    "sweep": "maskflow.evaluation.sweep",
+    "sweep": "maskflow.compare.sweep",
     "(torch, for comparison)": "torch",
 }
 GOALS = {"wall_s": 240.0, "overhead_cpu_s": 3.0, "peak_mb": 250.0, "dag_500_s": 5.0}

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from matplotlib.container import BarContainer
 
-from maskflow.evaluation.compare import PLOTTED, plot_groups
-from maskflow.evaluation.sweep import SCORES, plot_sweep
+from maskflow.compare.sweep import SCORES, plot_sweep
+from maskflow.compare.table import PLOTTED, plot_groups
 
 
 def comparison(means: dict[str, float]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -23,7 +23,7 @@ from matplotlib import font_manager
 from matplotlib.ft2font import FT2Font
 from PIL import Image
 
-import maskflow.figures
+import maskflow.figures.command
 from maskflow.cli import main
 from maskflow.figures.glyphs import PLACEHOLDER_FONTS
 
@@ -36,7 +36,7 @@ SPEC = json.dumps({"name": "m", "classes": CLASSES, "figures": {"misclassified":
 def drawn(monkeypatch):
     """Run `maskflow figure NAME --key value...` and return the Figure it would have saved."""
     kept = []
-    monkeypatch.setattr(maskflow.figures, "save", lambda path, figure: kept.append(figure))
+    monkeypatch.setattr(maskflow.figures.command, "save", lambda path, figure: kept.append(figure))
 
     def draw(name: str, **inputs):
         args = ["figure", name, "--out", "unused.png", "--spec", SPEC]

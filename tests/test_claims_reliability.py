@@ -62,6 +62,8 @@ def train(cache_dir: Path, normalization: Path, model_dir: Path, capsys, epochs:
         model_dir / "latent.npz",
         "--resume",
         model_dir / "resume.pt",
+        "--architecture",
+        model_dir / "architecture.txt",
         "--classes",
         json.dumps(CLASSES),
         capsys=capsys,

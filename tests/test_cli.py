@@ -1,5 +1,5 @@
 """The `maskflow` command line: every option that takes JSON gives one line and exit 2 on a bad
-value (maskflow.cli.json_option), through maskflow.cli.main as a user would call it."""
+value (maskflow.options.json_option), through maskflow.cli.main as a user would call it."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from maskflow.cli import COMMANDS, build_parser, json_option, main
+from maskflow.cli import COMMANDS, build_parser, main
 from maskflow.errors import ConfigError
+from maskflow.options import json_option
 
 from helpers.evaluation import write_cache, write_checkpoint
 from helpers.training import SPEC
@@ -36,7 +37,7 @@ def argv_for(command: str, option: str, value: str, tmp_path) -> list[str]:
         ("cache", "--spec"): ["--raw-dir", out, "--annotations", out, "--out-dir", out],
         ("stats", "--spec"): ["--cache-dir", out, "--counts", out],
         ("train", "--spec"): ["--cache-dir", out, "--normalization", out, "--checkpoint", out]
-        + ["--history", out, "--latent", out, "--resume", out],
+        + ["--history", out, "--latent", out, "--resume", out, "--architecture", out],
         ("evaluate", "--ensemble"): ["--cache-dir", out, "--out-dir", out, "--metrics", out, "--models-dir", out],
         ("figure", "--spec"): ["confusion_matrix_test", "--out", out],
         ("compare", "--descriptions"): ["--dataset", "d", "--metrics", out, "--predictions", out]

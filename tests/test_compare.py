@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from maskflow.cli import main
-from maskflow.evaluation.compare import settings_of
+from maskflow.compare.table import settings_of
 from maskflow.evaluation.metrics import mcnemar_exact, split_metrics
 
 CLASSES = ["good", "bad"]
@@ -174,7 +174,7 @@ def test_settings_registry_describes_every_arch():
 
 
 def test_every_registered_arch_type_has_a_description():
-    from maskflow.evaluation.compare import ARCH_SUMMARY
+    from maskflow.compare.table import ARCH_SUMMARY
     from maskflow.models import REGISTRY
 
     assert set(ARCH_SUMMARY) == set(REGISTRY)
@@ -281,7 +281,7 @@ def _texts(figure) -> list[str]:
 
 
 def test_comparison_plot_zooms_to_the_scores_and_labels_them(compared):
-    from maskflow.evaluation.compare import build_tables, plot_groups
+    from maskflow.compare.table import build_tables, plot_groups
 
     tmp_path, _, _ = compared
     names = ["base-s1", "base-s2", "wide", "ens"]
@@ -301,14 +301,14 @@ def test_comparison_plot_zooms_to_the_scores_and_labels_them(compared):
 
 
 def _sweep_table(values: list, scores: list[float]) -> pd.DataFrame:
-    from maskflow.evaluation.sweep import SCORES
+    from maskflow.compare.sweep import SCORES
 
     return pd.DataFrame({"model": [f"m{i}" for i in range(len(values))], "k": values, **{s: scores for s in SCORES}})
 
 
 @pytest.mark.parametrize("values", [["[64, 32]", "[512, 256]", "[32, 16]"], [0.5, 0.05, 0.005]])
 def test_one_key_sweep_plot_is_zoomed_to_close_scores(values):
-    from maskflow.evaluation.sweep import plot_sweep
+    from maskflow.compare.sweep import plot_sweep
 
     # the digits dnn_hidden sweep: 0.956 against 0.978 is the whole point of the figure
     figure = plot_sweep(_sweep_table(values, [0.956, 0.978, 0.961]), ["k"], "s")
@@ -318,7 +318,7 @@ def test_one_key_sweep_plot_is_zoomed_to_close_scores(values):
 
 
 def test_many_key_sweep_bars_are_zoomed_and_labelled():
-    from maskflow.evaluation.sweep import plot_sweep
+    from maskflow.compare.sweep import plot_sweep
 
     table = _sweep_table([1, 2], [0.956, 0.978])
     table["j"], table["l"] = ["a", "b"], ["c", "d"]
@@ -329,7 +329,7 @@ def test_many_key_sweep_bars_are_zoomed_and_labelled():
 
 
 def test_two_key_sweep_heat_map_colours_span_the_data():
-    from maskflow.evaluation.sweep import plot_sweep
+    from maskflow.compare.sweep import plot_sweep
 
     table = _sweep_table([1, 1, 2, 2], [0.956, 0.978, 0.96, 0.97])
     table["j"] = ["a", "b", "a", "b"]
@@ -338,7 +338,7 @@ def test_two_key_sweep_heat_map_colours_span_the_data():
 
 
 def test_overlaid_curves_put_loss_on_a_log_axis_and_mark_a_diverged_run():
-    from maskflow.evaluation.sweep import plot_curves
+    from maskflow.compare.sweep import plot_curves
 
     def history(loss):
         return pd.DataFrame(

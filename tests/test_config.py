@@ -132,7 +132,8 @@ def _registries():
     from maskflow.models import REGISTRY
     from maskflow.models.init import BIAS_INITS, WEIGHT_INITS
     from maskflow.sources.fetch import SOURCES
-    from maskflow.training.optim import MONITORS, OPTIMIZERS, SCHEDULES
+    from maskflow.training.optim import OPTIMIZERS, SCHEDULES
+    from maskflow.training.outputs import MONITORS
     from maskflow.training.sampling import EPOCH_ORDERS
 
     return {

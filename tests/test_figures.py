@@ -15,8 +15,9 @@ from PIL import Image
 from maskflow.cli import main
 from maskflow.errors import ConfigError
 from maskflow.evaluation.metrics import split_metrics
-from maskflow.figures import FAMILIES, FigureJob, all_names, parse_name
+from maskflow.figures.command import FigureJob
 from maskflow.figures.common import class_colors
+from maskflow.figures.families import FAMILIES, all_names, parse_name
 
 from helpers.evaluation import CLASSES, MLP_2D, write_cache, write_checkpoint
 
@@ -408,7 +409,7 @@ def test_filter_maximization_finds_inputs_that_raise_each_sampled_filter(tmp_pat
     from matplotlib.image import AxesImage
 
     from maskflow.evaluation.explain import conv_layers, maximize, sample_filters
-    from maskflow.figures import FigureJob, render
+    from maskflow.figures.command import FigureJob, render
     from maskflow.models.checkpoint import load_model
 
     sequential = {

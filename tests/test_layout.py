@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 from maskflow import layout
+from maskflow.annotations import PHOTO_FORMATS
 from maskflow.config import load_and_check
-from maskflow.figures import FAMILIES, all_names
+from maskflow.figures.families import FAMILIES, all_names
 
 from helpers import ROOT, TINY_CONFIG
 
@@ -52,7 +53,7 @@ def test_stats_figures_are_the_ones_maskflow_stats_draws():
 def test_photo_formats_are_the_ones_cached_from_photos():
     from maskflow.data.cache import BUILDERS, build_from_photos
 
-    assert layout.PHOTO_FORMATS == {name for name, build in BUILDERS.items() if build is build_from_photos}
+    assert PHOTO_FORMATS == {name for name, build in BUILDERS.items() if build is build_from_photos}
 
 
 @pytest.mark.parametrize(

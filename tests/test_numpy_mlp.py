@@ -15,7 +15,6 @@ from sklearn.model_selection import train_test_split
 
 from maskflow import inference, models
 from maskflow.config import TRAIN_DEFAULTS, deep_merge
-from maskflow.data import integrity
 from maskflow.errors import CheckpointError, ConfigError
 from maskflow.inference import predict_proba, proba_metrics
 from maskflow.io.atomic import save_npy
@@ -25,7 +24,8 @@ from maskflow.models.numpy_mlp import network, twin
 from maskflow.training import data as train_data
 from maskflow.training import numpy_mlp as numpy_trainer
 from maskflow.training import outputs as train_outputs
-from maskflow.training.command import Paths
+from maskflow.training import torch_trainer
+from maskflow.training.outputs import Paths
 
 SGD = {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "batch_size": 32, "epochs": 30}
 
@@ -216,7 +216,8 @@ def trained_stage(digits, tmp_path):
     """The train stage run on the digits: (cache dir, paths, the checkpoint dict it returned)."""
     cache, normalization = _digits_cache(digits, tmp_path)
     data = train_data.load_data(cache, normalization, CLASSES, device=None)
-    paths = Paths(*(tmp_path / name for name in ("checkpoint.pt", "history.csv", "latent.npz", "resume.pt")))
+    names = ("checkpoint.pt", "history.csv", "latent.npz", "resume.pt", "architecture.txt")
+    paths = Paths(*(tmp_path / name for name in names))
     saved = numpy_trainer.train_cached(_spec(epochs=8, latent_epochs=[1, 8]), data, paths)
     return cache, paths, saved
 
@@ -248,7 +249,7 @@ def test_train_stage_writes_outputs_that_reload_to_the_logged_metrics(digits, tr
     assert not np.allclose(latent["features_e1"], latent["features_e8"])
     assert not paths.resume.exists()
     # evaluate's integrity check accepts it: a finished run of this model with intact weights
-    integrity.check_checkpoint(ckpt, model="np")
+    checkpoint.check_checkpoint(ckpt, model="np")
 
 
 def test_numpy_checkpoint_is_a_plain_pickle_with_the_torch_checkpoints_fields(digits, tmp_path, trained_stage):
@@ -259,7 +260,7 @@ def test_numpy_checkpoint_is_a_plain_pickle_with_the_torch_checkpoints_fields(di
     for name, array in saved["model_state"].items():
         np.testing.assert_array_equal(ckpt["model_state"][name], array)
         assert ckpt["model_state"][name].dtype == array.dtype == np.float64
-    # the same fields as the torch trainer's checkpoint (maskflow.training.outputs.build_checkpoint)
+    # the same fields as the torch trainer's checkpoint (maskflow.training.torch_trainer.build_checkpoint)
     data = train_data.load_data(cache, tmp_path / "normalization.json", CLASSES, torch.device("cpu"))
 
     class Stand:  # what build_checkpoint reads of a torch run
@@ -269,9 +270,8 @@ def test_numpy_checkpoint_is_a_plain_pickle_with_the_torch_checkpoints_fields(di
         def output_state(self):
             return self.model.state_dict(), 8
 
-    reference = train_outputs.build_checkpoint(Stand(), data, saved["arch"], complete=True)
+    reference = torch_trainer.build_checkpoint(Stand(), data, complete=True)
     assert set(saved) - {"weights_format"} == set(reference)
-    assert numpy_trainer.HISTORY_COLUMNS == train_outputs.HISTORY_COLUMNS
     assert saved["param_count"] == reference["param_count"]
 
 
@@ -281,9 +281,10 @@ def test_history_is_written_as_pandas_writes_it(tmp_path):
          "lr": 0.05, "seconds": 0.004},
         {"epoch": 2, "train_loss": 1e-17, "train_acc": 1.0, "val_loss": 2.5, "val_acc": 0.0, "lr": 5e-05, "seconds": 1.25},
     ]  # fmt: skip
-    numpy_trainer.write_history(tmp_path / "numpy.csv", rows)
-    train_outputs.write_history(tmp_path / "pandas.csv", rows)
-    assert (tmp_path / "numpy.csv").read_text() == (tmp_path / "pandas.csv").read_text()
+    # both trainers write history.csv through this writer; pandas wrote the torch trainer's before
+    train_outputs.write_history(tmp_path / "history.csv", rows)
+    pandas = pd.DataFrame(rows, columns=train_outputs.HISTORY_COLUMNS).to_csv(index=False)
+    assert (tmp_path / "history.csv").read_text() == pandas
 
 
 def test_damaged_or_foreign_numpy_checkpoints_are_refused(trained_stage, tmp_path):
@@ -291,7 +292,7 @@ def test_damaged_or_foreign_numpy_checkpoints_are_refused(trained_stage, tmp_pat
     ckpt = checkpoint.load_checkpoint(paths.checkpoint)
     ckpt["model_state"]["w1"][0, 0] += 1e-9  # one weight changed: the recorded sha256 no longer matches
     with pytest.raises(CheckpointError, match="the file is damaged"):
-        integrity.check_checkpoint(ckpt, model="np")
+        checkpoint.check_checkpoint(ckpt, model="np")
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(paths.checkpoint.read_bytes()[:-100])
     with pytest.raises(CheckpointError, match="not a readable checkpoint"):

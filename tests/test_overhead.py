@@ -50,7 +50,7 @@ def train(cache: Path, out: Path) -> dict[str, bool]:
         "train", "--spec", json.dumps(SPEC), "--classes", json.dumps(CLASSES), "--cache-dir", str(cache),
         "--normalization", str(cache.parent / "normalization.json"), "--checkpoint", str(out / "checkpoint.pt"),
         "--history", str(out / "history.csv"), "--latent", str(out / "latent.npz"), "--resume", str(out / "resume.pt"),
-        "--threads", "2",
+        "--architecture", str(out / "architecture.txt"), "--threads", "2",
     )  # fmt: skip
 
 

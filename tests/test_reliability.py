@@ -37,6 +37,7 @@ from maskflow.cli import main
 from maskflow.data import integrity
 from maskflow.errors import CheckpointError, DataError
 from maskflow.io import hashing
+from maskflow.models.checkpoint import check_checkpoint
 
 from helpers import TINY_CONFIG
 from helpers.cli import assert_clear_error, cli, evaluate_args, stats_args
@@ -679,16 +680,16 @@ def test_a_bad_checkpoint_is_refused_by_evaluate(checkpoint_setup, capsys, case)
 
 @pytest.mark.parametrize("case", ["training did not finish", "another model's checkpoint", "damaged weights"])
 def test_integrity_refuses_what_evaluate_should(checkpoint_setup, case):
-    """What evaluate will do once it calls maskflow.data.integrity.check_checkpoint."""
+    """What evaluate will do once it calls maskflow.models.checkpoint.check_checkpoint."""
     from maskflow.models.checkpoint import load_checkpoint
 
     _, model_dir = checkpoint_setup
-    integrity.check_checkpoint(load_checkpoint(model_dir / "checkpoint.pt"), model="model_a")
+    check_checkpoint(load_checkpoint(model_dir / "checkpoint.pt"), model="model_a")
     breakage, fragments, _, _ = CHECKPOINT_BREAKAGES[case]
     model_dir = breakage(model_dir.parent.parent / "cache", model_dir)
     checkpoint = load_checkpoint(model_dir / "checkpoint.pt")
     with pytest.raises(CheckpointError) as error:
-        integrity.check_checkpoint(checkpoint, model=model_dir.name)
+        check_checkpoint(checkpoint, model=model_dir.name)
     for fragment in fragments:
         assert fragment.format(checkpoint=model_dir / "checkpoint.pt") in str(error.value)
 
@@ -702,7 +703,7 @@ def test_a_finished_early_stopped_or_complete_checkpoint_is_accepted(checkpoint_
     spec["train"]["early_stopping"] = {"monitor": "val_loss", "patience": 1}
     for changes in ({"epoch": 1, "spec": spec}, {"epoch": 1, "complete": True}):
         resave(path, **changes)
-        integrity.check_checkpoint(load_checkpoint(path), model="model_a")
+        check_checkpoint(load_checkpoint(path), model="model_a")
     resave(path, complete=False)
     with pytest.raises(CheckpointError, match="has not finished"):
-        integrity.check_checkpoint(load_checkpoint(path))
+        check_checkpoint(load_checkpoint(path))

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import torch
 
-from maskflow.training import train as train_module
+from maskflow.training import torch_trainer as train_module
 
 from helpers.training import assert_same_weights, cli_args, history_without_seconds, spec_with, train, write_cache
 

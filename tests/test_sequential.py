@@ -299,7 +299,7 @@ def test_the_tiny_workflow_trains_evaluates_and_explains_a_sequential_model(tiny
 def test_a_sequential_model_resumes_to_identical_weights_with_undersampling(tmp_path, monkeypatch):
     import signal
 
-    from maskflow.training import train as train_module
+    from maskflow.training import torch_trainer as train_module
 
     from helpers.training import SPEC, assert_same_weights, train, write_cache
 

@@ -46,7 +46,7 @@ runpy.run_module("snakemake", run_name="__main__")
 def test_checking_a_built_tree_runs_no_import_of_pandas_for_the_params(finished, tmp_path):
     """Snakemake imports pandas (0.45 s) to compare params with their records whenever pandas is
     installed; maskflow's params are never pandas objects, so the workflow has it compare them
-    without (maskflow.runtime.workflow_env.params_without_pandas). A changed param still reruns
+    without (maskflow.runtime.snakemake_patches.params_without_pandas). A changed param still reruns
     its job: tests/test_train.py edits a learning rate."""
     report = tmp_path / "importers.txt"
     command = snakemake_command(finished, "-n", "all")
@@ -134,7 +134,7 @@ def test_a_path_naming_no_model_of_the_config_stops_saying_so(finished):
 def test_a_local_run_schedules_once_per_finished_job_not_on_a_timer(finished):
     """Snakemake 9's job rate limit re-arms a 1-second timer at every scheduling round, so the
     rounds multiply with the jobs finished (a 100-member sweep: 9,269 rounds for 401 jobs). The
-    workflow takes the limit off local runs (maskflow.runtime.workflow_env): one round per
+    workflow takes the limit off local runs (maskflow.runtime.snakemake_patches): one round per
     finished job, plus the first."""
     figures = [
         f"results/masks/figures/{m}/{f}.png"

@@ -23,7 +23,7 @@ import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
 from maskflow.sources.synthetic import generate, render_photo
-from maskflow.sources.synthetic.layout import plan_photo, quota_labels
+from maskflow.sources.synthetic.placement import plan_photo, quota_labels
 
 # FER2013 as published: 28,709 Training rows with these class counts (Angry, Disgust, Fear,
 # Happy, Sad, Surprise, Neutral), 3,589 PublicTest and 3,589 PrivateTest rows.

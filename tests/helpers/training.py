@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from maskflow.cli import build_parser
-from maskflow.training import train as train_module
+from maskflow.training import command as train_command
 
 CLASSES = ["good", "bad", "none"]
 SPEC = {
@@ -90,6 +90,8 @@ def cli_args(cache: Path, out: Path, spec: dict, threads: int = 1, classes=CLASS
         str(out / "latent.npz"),
         "--resume",
         str(out / "resume.pt"),
+        "--architecture",
+        str(out / "architecture.txt"),
         "--threads",
         str(threads),
         *(["--classes", json.dumps(classes)] if classes else []),
@@ -99,7 +101,7 @@ def cli_args(cache: Path, out: Path, spec: dict, threads: int = 1, classes=CLASS
 def train(cache: Path, out: Path, spec: dict, **kwargs) -> dict:
     """Run `maskflow train` in this process (its real argument parser); returns the checkpoint."""
     args = build_parser("train").parse_args(cli_args(cache, out, spec, **kwargs))
-    return train_module.run(args)
+    return train_command.run(args)
 
 
 def history_without_seconds(path: Path) -> str:

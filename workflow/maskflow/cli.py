@@ -10,19 +10,17 @@ Each subcommand lives in its own module, imported only when it runs (torch is sl
 and exposes `add_arguments(parser)` and `run(args)`. A `MaskflowError` (a user mistake) is
 printed as one clear line and exits with status 2; anything else keeps its traceback. Options
 that take JSON (`--spec`, `--columns`, ...) say "JSON" in their help and are read with
-`json_option`, so a bad value is that one line too.
+`maskflow.options.json_option`, so a bad value is that one line too.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import logging
 import sys
-from typing import Any
 
-from maskflow.errors import ConfigError, MaskflowError
+from maskflow.errors import MaskflowError
 
 # subcommand -> (module, one-line help). A registry, so adding a stage is one line.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -33,31 +31,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stats": ("maskflow.data.stats", "class counts, balance plot, normalization, example crops"),
     "train": ("maskflow.training.command", "train one model from the cached arrays"),
     "evaluate": ("maskflow.evaluation.evaluate", "predictions and metrics of a model or ensemble"),
-    "figure": ("maskflow.figures", "render one figure of one model"),
-    "compare": ("maskflow.evaluation.compare", "comparison table and plot of a dataset's models"),
-    "sweep": ("maskflow.evaluation.sweep", "table and plot of one sweep"),
+    "figure": ("maskflow.figures.command", "render one figure of one model"),
+    "compare": ("maskflow.compare.table", "comparison table and plot of a dataset's models"),
+    "sweep": ("maskflow.compare.sweep", "table and plot of one sweep"),
     "report": ("maskflow.report.build", "the self-contained HTML report"),
     "predict": ("maskflow.evaluation.predict", "predict classes of boxes in new photos from a checkpoint"),
     "summary": ("maskflow.models.summary", "per-layer table (output shapes, parameters) of one configured model"),
 }
-
-
-JSON_KINDS = {dict: "object", list: "list", str: "string"}
-
-
-def json_option(text: str, option: str, expect: type = dict) -> Any:
-    """The value of a JSON command-line option, e.g. json_option(args.spec, "--spec").
-
-    Raises ConfigError (one line, exit 2) naming the option when the text is not JSON or its
-    top-level value is not an `expect` (dict: a JSON object; list: a JSON list)."""
-    try:
-        value = json.loads(text)
-    except (json.JSONDecodeError, TypeError) as error:
-        raise ConfigError(f"{option} is not valid JSON ({error}): {str(text)[:80]!r}") from None
-    if not isinstance(value, expect):
-        kind = JSON_KINDS.get(expect, expect.__name__)
-        raise ConfigError(f"{option} must be a JSON {kind}, not {json.dumps(value)[:80]}")
-    return value
 
 
 def _setup_logging(verbose: bool) -> None:

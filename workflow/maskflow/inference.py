@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from maskflow.errors import CheckpointError
+from maskflow.models.checkpoint import is_numpy
 
 if TYPE_CHECKING:  # annotations only: torch is imported where a torch model runs
     import torch
@@ -99,11 +100,6 @@ def check_arrays(checkpoint: dict, x: np.ndarray) -> None:
 
 
 # ---------------------------------------------------------------------------------- NumPy models
-
-
-def is_numpy(checkpoint: dict) -> bool:
-    """Whether the checkpoint holds NumPy weights (maskflow.models.checkpoint writes them without torch)."""
-    return checkpoint.get("weights_format") == "numpy"
 
 
 def normalize_numpy(x_nchw: np.ndarray, normalization: dict) -> np.ndarray:

@@ -14,13 +14,13 @@ at every start: no torch, pandas or matplotlib here.
 
 One table per stage (name -> template with {dataset}, {model}, {split}, {sweep}, {figure}
 wildcards): a new output is one line in its stage's table, a new figure family one line in
-maskflow.figures.FAMILIES.
+maskflow.figures.families.FAMILIES.
 """
 
 from __future__ import annotations
 
 from maskflow.config import SPLITS
-from maskflow.figures import FAMILIES
+from maskflow.figures.families import FAMILIES
 
 # ---------------------------------------------------------------- data stage
 DATA = {
@@ -59,7 +59,7 @@ MODEL = {
     "checkpoint": "results/{dataset}/models/{model}/checkpoint.pt",
     "history": "results/{dataset}/models/{model}/history.csv",
     "latent": "results/{dataset}/models/{model}/latent.npz",
-    # the per-layer table, beside the checkpoint (maskflow.models.summary.architecture_path)
+    # the per-layer table (maskflow.models.summary), written by `maskflow train --architecture`
     "architecture": "results/{dataset}/models/{model}/architecture.txt",
     # Resume state sits outside the declared outputs: Snakemake deletes those when a job fails.
     "resume": "results/{dataset}/models/{model}/resume.pt",
@@ -72,8 +72,6 @@ TRAIN_OUTPUTS = ("checkpoint", "history")  # what `rule all` asks of every train
 
 # ---------------------------------------------------------------- figures of a model
 FIGURE = "results/{dataset}/figures/{model}/{figure}.png"
-# Formats cut from photos: only these have source photos and boxes to draw overlays on.
-PHOTO_FORMATS = frozenset({"bbox_csv", "voc_xml", "image_folder"})
 
 # ---------------------------------------------------------------- compare
 COMPARISON = {

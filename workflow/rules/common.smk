@@ -10,9 +10,9 @@ from snakemake.exceptions import WorkflowError
 
 # The package sits in workflow/; the one call sets PATH, OpenMP waits and PYTHONPATH for jobs.
 sys.path.insert(0, os.path.join(workflow.basedir, "workflow"))
-from maskflow.runtime.workflow_env import (
+from maskflow.runtime.workflow_env import prepare  # noqa: E402
+from maskflow.runtime.snakemake_patches import (
     params_without_pandas,
-    prepare,
     unthrottle_local_scheduler,
 )  # noqa: E402
 
@@ -45,7 +45,7 @@ for _name, _dataset in MF["datasets"].items():
             raise WorkflowError(_missing)
 
 
-# Snakemake's job rate limit makes a local scheduler poll ever faster (maskflow.runtime.workflow_env).
+# Snakemake's job rate limit makes a local scheduler poll ever faster (maskflow.runtime.snakemake_patches).
 onstart:
     unthrottle_local_scheduler(workflow)
 

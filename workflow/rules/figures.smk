@@ -7,7 +7,7 @@
 # Two helpers of these rules alone, lambdas (Snakemake's linter keeps rule files free of
 # functions): a figure's path for `snakemake --report`, captioned by its family; and a params
 # function giving a figure job the model's name, its class names and only the `figures:`
-# settings (`keys`) its family reads (maskflow.figures.FigureJob.setting).
+# settings (`keys`) its family reads (maskflow.figures.command.FigureJob.setting).
 figure_output = lambda figure, family: report(
     layout.FIGURE.replace("{figure}", figure),
     category="Models",

@@ -17,7 +17,7 @@ rule train:
             caption="../report/history.rst",
         ),
         latent=layout.MODEL["latent"],
-        # written by `maskflow train` beside the checkpoint (maskflow.models.summary)
+        # the per-layer table (maskflow.models.summary)
         architecture=layout.MODEL["architecture"],
     log:
         "results/{dataset}/logs/train/{model}.log",
@@ -42,4 +42,5 @@ rule train:
         "python -m maskflow train --spec {params.spec:q} --classes {params.classes:q}"
         " --cache-dir {params.cache_dir:q} --normalization {input.normalization:q}"
         " --checkpoint {output.checkpoint:q} --history {output.history:q}"
-        " --latent {output.latent:q} --resume {params.resume:q} --threads {threads} 2> {log:q}"
+        " --latent {output.latent:q} --resume {params.resume:q}"
+        " --architecture {output.architecture:q} --threads {threads} 2> {log:q}"

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from maskflow.annotations.records import ReadResult
 from maskflow.errors import ConfigError
+
+if TYPE_CHECKING:  # records imports pandas; this module is read at every Snakemake start (PHOTO_FORMATS)
+    from maskflow.annotations.records import ReadResult
 
 # format -> module with `read(raw_dir, spec, classes)`; imported only when used.
 READERS: dict[str, str] = {
@@ -28,6 +31,8 @@ READERS: dict[str, str] = {
     "npz": "maskflow.annotations.npz",
     "image_folder": "maskflow.annotations.image_folder",
 }
+# Formats cut from photos: only these have source photos and boxes to draw overlays on.
+PHOTO_FORMATS = frozenset({"bbox_csv", "voc_xml", "image_folder"})
 
 
 def read_annotations(raw_dir: str | Path, spec: dict, classes: list[str]) -> ReadResult:

@@ -24,10 +24,10 @@ from maskflow.annotations import read_annotations
 from maskflow.annotations.checks import BOX, BOX_ORDERS, Context, run_checks
 from maskflow.annotations.labels import LabelMatcher
 from maskflow.annotations.quality import QualityLog, summary
-from maskflow.cli import json_option
 from maskflow.config import DATASET_DEFAULTS, deep_merge
 from maskflow.errors import ConfigError, DataError
 from maskflow.io import atomic
+from maskflow.options import json_option
 
 log = logging.getLogger(__name__)
 

@@ -40,13 +40,13 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from maskflow.cli import json_option
 from maskflow.config import SPLITS
 from maskflow.data.crop import Preprocess, crop, finish, min_scale, regions
 from maskflow.data.integrity import CHECKSUMS_NAME, INDEX_COLUMNS, cache_names, cache_path, write_checksums
 from maskflow.data.photos import open_photo
 from maskflow.errors import ConfigError, DataError
 from maskflow.io import atomic
+from maskflow.options import json_option
 
 log = logging.getLogger("maskflow.data.cache")
 

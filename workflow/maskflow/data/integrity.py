@@ -1,15 +1,13 @@
-"""Integrity checks of what one stage hands the next: cached arrays and checkpoints.
+"""Integrity checks of the cached arrays the data stage hands the later stages.
 
 A file that is truncated, half-updated, or copied in from another run must be refused with a
 message naming it and saying how to rebuild it, never silently used. Readers of the cache go
-through `load_split`; readers of a checkpoint call `check_checkpoint` after loading it.
+through `load_split`. (Checkpoints are checked by maskflow.models.checkpoint.check_checkpoint.)
 
     from maskflow.data import integrity
     seal = integrity.read_seal("results/masks/stats/normalization.json")
     split = integrity.load_split("results/masks/cache", "val", classes=["good", "bad", "none"], seal=seal)
     split.x, split.y, split.index     # uint8 N x H x W x C, int64 N, DataFrame (docs/contracts.md)
-
-    integrity.check_checkpoint(ckpt, model="cnn")   # finished, its own model, weights intact
 
 What is checked:
 
@@ -22,10 +20,7 @@ What is checked:
   in with a newer date makes Snakemake rerun the statistics, which must not seal the stranger)
   and copies the checksums into normalization.json (`cache_sha256`), which the later stages
   check; a cache file that no longer matches was changed after the data stage (an `rsync -a`
-  or `cp -p` from another run keeps old modification times, so Snakemake does not notice);
-- a checkpoint saved by a training run that did not finish, one saved for another model, one
-  whose weights no longer match the `weights_sha256` recorded at save time (torch itself loads
-  a flipped byte in tensor data without complaint), or one that records no `weights_sha256`.
+  or `cp -p` from another run keeps old modification times, so Snakemake does not notice).
 """
 
 from __future__ import annotations
@@ -39,9 +34,9 @@ from typing import NamedTuple
 import numpy as np
 
 from maskflow.config import SPLITS
-from maskflow.errors import CheckpointError, DataError
+from maskflow.errors import DataError
 from maskflow.io import atomic
-from maskflow.io.hashing import sha256_file, state_sha256
+from maskflow.io.hashing import sha256_file
 from maskflow.layout import CACHE_PARTS, CHECKSUMS_NAME, cache_names  # the names the rules declare
 
 # {split}_index.csv columns, in order (docs/contracts.md); maskflow.data.cache writes them.
@@ -278,53 +273,3 @@ def load_split(
     for path in (x_path, y_path, index_path) if index else (x_path, y_path):
         verify_seal(path, seal)
     return CachedSplit(x, y, table)
-
-
-# ---------------------------------------------------------------- checkpoints
-
-
-def _unfinished(checkpoint: dict) -> str | None:
-    """Why the checkpoint is not the end of its training run, or None."""
-    epoch = checkpoint.get("epoch")
-    train = (checkpoint.get("spec") or {}).get("train") or {}
-    epochs = train.get("epochs")
-    if checkpoint.get("complete") is False:
-        return f"saved after epoch {epoch} of {epochs} by a training run that has not finished"
-    # Checkpoints that do not say: without early stopping, a finished run reached its last epoch.
-    if (
-        "complete" not in checkpoint
-        and not train.get("early_stopping")
-        and None not in (epoch, epochs)
-        and epoch < epochs
-    ):
-        return f"saved after epoch {epoch} of {epochs}: its training run did not finish"
-    return None
-
-
-def check_checkpoint(checkpoint: dict, model: str | None = None) -> None:
-    """Refuse a loaded checkpoint (maskflow.models.checkpoint.load_checkpoint) that is unfinished, belongs
-    to another model than `model`, or whose weights differ from its recorded `weights_sha256` (or
-    that records none)."""
-    where = checkpoint.get("path", "checkpoint")
-    retrain = f"retrain it: snakemake --forcerun {where}"
-    problem = _unfinished(checkpoint)
-    if problem:
-        raise CheckpointError(f"{where}: {problem} (interrupted?); {retrain}")
-    name = (checkpoint.get("spec") or {}).get("name")
-    if model is not None and name != model:
-        raise CheckpointError(
-            f"{where}: holds the weights of model {name!r}, not {model!r} (copied from another model's folder?); {retrain}"
-        )
-    recorded = checkpoint.get("weights_sha256")
-    if recorded is None:
-        # Every checkpoint maskflow trains records it: without it a flipped byte would go unseen.
-        raise CheckpointError(
-            f"{where}: records no weights_sha256, so its weights cannot be checked (saved by an older maskflow, "
-            f"or not by maskflow train?); {retrain}"
-        )
-    actual = state_sha256(checkpoint["model_state"])
-    if actual != recorded:
-        raise CheckpointError(
-            f"{where}: weights have sha256 {actual[:12]}... but {recorded[:12]}... was recorded when they were saved: "
-            f"the file is damaged; {retrain}"
-        )

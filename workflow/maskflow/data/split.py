@@ -35,10 +35,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from maskflow.cli import json_option
 from maskflow.config import DATASET_DEFAULTS, SPLITS
 from maskflow.errors import ConfigError, DataError
 from maskflow.io import atomic
+from maskflow.options import json_option
 
 log = logging.getLogger(__name__)
 

@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from maskflow.cli import json_option
 from maskflow.config import SPLITS
 from maskflow.data import integrity
 from maskflow.errors import ConfigError, DataError
 from maskflow.io import atomic, hashing
+from maskflow.options import json_option
 
 log = logging.getLogger("maskflow.data.stats")
 

@@ -1,1 +1,1 @@
-"""The evaluation stage: predictions, metrics, model comparison, sweeps, new photos."""
+"""The evaluation stage: predictions, metrics and explanations of a model or ensemble, new photos."""

@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from maskflow.cli import json_option
 from maskflow.config import SPLITS
 from maskflow.data import integrity
 from maskflow.errors import ConfigError, DataError
 from maskflow.evaluation.metrics import DECISION_RULES, class_prior, split_metrics
 from maskflow.io import atomic, hashing
+from maskflow.options import json_option
 
 if TYPE_CHECKING:  # pandas reads ensemble members' tables only: a model's evaluation does without it
     import pandas as pd
@@ -191,7 +191,7 @@ def _verify(ckpt: dict, cache_dir: Path, normalization_path: str | None) -> None
 
 def evaluate_model(args: argparse.Namespace) -> None:
     from maskflow.inference import predict_proba
-    from maskflow.models.checkpoint import is_numpy, load_checkpoint, model_of
+    from maskflow.models.checkpoint import check_checkpoint, is_numpy, load_checkpoint, model_of
 
     cache_dir = Path(args.cache_dir)
     ckpt = load_checkpoint(args.checkpoint)
@@ -204,8 +204,8 @@ def evaluate_model(args: argparse.Namespace) -> None:
         configure(device, max(1, args.threads))
         model = model_of(ckpt, device)
     # Refuse a checkpoint left by an unfinished run, one copied from another model's folder, or
-    # one with damaged weights (maskflow.data.integrity).
-    integrity.check_checkpoint(ckpt, model=args.model)
+    # one with damaged weights.
+    check_checkpoint(ckpt, model=args.model)
     _verify(ckpt, cache_dir, args.normalization)
     classes = list(ckpt["classes"])
     seal = integrity.read_seal(args.normalization)

@@ -43,10 +43,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from maskflow.cli import json_option
 from maskflow.errors import ConfigError, DataError
 from maskflow.evaluation.metrics import DECISION_RULES
 from maskflow.io import atomic
+from maskflow.options import json_option
 
 log = logging.getLogger(__name__)
 

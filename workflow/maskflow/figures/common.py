@@ -1,6 +1,6 @@
 """Helpers every figure module shares: reading evaluation outputs, class colours, crop display.
 
-Not a command of its own; `maskflow figure` (figures/__init__.py) renders through the family
+Not a command of its own; `maskflow figure` (figures/command.py) renders through the family
 modules, which import from here so that a class has the same colour in every figure.
 """
 

@@ -3,8 +3,8 @@
 Scores on a zoomed axis are drawn as points, never bars: a bar's length reads as its value, and
 a bar on an axis starting at 0.42 makes 0.69 look a quarter of 0.9. The axis never passes 1.0.
 
-Not a command of its own; the comparison plot (evaluation/compare.py) and the sweep plots
-(evaluation/sweep.py) use it. The point of those figures is the difference between runs, often
+Not a command of its own; the comparison plot (compare/table.py) and the sweep plots
+(compare/sweep.py) use it. The point of those figures is the difference between runs, often
 a few hundredths of accuracy: on a 0..1 axis that difference is a flat line, and on a linear
 loss axis one diverging run (a spike to 10^4) flattens every other curve to zero.
 """

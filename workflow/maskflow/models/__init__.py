@@ -49,9 +49,8 @@ class ArchType:
     module: str  # holds build(arch, channels, size, num_classes) -> torch.nn.Module
     # arch -> arch with defaults filled (or None: used as given); raises ConfigError. No torch here.
     check: Callable[[dict], dict | None]
-    # `module:function` replacing maskflow.training.train's torch loop for this type, called by the
-    # `maskflow train` command (maskflow.training.command) before torch is imported, as
-    # function(spec, args) -> checkpoint dict (args: the command's arguments); None: the torch loop.
+    # The trainer of this type, by name: the `maskflow train` command (maskflow.training.command.TRAINERS)
+    # hands the model to it before torch is imported. None: the torch trainer.
     trainer: str | None = None
     # (filled arch, channels, size) -> None, raising ConfigError when the layers do not fit the
     # dataset's crops (checked when the config is resolved). No torch here either.
@@ -67,12 +66,12 @@ REGISTRY: dict[str, ArchType] = {
         table(sequential_shapes.SEQUENTIAL),
         input_check=sequential_shapes.check_input,
     ),
-    # hand-written backprop in NumPy (maskflow.models.numpy_mlp), trained by maskflow.training.numpy_mlp
-    # and saved as NumPy weights, all without torch; `module` builds its torch twin (figures)
+    # hand-written backprop in NumPy (maskflow.models.numpy_mlp), trained by the NumPy trainer and
+    # saved as NumPy weights, all without torch; `module` builds its torch twin (figures)
     "numpy_mlp": ArchType(
         "maskflow.models.numpy_mlp.twin",
         imported("maskflow.models.numpy_mlp.network:check_arch"),
-        "maskflow.training.numpy_mlp:run",
+        trainer="numpy",
     ),
 }
 

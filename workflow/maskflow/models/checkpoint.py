@@ -1,6 +1,7 @@
 """Checkpoints: save, load and verify them.
 
     model, ckpt = load_model("results/masks/models/cnn_baseline/checkpoint.pt", "cpu")
+    check_checkpoint(ckpt, model="cnn_baseline")   # finished, its own model, weights intact
     verify_data(ckpt, {"val_x": sha256_file("results/masks/cache/val_x.npy")}, normalization)
     proba = maskflow.inference.predict_proba(model, ckpt, val_x_uint8, "cpu")   # N x K float64
 
@@ -17,6 +18,11 @@ Two containers, told apart by their first bytes, hold the same dict:
   importing torch, and read back by an unpickler that refuses every global (no code can run).
 
 The resume state (`save_resume`/`load_resume`) is a larger dict written beside it each epoch.
+
+`check_checkpoint` refuses a checkpoint saved by a training run that did not finish, one saved
+for another model, one whose weights no longer match the `weights_sha256` recorded at save time
+(torch itself loads a flipped byte in tensor data without complaint), or one that records no
+`weights_sha256`; `verify_data` one applied to arrays or a normalization it was not trained on.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import numpy as np
 import maskflow
 from maskflow.errors import CheckpointError
 from maskflow.io.atomic import atomic_path
+from maskflow.io.hashing import state_sha256
 
 if TYPE_CHECKING:  # annotations only: torch is imported where a torch checkpoint is read or written
     import torch
@@ -214,3 +221,53 @@ def load_resume(path: str | Path, fingerprint: str) -> dict | None:
         )
         return None
     return state
+
+
+# ---------------------------------------------------------------- checks of a loaded checkpoint
+
+
+def _unfinished(checkpoint: dict) -> str | None:
+    """Why the checkpoint is not the end of its training run, or None."""
+    epoch = checkpoint.get("epoch")
+    train = (checkpoint.get("spec") or {}).get("train") or {}
+    epochs = train.get("epochs")
+    if checkpoint.get("complete") is False:
+        return f"saved after epoch {epoch} of {epochs} by a training run that has not finished"
+    # Checkpoints that do not say: without early stopping, a finished run reached its last epoch.
+    if (
+        "complete" not in checkpoint
+        and not train.get("early_stopping")
+        and None not in (epoch, epochs)
+        and epoch < epochs
+    ):
+        return f"saved after epoch {epoch} of {epochs}: its training run did not finish"
+    return None
+
+
+def check_checkpoint(checkpoint: dict, model: str | None = None) -> None:
+    """Refuse a loaded checkpoint (load_checkpoint) that is unfinished, belongs
+    to another model than `model`, or whose weights differ from its recorded `weights_sha256` (or
+    that records none)."""
+    where = checkpoint.get("path", "checkpoint")
+    retrain = f"retrain it: snakemake --forcerun {where}"
+    problem = _unfinished(checkpoint)
+    if problem:
+        raise CheckpointError(f"{where}: {problem} (interrupted?); {retrain}")
+    name = (checkpoint.get("spec") or {}).get("name")
+    if model is not None and name != model:
+        raise CheckpointError(
+            f"{where}: holds the weights of model {name!r}, not {model!r} (copied from another model's folder?); {retrain}"
+        )
+    recorded = checkpoint.get("weights_sha256")
+    if recorded is None:
+        # Every checkpoint maskflow trains records it: without it a flipped byte would go unseen.
+        raise CheckpointError(
+            f"{where}: records no weights_sha256, so its weights cannot be checked (saved by an older maskflow, "
+            f"or not by maskflow train?); {retrain}"
+        )
+    actual = state_sha256(checkpoint["model_state"])
+    if actual != recorded:
+        raise CheckpointError(
+            f"{where}: weights have sha256 {actual[:12]}... but {recorded[:12]}... was recorded when they were saved: "
+            f"the file is damaged; {retrain}"
+        )

@@ -18,7 +18,7 @@ hooks fire, from 1, over all leaf modules (the appended classifier included), as
 does. The sizes below the table are torchsummary's float32 estimates per sample: input, the
 forward outputs twice (their gradients), the parameters. Every architecture type works
 (numpy_mlp through its torch twin). The train stage writes the same table as
-`architecture.txt` next to the checkpoint (maskflow.training.outputs).
+`architecture.txt` (maskflow.layout.MODEL["architecture"], passed as `maskflow train --architecture`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ import yaml
 from maskflow.errors import ConfigError
 
 RULE, DOUBLE = "-" * 64, "=" * 64
-ARCHITECTURE_FILE = "architecture.txt"
 MB = 1024.0**2
 
 
@@ -124,11 +123,6 @@ def numpy_mlp_table(arch: dict, channels: int, size: int, num_classes: int) -> s
             rows.append({"name": f"{act}-{len(rows) + 1}", "shape": [-1, fan_out], "params": 0})
     total = sum(row["params"] for row in rows)
     return format_table(rows, widths[0], total, total)
-
-
-def architecture_path(checkpoint: str | Path) -> Path:
-    """Where the train stage writes the table: beside the checkpoint."""
-    return Path(checkpoint).with_name(ARCHITECTURE_FILE)
 
 
 def _product(shape: list[int]) -> int:

@@ -27,10 +27,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from maskflow.cli import json_option
+from maskflow.compare.table import GROUP_COLUMNS
 from maskflow.errors import ConfigError
 from maskflow.io import atomic
 from maskflow.io.files import read_json
+from maskflow.options import json_option
 from maskflow.report import provenance
 from maskflow.report.html import IMAGE_CHECK, STYLE, anchor, esc, fmt, fmt_p, image, settings_list, table
 from maskflow.report.models import model_section
@@ -159,6 +160,17 @@ RUN_COLUMNS = {
 }
 
 
+# Columns of comparison_groups.csv the report shows (as "mean ± std"), in GROUP_COLUMNS order.
+GROUP_LABELS = {
+    "val_accuracy": "val acc.",
+    "test_accuracy": "test acc.",
+    "test_balanced_accuracy": "test bal. acc.",
+    "test_macro_f1": "test macro F1",
+    "test_balanced_accuracy_prior": "bal. acc. (prior-corr.)",
+    "train_seconds": "train s",
+}
+
+
 def _mean_std(record: dict, column: str) -> str:
     mean, std = record.get(f"{column}_mean"), record.get(f"{column}_std")
     if mean is None or pd.isna(mean):
@@ -188,15 +200,9 @@ def comparison_section(dataset: dict) -> str:
     group_rows = []
     for record in _records(groups):
         row = {"group": record["group"], "kind": record["kind"], "n_runs": record["n_runs"]}
-        for column in (
-            "val_accuracy",
-            "test_accuracy",
-            "test_balanced_accuracy",
-            "test_macro_f1",
-            "test_balanced_accuracy_prior",
-            "train_seconds",
-        ):
-            row[column] = _mean_std(record, column)
+        for column in GROUP_COLUMNS:
+            if column in GROUP_LABELS:
+                row[column] = _mean_std(record, column)
         row["p"] = fmt_p(record.get("mcnemar_p_median"))
         group_rows.append(row)
     parts.append(
@@ -206,12 +212,7 @@ def comparison_section(dataset: dict) -> str:
                 "group": "model",
                 "kind": "kind",
                 "n_runs": "runs",
-                "val_accuracy": "val acc.",
-                "test_accuracy": "test acc.",
-                "test_balanced_accuracy": "test bal. acc.",
-                "test_macro_f1": "test macro F1",
-                "test_balanced_accuracy_prior": "bal. acc. (prior-corr.)",
-                "train_seconds": "train s",
+                **GROUP_LABELS,
                 "p": "McNemar p (median)",
             },
             ["group", "kind"],

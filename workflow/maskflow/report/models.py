@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from maskflow.errors import ConfigError
-from maskflow.figures import FAMILIES, parse_name
+from maskflow.figures.families import FAMILIES, parse_name
 from maskflow.io.files import read_json
 from maskflow.report.html import anchor, esc, fmt, image, settings_list, table
 
@@ -165,7 +165,7 @@ def figure_caption(family: str, model: str, split: str | None) -> str:
 
 
 def _family_rank(figure: str) -> tuple[int, int]:
-    """Figures in maskflow.figures.FAMILIES order; within a family, splits as train, val, test."""
+    """Figures in maskflow.figures.families.FAMILIES order; within a family, splits as train, val, test."""
     family, split = _family_of(figure)
     order = list(FAMILIES)
     return (order.index(family) if family in order else len(order)), ("train", "val", "test", None).index(split)

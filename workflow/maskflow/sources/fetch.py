@@ -31,10 +31,10 @@ from pathlib import Path
 
 import yaml
 
-from maskflow.cli import json_option
 from maskflow.errors import ConfigError, DataError, DownloadError
 from maskflow.io.atomic import write_json
 from maskflow.io.hashing import sha256_file
+from maskflow.options import json_option
 from maskflow.sources import download, local, sklearn_data
 
 log = logging.getLogger(__name__)

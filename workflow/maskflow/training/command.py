@@ -1,26 +1,26 @@
-"""`maskflow train`, the command: parse it, resolve the spec, hand it to the model type's trainer.
+"""`maskflow train`, the command: parse it, resolve the spec once, hand it to the model type's trainer.
 
     maskflow train --spec '{"name": "dnn", "arch": {"type": "numpy_mlp", ...}, ...}' --cache-dir ... \
-        --normalization ... --checkpoint ... --history ... --latent ... --resume ... --threads 2
+        --normalization ... --checkpoint ... --history ... --latent ... --resume ... \
+        --architecture ... --threads 2
 
-This module imports neither torch nor pandas. A model type with a trainer of its own in the
-registry (maskflow.models: `numpy_mlp` -> maskflow.training.numpy_mlp) is handed over here
-before anything imports torch, so a NumPy model's train job costs a NumPy process (about 0.5 s
-of CPU) instead of a torch one (about 3 s). Every other type goes to the torch trainer,
-maskflow.training.train, imported only then. `add_arguments`, `resolve_spec` and `Paths` live
-here for both (maskflow.training.train re-exports them).
+This module imports neither torch nor pandas. The model registry (maskflow.models) names the
+trainer of each type (`trainer`: "numpy" for numpy_mlp; none: the torch trainer) and TRAINERS
+below says where each lives, so a NumPy model's train job is handed over before anything imports
+torch and costs a NumPy process (about 0.5 s of CPU) instead of a torch one (about 3 s). Both
+trainers are called as `run(spec, args)` with the resolved spec and write their files through
+maskflow.training.outputs.
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from pathlib import Path
 
-from maskflow.cli import json_option
 from maskflow.config import DEFAULT_DEVICE, DEFAULT_SEED, resolve_train
 from maskflow.errors import ConfigError
 from maskflow.models import REGISTRY, check_arch, imported
+from maskflow.options import json_option
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--history", required=True, type=Path)
     parser.add_argument("--latent", required=True, type=Path, help="penultimate features at latent_epochs (npz)")
     parser.add_argument("--resume", required=True, type=Path, help="resume state, kept until training finishes")
+    parser.add_argument(
+        "--architecture", required=True, type=Path, help="architecture.txt to write: the per-layer table"
+    )
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1)")
     parser.add_argument(
         "--classes", help="class names as a JSON list, in label order (default: from {split}_index.csv)"
@@ -51,29 +54,19 @@ def resolve_spec(text: str) -> dict:
     return spec
 
 
-@dataclass
-class Paths:
-    checkpoint: Path
-    history: Path
-    latent: Path
-    resume: Path
-
-    @classmethod
-    def of(cls, args: argparse.Namespace) -> Paths:
-        return cls(args.checkpoint, args.history, args.latent, args.resume)
+# trainer name (maskflow.models.ArchType.trainer; None: "torch") -> its `run(spec, args)`, imported
+# only when it trains (the torch trainer imports torch).
+TRAINERS = {
+    "torch": "maskflow.training.torch_trainer:run",
+    "numpy": "maskflow.training.numpy_mlp:run",
+}
 
 
-def own_trainer(spec: dict):
-    """The registry's trainer of the spec's type (called as trainer(spec, args)), or None: the torch loop."""
-    path = REGISTRY[spec["arch"]["type"]].trainer
-    return imported(path) if path else None
+def trainer_of(spec: dict):
+    """The trainer of the resolved spec's model type, called as trainer(spec, args)."""
+    return imported(TRAINERS[REGISTRY[spec["arch"]["type"]].trainer or "torch"])
 
 
 def run(args: argparse.Namespace) -> dict:
     spec = resolve_spec(args.spec)
-    trainer = own_trainer(spec)
-    if trainer is not None:
-        return trainer(spec, args)
-    from maskflow.training import train  # torch, imported only for the types it trains
-
-    return train.run(args)
+    return trainer_of(spec)(spec, args)

@@ -5,7 +5,7 @@
     data.train.x, data.train.y, data.train.y_np   # uint8 N x C x H x W and int64 N on the device; labels in numpy
     data.classes, data.normalization, data.sha256, data.size, data.channels
 
-`maskflow train` (maskflow.training.train) calls `load_data` once; mini-batches are then taken by
+Both trainers (maskflow.training.torch_trainer, maskflow.training.numpy_mlp) call `load_data` once; mini-batches are then taken by
 indexing these tensors (maskflow.training.loop). Every array goes through
 `maskflow.data.integrity.load_split`, checked against the seal in normalization.json, and a
 normalization.json computed on another train_x.npy is refused. Class names come from

@@ -7,7 +7,7 @@
     val = evaluate(model, data.val, normalizer)     # {"loss": ..., "accuracy": ...}
     ckpt_io.save_resume(path, {"fingerprint": run.fingerprint, **run.state_dict()})
 
-`maskflow train` (maskflow.training.train) drives these epoch by epoch and saves `Run.state_dict()` as
+The torch trainer (maskflow.training.torch_trainer) drives these epoch by epoch and saves `Run.state_dict()` as
 the resume state after each one. `evaluate` and `features` go through the same inference path
 as maskflow.models.checkpoint, so the numpy_mlp trainer uses them too.
 """

@@ -3,10 +3,10 @@
 - `train(x_train, y_train, x_val, y_val, arch, train_spec, seed, on_epoch)` mirrors the torch
   trainer: mini-batch SGD / Adam, seeded; it returns the weights and one history row per epoch
   with the columns of history.csv (`epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds`);
-- `run(spec, args)` is `maskflow train` for this type (maskflow.training.command hands it over
-  before anything imports torch) and `train_cached(spec, data, paths)` its work: cached arrays
-  in; checkpoint (NumPy weights), history.csv and latent.npz out, in the formats
-  maskflow.training.outputs writes for torch models. Neither torch nor pandas is imported.
+- `run(spec, args)` is `maskflow train` for this type (maskflow.training.command hands it the
+  resolved spec before anything imports torch) and `train_cached(spec, data, paths)` its work:
+  cached arrays in; checkpoint (NumPy weights), history.csv, latent.npz and architecture.txt out,
+  written by maskflow.training.outputs as for torch models. Neither torch nor pandas is imported.
 
     python -m maskflow.training.numpy_mlp      # trains on scikit-learn's digits and prints the history
 
@@ -19,16 +19,13 @@ apply (the NumPy MLP trains in its arch `dtype` on the CPU).
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
-from maskflow.cli import json_option
 from maskflow.errors import ConfigError
-from maskflow.io import atomic
 from maskflow.models.numpy_mlp.network import (
     DTYPES,
     INITS,
@@ -39,11 +36,10 @@ from maskflow.models.numpy_mlp.network import (
     predict_proba,
 )
 from maskflow.models.numpy_mlp.optim import OPTIMIZERS, SCHEDULES
+from maskflow.options import json_option
+from maskflow.training.outputs import MONITORS, Paths, checkpoint_dict, write_history, write_latent
 
 log = logging.getLogger("maskflow.training.numpy_mlp")
-
-# early stopping: monitored column -> is `new` better than `best`?
-_BETTER = {"val_loss": lambda new, best: new < best, "val_acc": lambda new, best: new > best}
 
 
 def check_spec(arch: dict, train_spec: dict) -> None:
@@ -148,7 +144,8 @@ def train(
         if stopping is None:
             continue
         value = row[stopping.get("monitor", "val_loss")]
-        if best["value"] is None or _BETTER[stopping.get("monitor", "val_loss")](value, best["value"]):
+        better, _ = MONITORS[stopping.get("monitor", "val_loss")]
+        if best["value"] is None or better(value, best["value"]):
             best = {"epoch": epoch, "value": value, "state": {n: p.copy() for n, p in state.items()}}
         elif epoch - best["epoch"] >= stopping.get("patience", 5):
             break
@@ -158,73 +155,36 @@ def train(
 
 
 # --- the workflow's train stage --------------------------------------------------------------------
-# history.csv's columns, as maskflow.training.outputs.HISTORY_COLUMNS (a test holds them equal; that
-# module imports torch, this one must not).
-HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
-
-
 def param_count(state: dict[str, np.ndarray]) -> int:
     return int(sum(p.size for p in state.values()))
 
 
-def write_history(path, history: list[dict]) -> None:
-    """history.csv as pandas writes it (floats by repr, NaN as an empty field), without pandas."""
-
-    def cell(value) -> str:
-        return "" if isinstance(value, float) and math.isnan(value) else str(value)
-
-    lines = [",".join(HISTORY_COLUMNS)] + [",".join(cell(row[c]) for c in HISTORY_COLUMNS) for row in history]
-    atomic.write_text(path, "\n".join(lines) + "\n")
-
-
-def write_latent(path, latent: dict[int, np.ndarray], labels: np.ndarray) -> None:
-    """latent.npz as maskflow.training.outputs.write_latent writes it: epochs, labels, features_e{epoch}."""
-    epochs = sorted(latent)
-    arrays = {f"features_e{e}": latent[e].astype(np.float32) for e in epochs}
-    with atomic.atomic_path(path) as tmp:
-        np.savez(
-            tmp,
-            epochs=np.array(epochs, dtype=np.int64),
-            labels=labels if epochs else np.zeros(0, dtype=np.int64),
-            **arrays,
-        )
-
-
 def build_checkpoint(spec: dict, data, fit: Fit, seconds: float) -> dict:
-    """The checkpoint dict of maskflow.training.outputs.build_checkpoint, with NumPy weights
+    """The checkpoint dict (maskflow.training.outputs.checkpoint_dict) with NumPy weights
     (`weights_format: numpy`: maskflow.models.checkpoint saves and loads it without torch)."""
-    from maskflow.io.hashing import state_sha256
     from maskflow.models import checkpoint as ckpt_io
 
-    row = next((r for r in fit.history if r["epoch"] == fit.best_epoch), None)
-    return {
-        "format": ckpt_io.FORMAT,
-        "weights_format": "numpy",
-        "model_state": fit.state,
-        "complete": True,
-        "weights_sha256": state_sha256(fit.state),
-        "arch": spec["arch"],
-        "classes": data.classes,
-        "normalization": data.normalization,
-        "image": {"size": data.size, "channels": data.channels},
-        "spec": spec,
-        "seed": spec["seed"],
-        "epoch": len(fit.history),
-        "best_epoch": fit.best_epoch,
-        "device": "cpu (1 thread, NumPy)",
-        "versions": ckpt_io.versions(torch=False),
-        "data_sha256": data.sha256,
-        "val_metrics": {"loss": row["val_loss"], "accuracy": row["val_acc"]} if row else None,
-        "train_seconds": round(seconds, 3),
-        "param_count": param_count(fit.state),
-    }
+    return checkpoint_dict(
+        spec,
+        data,
+        fit.state,
+        history=fit.history,
+        epoch=len(fit.history),
+        best_epoch=fit.best_epoch,
+        complete=True,
+        device="cpu (1 thread, NumPy)",
+        versions=ckpt_io.versions(torch=False),
+        train_seconds=seconds,
+        param_count=param_count(fit.state),
+        weights_format="numpy",
+    )
 
 
-def train_cached(spec: dict, data, paths, threads: int = 1) -> dict:
+def train_cached(spec: dict, data, paths: Paths, threads: int = 1) -> dict:
     """The train stage for `numpy_mlp`: cached arrays in, the outputs of a torch model out.
 
     `spec` is the resolved model, `data` maskflow.training.data's `Data` loaded with
-    `device=None` (NumPy arrays) and `paths` maskflow.training.command's `Paths`. Inputs are
+    `device=None` (NumPy arrays) and `paths` maskflow.training.outputs's `Paths`. Inputs are
     normalised as the checkpoint's normalization says, and every validation metric goes through
     maskflow.inference's NumPy branch, the one evaluation takes, so evaluating the checkpoint
     reproduces the logged metrics exactly. Training runs on the CPU with one BLAS thread (`threads`,
@@ -275,10 +235,9 @@ def train_cached(spec: dict, data, paths, threads: int = 1) -> dict:
     write_history(paths.history, fit.history)
     write_latent(paths.latent, latent, data.val.y_np)
     from maskflow.io.atomic import write_text
-    from maskflow.models.summary import architecture_path, numpy_mlp_table  # no torch either
+    from maskflow.models.summary import numpy_mlp_table  # no torch either
 
-    table = numpy_mlp_table(arch, data.channels, data.size, len(data.classes))
-    write_text(architecture_path(paths.checkpoint), table)
+    write_text(paths.architecture, numpy_mlp_table(arch, data.channels, data.size, len(data.classes)))
     paths.resume.unlink(missing_ok=True)
     log.info(
         "done: %d epochs in %.1fs; weights of epoch %d, val_loss %.4f val_acc %.4f",
@@ -289,10 +248,8 @@ def train_cached(spec: dict, data, paths, threads: int = 1) -> dict:
 
 
 def run(spec: dict, args) -> dict:
-    """`maskflow train` for `numpy_mlp` (the registry's trainer, maskflow.training.command): loads
-    the cached arrays as NumPy arrays and trains, on the CPU whatever `device` says."""
-
-    from maskflow.training.command import Paths
+    """`maskflow train` for `numpy_mlp` (maskflow.training.command hands it the resolved spec):
+    loads the cached arrays as NumPy arrays and trains, on the CPU whatever `device` says."""
     from maskflow.training.data import load_data
 
     if spec.get("device") == "cuda":

@@ -7,7 +7,7 @@ schedule, early stopping and the loss.
     stopper = EarlyStopping("val_loss", patience=5, restore_best=True)
     criterion = CrossEntropy(weights, t["label_smoothing"], num_classes)
 
-`maskflow train` (maskflow.training.train) builds them for a run; the registries' keys are the values
+The torch trainer (maskflow.training.torch_trainer) builds them for a run; the registries' keys are the values
 the config schema allows.
 """
 
@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from maskflow.training.outputs import MONITORS  # early stopping's comparisons, shared with the NumPy trainer
 
 # optimizer name -> builder(params, train spec). All use the fused kernel (one kernel updates
 # every parameter tensor, on CPU and CUDA alike): a step of the default MLP took 1.6 ms with
@@ -35,12 +37,6 @@ SCHEDULES = {
         optimizer, step_size=t["schedule"].get("every", 10), gamma=t["schedule"].get("factor", 0.1)
     ),
     "cosine": lambda optimizer, t: torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t["epochs"]),
-}
-
-# monitor -> (is `new` better than `best`?, starting value)
-MONITORS = {
-    "val_loss": (lambda new, best: new < best, float("inf")),
-    "val_acc": (lambda new, best: new > best, float("-inf")),
 }
 
 

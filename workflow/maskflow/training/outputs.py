@@ -1,83 +1,118 @@
-"""The train stage's files: checkpoint.pt, history.csv, latent.npz, architecture.txt (docs/contracts.md).
+"""The train stage's files, written the same way by both trainers (docs/contracts.md).
 
-    checkpoint = build_checkpoint(run, data, arch, complete=True)
+    paths = Paths.of(args)                                  # checkpoint, history, latent, resume, architecture
+    checkpoint = checkpoint_dict(spec, data, state, history=..., epoch=..., best_epoch=..., ...)
     ckpt_io.save_checkpoint(paths.checkpoint, checkpoint)
-    write_history(paths.history, run.history)              # one row per epoch, HISTORY_COLUMNS
-    write_latent(paths.latent, run.latent, data.val.y_np)  # penultimate features per epoch
-    write_architecture(paths.checkpoint, run.model, data)  # per-layer table beside the checkpoint
+    write_history(paths.history, history)                   # one row per epoch, HISTORY_COLUMNS
+    write_latent(paths.latent, latent, data.val.y_np)       # penultimate features per epoch (NumPy arrays)
+    atomic.write_text(paths.architecture, table)            # per-layer table (maskflow.models.summary)
 
-Both trainers write them through these functions, so their outputs agree: maskflow.training.train after
-every epoch and at the end (`run` is its maskflow.training.loop.Run), and maskflow.models.numpy_mlp once
-(with a stand-in holding the same fields). Every write is atomic.
+The torch trainer (maskflow.training.torch_trainer) writes them after every epoch and at the end,
+the NumPy trainer (maskflow.training.numpy_mlp) once; both call these functions, so their outputs
+agree. `MONITORS` is early stopping's comparison for both. Neither torch nor pandas is imported
+here (a NumPy model's train job never imports them). Every write is atomic.
 """
 
 from __future__ import annotations
 
+import argparse
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import torch
 
-from maskflow.io import hashing
-from maskflow.io.atomic import atomic_path, write_csv
+from maskflow.io import atomic
+from maskflow.io.hashing import state_sha256
 from maskflow.models import checkpoint as ckpt_io
-from maskflow.runtime.device import describe
-from maskflow.training.data import Data
-from maskflow.training.loop import Run
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
 
+# early stopping: monitored column -> (is `new` better than `best`?, the value nothing is worse than)
+MONITORS = {
+    "val_loss": (lambda new, best: new < best, float("inf")),
+    "val_acc": (lambda new, best: new > best, float("-inf")),
+}
 
-def build_checkpoint(run: Run, data: Data, arch: dict, complete: bool = False) -> dict:
-    device = data.train.x.device
-    state, weights_epoch = run.output_state()
-    row = next((r for r in run.history if r["epoch"] == weights_epoch), None)
-    model_state = {k: v.detach().cpu() for k, v in state.items()}
+
+@dataclass
+class Paths:
+    """Where `maskflow train` writes (the train rule's outputs, and the resume state beside them)."""
+
+    checkpoint: Path
+    history: Path
+    latent: Path
+    resume: Path
+    architecture: Path
+
+    @classmethod
+    def of(cls, args: argparse.Namespace) -> Paths:
+        return cls(args.checkpoint, args.history, args.latent, args.resume, args.architecture)
+
+
+def checkpoint_dict(
+    spec: dict,
+    data,
+    model_state: dict,
+    *,
+    history: list[dict],
+    epoch: int,
+    best_epoch: int,
+    complete: bool,
+    device: str,
+    versions: dict[str, str],
+    train_seconds: float,
+    param_count: int,
+    weights_format: str | None = None,
+) -> dict:
+    """The checkpoint dict (maskflow.models.checkpoint saves it) of weights `model_state` (torch
+    tensors on the CPU, or NumPy arrays with `weights_format="numpy"`) trained from `data`
+    (maskflow.training.data's Data)."""
+    row = next((r for r in history if r["epoch"] == best_epoch), None)
+    checkpoint = {"format": ckpt_io.FORMAT}
+    if weights_format is not None:
+        checkpoint["weights_format"] = weights_format
     return {
-        "format": ckpt_io.FORMAT,
+        **checkpoint,
         "model_state": model_state,
-        # Checked by maskflow.data.integrity.check_checkpoint: a per-epoch save is not a finished
+        # Checked by maskflow.models.checkpoint.check_checkpoint: a per-epoch save is not a finished
         # model, and torch loads a damaged tensor without complaint.
         "complete": complete,
-        "weights_sha256": hashing.state_sha256(model_state),
-        "arch": arch,
+        "weights_sha256": state_sha256(model_state),
+        "arch": spec["arch"],
         "classes": data.classes,
         "normalization": data.normalization,
         "image": {"size": data.size, "channels": data.channels},
-        "spec": run.spec,
-        "seed": run.spec["seed"],
-        "epoch": run.epoch,
+        "spec": spec,
+        "seed": spec["seed"],
+        "epoch": epoch,
         # The epoch whose weights these are: the best one by the early-stopping monitor when
         # restoring it, else the last (figures mark it on the learning curves).
-        "best_epoch": weights_epoch,
-        "device": describe(device),
-        "versions": ckpt_io.versions(),
+        "best_epoch": best_epoch,
+        "device": device,
+        "versions": versions,
         "data_sha256": data.sha256,
         "val_metrics": {"loss": row["val_loss"], "accuracy": row["val_acc"]} if row else None,
-        "train_seconds": round(run.train_seconds, 3),
-        "param_count": sum(p.numel() for p in run.model.parameters()),
+        "train_seconds": round(train_seconds, 3),
+        "param_count": param_count,
     }
 
 
-def write_architecture(checkpoint: Path, model: torch.nn.Module, data: Data) -> Path:
-    """architecture.txt beside the checkpoint: the model's per-layer table (maskflow.models.summary)."""
-    from maskflow.io.atomic import write_text
-    from maskflow.models.summary import architecture_path, summary_table
+def write_history(path, history: list[dict]) -> None:
+    """history.csv as pandas writes it (floats by repr, NaN as an empty field), without pandas."""
 
-    path = architecture_path(checkpoint)
-    write_text(path, summary_table(model, data.channels, data.size))
-    return path
+    def cell(value) -> str:
+        return "" if isinstance(value, float) and math.isnan(value) else str(value)
 
-
-def write_history(path: Path, history: list[dict]) -> None:
-    write_csv(path, pd.DataFrame(history, columns=HISTORY_COLUMNS))
+    lines = [",".join(HISTORY_COLUMNS)] + [",".join(cell(row[c]) for c in HISTORY_COLUMNS) for row in history]
+    atomic.write_text(path, "\n".join(lines) + "\n")
 
 
-def write_latent(path: Path, latent: dict[int, torch.Tensor], labels: np.ndarray) -> None:
+def write_latent(path, latent: dict[int, np.ndarray], labels: np.ndarray) -> None:
+    """latent.npz: epochs, labels, features_e{epoch} (float32 N x D) of each snapshot epoch."""
     epochs = sorted(latent)
-    arrays = {f"features_e{e}": latent[e].numpy().astype(np.float32) for e in epochs}
-    with atomic_path(path) as tmp:
+    arrays = {f"features_e{e}": np.asarray(latent[e]).astype(np.float32) for e in epochs}
+    with atomic.atomic_path(path) as tmp:
         np.savez(
             tmp,
             epochs=np.array(epochs, dtype=np.int64),

@@ -43,8 +43,8 @@ from maskflow.io import atomic
 from maskflow.sources.synthetic.backgrounds import BACKGROUNDS, _clutter, _draw_body
 from maskflow.sources.synthetic.camera import EFFECTS
 from maskflow.sources.synthetic.faces import _render_face
-from maskflow.sources.synthetic.layout import LABELS, MAX_FACE, MIN_FACE, Face, _overlap, plan_photo, quota_labels
 from maskflow.sources.synthetic.names import photo_names
+from maskflow.sources.synthetic.placement import LABELS, MAX_FACE, MIN_FACE, Face, _overlap, plan_photo, quota_labels
 
 __all__ = [
     "COLUMNS",

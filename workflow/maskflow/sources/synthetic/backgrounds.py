@@ -8,8 +8,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from maskflow.sources.synthetic.layout import Face
 from maskflow.sources.synthetic.palettes import MASK_COLOURS, SKIN
+from maskflow.sources.synthetic.placement import Face
 
 
 def _colour(rng: np.random.Generator, low: int = 0, high: int = 256) -> np.ndarray:

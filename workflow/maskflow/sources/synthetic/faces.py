@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 
 from maskflow.sources.synthetic.backgrounds import _rgb
-from maskflow.sources.synthetic.layout import Face
 from maskflow.sources.synthetic.palettes import HAIR, IRIS, MASK_COLOURS, SKIN
+from maskflow.sources.synthetic.placement import Face
 
 
 class _Patch:

@@ -29,11 +29,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from maskflow.cli import json_option
 from maskflow.errors import DataError
 from maskflow.evaluation.metrics import mcnemar_exact
 from maskflow.figures.scales import zoom_limits
 from maskflow.io import atomic
+from maskflow.options import json_option
 
 log = logging.getLogger(__name__)
 

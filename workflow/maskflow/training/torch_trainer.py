@@ -1,11 +1,13 @@
-"""`maskflow train`: train one model from the cached arrays, reproducibly and resumably.
+"""The torch trainer: train one torch model from the cached arrays, reproducibly and resumably.
 
     maskflow train --spec '{"name": "cnn", "seed": 1, "arch": {...}, "train": {...}}' \
         --cache-dir results/masks/cache --normalization results/masks/stats/normalization.json \
         --checkpoint results/masks/models/cnn/checkpoint.pt --history results/masks/models/cnn/history.csv \
-        --latent results/masks/models/cnn/latent.npz --resume results/masks/models/cnn/resume.pt --threads 2
+        --latent results/masks/models/cnn/latent.npz --resume results/masks/models/cnn/resume.pt \
+        --architecture results/masks/models/cnn/architecture.txt --threads 2
 
-The Snakemake rule `train` runs this with one resolved model (maskflow.config). The uint8
+The `maskflow train` command (maskflow.training.command) parses that, resolves the spec once and
+calls `run(spec, args)` here for every type without a trainer of its own. The uint8
 arrays are loaded once onto the training device; each mini-batch is taken by indexing them,
 converted to float, augmented and normalised there. Every source of randomness is seeded:
 torch's global generator (initial weights, dropout, rrelu) and two CPU generators (epoch order
@@ -16,12 +18,11 @@ or Ctrl-C stop at the next mini-batch and exit non-zero (143 / 130); the next ru
 same --resume path continues after the last complete epoch and ends with the same weights as
 an uninterrupted run. A resume state saved for another config or other data is not used.
 
-This module is the torch trainer: it resolves the spec, builds a run and drives it epoch by epoch.
-The `maskflow train` command is maskflow.training.command, which imports this module only for torch
-model types (a NumPy model is trained without importing torch).
-Its parts live beside it: maskflow.training.data (the cached arrays), maskflow.training.optim
-(optimizer, schedule, early stopping, loss), maskflow.training.loop (the run's state, one epoch,
-evaluation, stop signals) and maskflow.training.outputs (checkpoint, history, latent).
+This module builds a run and drives it epoch by epoch; the command imports it only for torch
+model types (a NumPy model is trained without importing torch). Its parts live beside it:
+maskflow.training.data (the cached arrays), maskflow.training.optim (optimizer, schedule, early
+stopping, loss), maskflow.training.loop (the run's state, one epoch, evaluation, stop signals)
+and maskflow.training.outputs (checkpoint, history, latent, shared with the NumPy trainer).
 """
 
 from __future__ import annotations
@@ -33,24 +34,41 @@ import time
 import torch
 
 from maskflow import inference
-from maskflow.cli import json_option
 from maskflow.errors import ConfigError
+from maskflow.io import atomic
 from maskflow.io.hashing import derived_seed, fingerprint
 from maskflow.models import build_model
 from maskflow.models import checkpoint as ckpt_io
 from maskflow.models.init import initialise
+from maskflow.models.summary import summary_table
+from maskflow.options import json_option
 from maskflow.runtime.device import MixedPrecision, configure, describe, place, resolve_device
 from maskflow.training.augment import Augmenter
-
-# The command (argument parser, spec, output paths) lives in maskflow.training.command; re-exported.
-from maskflow.training.command import Paths, add_arguments, own_trainer, resolve_spec  # noqa: F401
 from maskflow.training.data import Data, load_data
 from maskflow.training.loop import Interrupted, Run, StopSignals, evaluate, features, train_one_epoch
 from maskflow.training.optim import OPTIMIZERS, SCHEDULES, CrossEntropy, EarlyStopping
-from maskflow.training.outputs import build_checkpoint, write_architecture, write_history, write_latent
+from maskflow.training.outputs import Paths, checkpoint_dict, write_history, write_latent
 from maskflow.training.sampling import EpochSampler, loss_weights
 
-log = logging.getLogger("maskflow.training.train")
+log = logging.getLogger("maskflow.training.train")  # the command's logger (maskflow.training.data)
+
+
+def build_checkpoint(run: Run, data: Data, complete: bool = False) -> dict:
+    """The checkpoint dict of a run's weights to hand on (maskflow.training.outputs.checkpoint_dict)."""
+    state, weights_epoch = run.output_state()
+    return checkpoint_dict(
+        run.spec,
+        data,
+        {k: v.detach().cpu() for k, v in state.items()},
+        history=run.history,
+        epoch=run.epoch,
+        best_epoch=weights_epoch,
+        complete=complete,
+        device=describe(data.train.x.device),
+        versions=ckpt_io.versions(),
+        train_seconds=run.train_seconds,
+        param_count=sum(p.numel() for p in run.model.parameters()),
+    )
 
 
 def progress_line(row: dict, epochs: int, run: Run) -> str:
@@ -64,7 +82,7 @@ def progress_line(row: dict, epochs: int, run: Run) -> str:
     )
 
 
-def fit(run: Run, data: Data, paths: Paths, arch: dict, stop: StopSignals | None = None) -> None:
+def fit(run: Run, data: Data, paths: Paths, stop: StopSignals | None = None) -> None:
     """Train from `run.epoch` until the last epoch or early stopping, saving after each epoch."""
     t = run.spec["train"]
     device = data.train.x.device
@@ -110,7 +128,7 @@ def fit(run: Run, data: Data, paths: Paths, arch: dict, stop: StopSignals | None
         run.history.append(row)
         run.stopped = bool(run.stopper and run.stopper.update(epoch, row, run.model))
         run.epoch, run.train_seconds = epoch, run.train_seconds + seconds
-        ckpt_io.save_checkpoint(paths.checkpoint, build_checkpoint(run, data, arch))
+        ckpt_io.save_checkpoint(paths.checkpoint, build_checkpoint(run, data))
         write_history(paths.history, run.history)
         ckpt_io.save_resume(paths.resume, {"fingerprint": run.fingerprint, **run.state_dict()})
         log.info(progress_line(row, t["epochs"], run))
@@ -126,19 +144,19 @@ def fit(run: Run, data: Data, paths: Paths, arch: dict, stop: StopSignals | None
             )
 
 
-def finish(run: Run, data: Data, paths: Paths, arch: dict) -> dict:
+def finish(run: Run, data: Data, paths: Paths) -> dict:
     """Final outputs: checkpoint with the handed-on weights, history, latent; resume state removed."""
     state, weights_epoch = run.output_state()
     run.model.load_state_dict(state)
-    if arch.get("bottleneck") and not run.latent and len(data.val.y):
+    if run.spec["arch"].get("bottleneck") and not run.latent and len(data.val.y):
         # A bottleneck model exists to be plotted: snapshot its final weights when no epoch was asked.
         run.latent[weights_epoch] = features(
             run.model, data.val, inference.Normalizer(data.normalization, data.val.x.device)
         )
-    checkpoint = build_checkpoint(run, data, arch, complete=True)
+    checkpoint = build_checkpoint(run, data, complete=True)
     ckpt_io.save_checkpoint(paths.checkpoint, checkpoint)
     write_history(paths.history, run.history)
-    write_latent(paths.latent, run.latent, data.val.y_np)
+    write_latent(paths.latent, {epoch: features.numpy() for epoch, features in run.latent.items()}, data.val.y_np)
     paths.resume.unlink(missing_ok=True)
     return checkpoint
 
@@ -168,11 +186,9 @@ def prepare(spec: dict, data: Data, device: torch.device, fingerprint: str) -> R
     )
 
 
-def run(args: argparse.Namespace) -> dict:
-    spec = resolve_spec(args.spec)
-    trainer = own_trainer(spec)
-    if trainer is not None:  # a type with its own training loop (numpy_mlp) writes the same outputs
-        return trainer(spec, args)
+def run(spec: dict, args: argparse.Namespace) -> dict:
+    """Train the resolved model `spec` (maskflow.training.command.resolve_spec) as the command's
+    `args` say (cache, normalization, output paths, threads, classes); returns the checkpoint dict."""
     device = resolve_device(spec["device"])
     if device.type == "cuda":
         # Concurrent local train jobs each take their own card (Snakemake sets no
@@ -186,9 +202,9 @@ def run(args: argparse.Namespace) -> dict:
     resume_key = fingerprint(
         {"spec": spec, "data": data.sha256, "normalization": data.normalization, "classes": data.classes}
     )
-    paths = Paths(args.checkpoint, args.history, args.latent, args.resume)
+    paths = Paths.of(args)
     training = prepare(spec, data, device, resume_key)
-    write_architecture(paths.checkpoint, training.model, data)
+    atomic.write_text(paths.architecture, summary_table(training.model, data.channels, data.size))
     log.info(
         "training %s: %s, %d parameters; %d train / %d val crops %dx%dx%d; device %s; mixed precision %s; %d epochs",
         spec["name"],
@@ -209,7 +225,7 @@ def run(args: argparse.Namespace) -> dict:
         log.info("resuming from %s after epoch %d", paths.resume, training.epoch)
     try:
         with StopSignals() as stop:
-            fit(training, data, paths, spec["arch"], stop)
+            fit(training, data, paths, stop)
     except Interrupted as interrupt:
         log.error(
             "stopped by %s during epoch %d; %s; run the same command again to continue",
@@ -220,7 +236,7 @@ def run(args: argparse.Namespace) -> dict:
             else "no epoch was complete",
         )
         raise SystemExit(128 + interrupt.signum) from None
-    checkpoint = finish(training, data, paths, spec["arch"])
+    checkpoint = finish(training, data, paths)
     log.info(
         "done: %d epochs in %.1fs; weights of epoch %d, val_loss %.4f val_acc %.4f",
         training.epoch,

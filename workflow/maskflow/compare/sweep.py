@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from maskflow.compare.table import model_row
 from maskflow.errors import DataError
-from maskflow.evaluation.compare import model_row
 from maskflow.figures.scales import diverged, dodged, label_points, label_right, zoom_limits
 from maskflow.io import atomic
 
