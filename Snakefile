@@ -2,7 +2,7 @@
 #
 #   snakemake --cores 8 all                                   # the default experiment
 #   snakemake --cores 2 all --configfile tests/config/tiny.yaml
-#   snakemake --cores 1 results/masks/figures/cnn_baseline/learning_curves.png
+#   snakemake --cores 1 results/masks/figures/cnn_baseline-s1/learning_curves.png
 #
 # This file is a table of contents: the stages live in workflow/rules/, their logic in the
 # maskflow package (workflow/maskflow/), the settings in config.yaml.

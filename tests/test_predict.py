@@ -17,6 +17,7 @@ from maskflow.cli import main
 from helpers import TINY_CONFIG
 from helpers.evaluation import CLASSES, write_cache, write_checkpoint
 
+TRAIN_PRIOR = {"good": 0.7, "bad": 0.2, "none": 0.1}
 PREPROCESS = {"size": 12, "channels": "rgb", "margin": 0.1, "square": True}
 
 
@@ -49,6 +50,8 @@ def photos(tmp_path):
     table.to_csv(tmp_path / "new.csv", index=False)
     cache_dir = write_cache(tmp_path / "cache")
     checkpoint = write_checkpoint(tmp_path / "model" / "checkpoint.pt", cache_dir)
+    # what `maskflow evaluate` writes beside it: the training prior of the prior-based decisions
+    (checkpoint.parent / "metrics.json").write_text(json.dumps({"train_prior": TRAIN_PRIOR}))
     return tmp_path, folder, checkpoint
 
 

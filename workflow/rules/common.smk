@@ -23,6 +23,7 @@ params_without_pandas()
 from maskflow import layout  # noqa: E402
 from maskflow.config import SPLITS, check_sources, load_and_check  # noqa: E402
 from maskflow.errors import MaskflowError  # noqa: E402
+from maskflow.runtime.failures import report_failures  # noqa: E402
 from maskflow.runtime.gpu_slots import visible_gpu_count  # noqa: E402
 
 CONDA_ENV = "../../envs/maskflow.yaml"
@@ -44,6 +45,11 @@ except MaskflowError as error:
 # Snakemake's job rate limit makes a local scheduler poll ever faster (maskflow.runtime.snakemake_patches).
 onstart:
     unthrottle_local_scheduler(workflow)
+
+
+# A failed job's reason is its log's last line: printed last, below Snakemake's tracebacks.
+onerror:
+    report_failures(log)
 
 
 EXPERIMENT = layout.Experiment(MF)
@@ -183,38 +189,3 @@ def ensemble_member_files(wildcards):
         for split in SPLITS
     ]
     return files + EXPERIMENT.model_files(wildcards.dataset, members, "metrics")
-
-
-# --- figures
-def figure_output(figure, family):
-    """The figure's path for `snakemake --report`, captioned by its family."""
-    return report(
-        layout.FIGURE.replace("{figure}", figure),
-        category="Models",
-        subcategory="{model}",
-        caption=f"../report/figure_{family}.rst",
-        labels={"model": "{model}", "figure": figure},
-    )
-
-
-def figure_log(figure):
-    return f"results/{{dataset}}/logs/figures/{{model}}/{figure}.log"
-
-
-def figure_spec(wildcards):
-    """Only what drawing needs: model name, class names and the model's `figures:` settings."""
-    spec = named(EVALUATED, wildcards)
-    classes = DATASETS[wildcards.dataset]["classes"]
-    return as_json(
-        {"name": wildcards.model, "classes": classes, "figures": spec["figures"]}
-    )
-
-
-def figure_shell(figure, *inputs, dirs=()):
-    """`maskflow figure NAME --<input> {input.<input>:q} ... --out {output:q}`."""
-    flags = "".join(f" --{key.replace('_', '-')} {{input.{key}:q}}" for key in inputs)
-    flags += "".join(f" --{key.replace('_', '-')} {{params.{key}:q}}" for key in dirs)
-    return (
-        f"python -m maskflow figure {figure}{flags} --spec {{params.spec:q}} --out {{output:q}}"
-        " 2> {log:q}"
-    )

@@ -1,6 +1,27 @@
 # Figures: one rule per figure family, each figure a target of its own:
 #   results/{dataset}/figures/{model}/{figure}.png   (a model's figures: maskflow.layout.model_figures)
-# A rule's inputs are exactly what its family reads, so deleting one figure reruns one job.
+# A rule's inputs are exactly what its family reads, and its spec only the `figures:` settings
+# it reads, so deleting one figure or editing one setting reruns only the figures concerned.
+
+
+# Two helpers of these rules alone, lambdas (Snakemake's linter keeps rule files free of
+# functions): a figure's path for `snakemake --report`, captioned by its family; and a params
+# function giving a figure job the model's name, its class names and only the `figures:`
+# settings (`keys`) its family reads (maskflow.figures.command.FigureJob.setting).
+figure_output = lambda figure, family: report(
+    layout.FIGURE.replace("{figure}", figure),
+    category="Models",
+    subcategory="{model}",
+    caption=f"../report/figure_{family}.rst",
+    labels={"model": "{model}", "figure": figure},
+)
+figure_spec = lambda *keys: lambda wildcards: as_json(
+    {
+        "name": wildcards.model,
+        "classes": DATASETS[wildcards.dataset]["classes"],
+        "figures": {key: named(EVALUATED, wildcards)["figures"][key] for key in keys},
+    }
+)
 
 
 rule figure_confusion_matrix:
@@ -9,15 +30,16 @@ rule figure_confusion_matrix:
     output:
         figure_output("confusion_matrix_{split}", "confusion_matrix"),
     log:
-        figure_log("confusion_matrix_{split}"),
+        "results/{dataset}/logs/figures/{model}/confusion_matrix_{split}.log",
     wildcard_constraints:
         model=ANY_EVALUATED,
     conda:
         CONDA_ENV
     params:
-        spec=figure_spec,
+        spec=figure_spec(),
     shell:
-        figure_shell("confusion_matrix_{wildcards.split}", "metrics")
+        "python -m maskflow figure confusion_matrix_{wildcards.split} --metrics {input.metrics:q}"
+        " --spec {params.spec:q} --out {output:q} 2> {log:q}"
 
 
 rule figure_per_class_accuracy:
@@ -26,15 +48,16 @@ rule figure_per_class_accuracy:
     output:
         figure_output("per_class_accuracy", "per_class_accuracy"),
     log:
-        figure_log("per_class_accuracy"),
+        "results/{dataset}/logs/figures/{model}/per_class_accuracy.log",
     wildcard_constraints:
         model=ANY_EVALUATED,
     conda:
         CONDA_ENV
     params:
-        spec=figure_spec,
+        spec=figure_spec(),
     shell:
-        figure_shell("per_class_accuracy", "metrics")
+        "python -m maskflow figure per_class_accuracy --metrics {input.metrics:q}"
+        " --spec {params.spec:q} --out {output:q} 2> {log:q}"
 
 
 rule figure_learning_curves:
@@ -44,15 +67,16 @@ rule figure_learning_curves:
     output:
         figure_output("learning_curves", "learning_curves"),
     log:
-        figure_log("learning_curves"),
+        "results/{dataset}/logs/figures/{model}/learning_curves.log",
     wildcard_constraints:
         model=TRAINED,
     conda:
         CONDA_ENV
     params:
-        spec=figure_spec,
+        spec=figure_spec(),
     shell:
-        figure_shell("learning_curves", "history", "metrics")
+        "python -m maskflow figure learning_curves --history {input.history:q} --metrics {input.metrics:q}"
+        " --spec {params.spec:q} --out {output:q} 2> {log:q}"
 
 
 rule figure_misclassified:
@@ -62,18 +86,17 @@ rule figure_misclassified:
     output:
         figure_output("misclassified_{split}", "misclassified"),
     log:
-        figure_log("misclassified_{split}"),
+        "results/{dataset}/logs/figures/{model}/misclassified_{split}.log",
     wildcard_constraints:
         model=ANY_EVALUATED,
     conda:
         CONDA_ENV
     params:
-        spec=figure_spec,
+        spec=figure_spec("misclassified"),
         cache_dir=folder_of("cache"),
     shell:
-        figure_shell(
-            "misclassified_{wildcards.split}", "predictions", dirs=["cache_dir"]
-        )
+        "python -m maskflow figure misclassified_{wildcards.split} --predictions {input.predictions:q}"
+        " --cache-dir {params.cache_dir:q} --spec {params.spec:q} --out {output:q} 2> {log:q}"
 
 
 rule figure_overlays:
@@ -84,17 +107,17 @@ rule figure_overlays:
     output:
         figure_output("overlays_{split}", "overlays"),
     log:
-        figure_log("overlays_{split}"),
+        "results/{dataset}/logs/figures/{model}/overlays_{split}.log",
     wildcard_constraints:
         model=ANY_EVALUATED,
     conda:
         CONDA_ENV
     params:
-        spec=figure_spec,
+        spec=figure_spec("overlays"),
     shell:
-        figure_shell(
-            "overlays_{wildcards.split}", "predictions", "raw_dir", "annotations"
-        )
+        "python -m maskflow figure overlays_{wildcards.split} --predictions {input.predictions:q}"
+        " --raw-dir {input.raw_dir:q} --annotations {input.annotations:q}"
+        " --spec {params.spec:q} --out {output:q} 2> {log:q}"
 
 
 rule figure_saliency:
@@ -103,15 +126,16 @@ rule figure_saliency:
     output:
         figure_output("saliency", "saliency"),
     log:
-        figure_log("saliency"),
+        "results/{dataset}/logs/figures/{model}/saliency.log",
     wildcard_constraints:
         model=TRAINED,
     conda:
         CONDA_ENV
     params:
-        spec=figure_spec,
+        spec=figure_spec("saliency_per_class"),
     shell:
-        figure_shell("saliency", "explanations")
+        "python -m maskflow figure saliency --explanations {input.explanations:q}"
+        " --spec {params.spec:q} --out {output:q} 2> {log:q}"
 
 
 rule figure_filters:
@@ -120,15 +144,16 @@ rule figure_filters:
     output:
         figure_output("filters", "filters"),
     log:
-        figure_log("filters"),
+        "results/{dataset}/logs/figures/{model}/filters.log",
     wildcard_constraints:
         model=TRAINED,
     conda:
         CONDA_ENV
     params:
-        spec=figure_spec,
+        spec=figure_spec(),
     shell:
-        figure_shell("filters", "explanations")
+        "python -m maskflow figure filters --explanations {input.explanations:q}"
+        " --spec {params.spec:q} --out {output:q} 2> {log:q}"
 
 
 rule figure_filter_maximization:
@@ -137,15 +162,16 @@ rule figure_filter_maximization:
     output:
         figure_output("filter_maximization", "filter_maximization"),
     log:
-        figure_log("filter_maximization"),
+        "results/{dataset}/logs/figures/{model}/filter_maximization.log",
     wildcard_constraints:
         model=TRAINED,
     conda:
         CONDA_ENV
     params:
-        spec=figure_spec,
+        spec=figure_spec(),
     shell:
-        figure_shell("filter_maximization", "explanations")
+        "python -m maskflow figure filter_maximization --explanations {input.explanations:q}"
+        " --spec {params.spec:q} --out {output:q} 2> {log:q}"
 
 
 rule figure_latent:
@@ -156,13 +182,14 @@ rule figure_latent:
     output:
         figure_output("latent", "latent"),
     log:
-        figure_log("latent"),
+        "results/{dataset}/logs/figures/{model}/latent.log",
     wildcard_constraints:
         model=TRAINED,
     conda:
         CONDA_ENV
     params:
-        spec=figure_spec,
+        spec=figure_spec("tsne_perplexity"),
         cache_dir=folder_of("cache"),
     shell:
-        figure_shell("latent", "latent", "checkpoint", dirs=["cache_dir"])
+        "python -m maskflow figure latent --latent {input.latent:q} --checkpoint {input.checkpoint:q}"
+        " --cache-dir {params.cache_dir:q} --spec {params.spec:q} --out {output:q} 2> {log:q}"

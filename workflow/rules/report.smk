@@ -12,6 +12,11 @@ REPORT_PLAN = build_plan(
 )
 
 
+# The run's --cores, for the report's Reproduce line (maskflow.report.build), through the
+# environment jobs inherit: as a param it would rerun the report whenever the count changes.
+os.environ.update(MASKFLOW_CORES=str(workflow.cores))
+
+
 # The plan goes through a file: for hundreds of models it outgrows the 128 KiB a single
 # command-line argument may hold. Written by the Snakemake process itself (a run: block), so it
 # reruns exactly when the plan's params change.

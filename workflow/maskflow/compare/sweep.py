@@ -8,8 +8,9 @@
 A sweep (config `sweeps:`) expands a base model over a grid of settings; maskflow.config names
 each resulting model and records its grid values (`sweep_values`) in the resolved config,
 which metrics.json carries. The table has one row per model: the grid values, then the scores.
-The plot draws the scores against a one-key grid (log axis when the values span a factor of
-10 or more), a heat map for a two-key grid, and bars per model otherwise. The score axis (and
+The plot draws the scores against a one-key grid (joined by lines when the values are numbers,
+on a log axis when they span a factor of 10 or more; points alone for categories such as
+architectures), a heat map for a two-key grid, and points per model otherwise. The score axis (and
 the heat map's colour scale) is zoomed to the data and every value is written on the figure:
 the differences between the runs are the point of a sweep. The overlaid learning curves draw
 loss on a log axis, so one diverging run does not flatten the others; it is marked "diverged".
@@ -27,7 +28,7 @@ import pandas as pd
 
 from maskflow.compare.table import model_row
 from maskflow.errors import DataError
-from maskflow.figures.scales import diverged, label_bars, label_points, zoom_limits
+from maskflow.figures.scales import diverged, dodged, label_points, label_right, zoom_limits
 from maskflow.io import atomic
 
 log = logging.getLogger(__name__)
@@ -77,18 +78,35 @@ def _numeric(values: pd.Series) -> np.ndarray | None:
     return None if numbers.isna().any() else numbers.to_numpy(dtype=float)
 
 
+def _value_limits(x: np.ndarray, categorical: bool, log_axis: bool) -> tuple[float, float]:
+    """The grid axis with room beside the first and last value for the scores set aside there."""
+    if categorical:
+        return -0.6, len(x) - 0.4
+    low, high = float(x.min()), float(x.max())
+    if log_axis:
+        factor = (high / low) ** 0.15
+        return low / factor, high * factor
+    pad = 0.15 * ((high - low) or abs(high) or 1.0)
+    return low - pad, high + pad
+
+
 def _plot_one_key(ax, table: pd.DataFrame, key: str) -> None:
     numbers = _numeric(table[key])
     # A learning-rate-like grid spans orders of magnitude: a log axis spaces it evenly.
     log_axis = numbers is not None and (numbers > 0).all() and numbers.max() / numbers.min() >= 10
     order = np.argsort(numbers, kind="stable") if numbers is not None else np.arange(len(table))
     x = numbers[order] if numbers is not None else np.arange(len(table))
-    for score in SCORES:
+    # Numbers are a trend (a line joins them); categories (architectures, optimizers) are not,
+    # so they get points alone. Each score sits a little aside, so close values keep their labels apart.
+    style = "-" if numbers is not None else "none"
+    for k, score in enumerate(SCORES):
         y = pd.to_numeric(table[score], errors="coerce").to_numpy(float)[order]
-        (line,) = ax.plot(x, y, marker="o", label=score.replace("_", " "))
-        label_points(ax, x, y, color=line.get_color())
+        shift = dodged(ax, len(SCORES), k)
+        (line,) = ax.plot(x, y, marker="o", linestyle=style, label=score.replace("_", " "), transform=shift)
+        label_points(ax, x, y, color=line.get_color(), transform=shift)
     if log_axis:
         ax.set_xscale("log")
+    ax.set_xlim(*_value_limits(x, numbers is None, log_axis))
     if numbers is None:
         ax.set_xticks(x, table[key].astype(str).to_numpy()[order], rotation=30, ha="right")
     else:
@@ -128,22 +146,22 @@ def _plot_two_keys(ax, table: pd.DataFrame, keys: list[str]) -> None:
 
 
 def _plot_bars(ax, table: pd.DataFrame, keys: list[str]) -> None:
+    """One row per model, each score a point on an axis zoomed to the data (points, not bars:
+    a zoomed bar's length misreads as its value)."""
     y = np.arange(len(table))
     height = 0.8 / len(SCORES)
+    low, high = zoom_limits(table[SCORES])
+    ax.set_xlim(low, high)
     for k, score in enumerate(SCORES):
-        bars = ax.barh(
-            y - 0.4 + height * (k + 0.5),
-            pd.to_numeric(table[score], errors="coerce").fillna(0),
-            height,
-            label=score.replace("_", " "),
-        )
-        label_bars(ax, bars, fontsize=6)
+        values = pd.to_numeric(table[score], errors="coerce").to_numpy(float)
+        positions = y - 0.4 + height * (k + 0.5)
+        ax.plot(values, positions, "o", label=score.replace("_", " "), clip_on=False)
+        label_right(ax, values, positions, fontsize=6)
     labels = [", ".join(f"{key}={record[key]}" for key in keys) for _, record in table.iterrows()]
     ax.set_yticks(y, labels, fontsize=7)
     ax.invert_yaxis()
-    low, high = zoom_limits(table[SCORES])
-    ax.set_xlim(low, high + 0.1 * (high - low))  # room for the value labels past the longest bar
     ax.set_xlabel("score (axis zoomed to the data)")
+    ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8)
 
 

@@ -12,8 +12,9 @@ macro F1, test accuracy and balanced accuracy under the prior-corrected and abov
 training seconds, and McNemar's exact test against the dataset's baseline on the test split (`mcnemar_p`; the baseline run is the replicate with the
 same seed when the baseline has seeds). `comparison_groups.csv` has one row per model group
 (a model's replicates together): mean and standard deviation over the seeds. The plot shows
-the group means with the standard deviation as error bars and every replicate as a dot, each
-mean written at its bar's end, on an axis zoomed to the data (the differences are the point).
+the group means as points (not bars: the axis is zoomed to the data, the differences being the
+point, and never passes 1.0), the standard deviation as error bars and every replicate as a dot,
+each mean written right of its row.
 Everything is read from metrics.json (which carries the resolved config and training facts),
 except each model's description, which the workflow passes from the config (`--descriptions`).
 """
@@ -30,7 +31,7 @@ import pandas as pd
 
 from maskflow.errors import DataError
 from maskflow.evaluation.metrics import mcnemar_exact
-from maskflow.figures.scales import label_bars, zoom_limits
+from maskflow.figures.scales import zoom_limits
 from maskflow.io import atomic
 from maskflow.options import json_option
 
@@ -260,21 +261,23 @@ def plot_groups(rows: pd.DataFrame, groups: pd.DataFrame, dataset: str, baseline
     height = 0.8 / len(PLOTTED)
     y = np.arange(n)
     shown = []  # every value drawn (means, mean -/+ std, replicates): the axis is zoomed to them
+    ends = []  # per plotted row: where its value label goes (right of its mean, error bar, seeds)
     for k, (column, colour) in enumerate(PLOTTED.items()):
         positions = y - 0.4 + height * (k + 0.5)
-        raw = pd.to_numeric(groups[f"{column}_mean"], errors="coerce").to_numpy(float)
-        means = np.nan_to_num(raw)
+        means = pd.to_numeric(groups[f"{column}_mean"], errors="coerce").to_numpy(float)
         stds = pd.to_numeric(groups[f"{column}_std"], errors="coerce").to_numpy(float)
-        bars = ax.barh(positions, means, height, color=colour, label=column.replace("_", " "))
-        label_bars(ax, bars, fontsize=6)
-        shown += [raw, raw - np.nan_to_num(stds), raw + np.nan_to_num(stds), rows[column]]
+        # Points, not bars: on an axis zoomed to the data a bar's length misreads as its value.
+        ax.plot(means, positions, "D", color=colour, markersize=6, label=column.replace("_", " "), clip_on=False)
+        shown += [means, means - np.nan_to_num(stds), means + np.nan_to_num(stds), rows[column]]
         has_std = np.isfinite(stds)
         if has_std.any():  # error bars only where there are replicates
             ax.errorbar(means[has_std], positions[has_std], xerr=stds[has_std], fmt="none", ecolor="black", capsize=3)
-        for pos, group in zip(positions, groups["group"]):
+        for pos, group, mean, std in zip(positions, groups["group"], means, stds):
             values = pd.to_numeric(rows.loc[rows["group"] == group, column], errors="coerce").dropna()
-            if len(values) > 1:  # replicates: every seed as a dot on its bar
+            if len(values) > 1:  # replicates: every seed as a dot on its row
                 ax.plot(values, np.full(len(values), pos), "k.", markersize=4)
+            right = np.nanmax([mean, mean + np.nan_to_num(std), *values]) if np.isfinite(mean) else np.nan
+            ends.append((right, pos, mean))
     labels = []
     for _, group in groups.iterrows():
         label = f"{group['group']} *" if group["group"] == baseline else str(group["group"])
@@ -288,8 +291,11 @@ def plot_groups(rows: pd.DataFrame, groups: pd.DataFrame, dataset: str, baseline
     low, high = zoom_limits(
         np.concatenate([pd.to_numeric(pd.Series(v), errors="coerce").to_numpy(float) for v in shown])
     )
-    ax.set_xlim(low, high + 0.12 * (high - low))  # room for the value labels past the longest bar
-    ax.set_xlabel("test split (mean over seeds, error bar = std; axis zoomed to the data)")
+    ax.set_xlim(low, high)
+    for right, pos, mean in ends:  # each mean written right of everything drawn on its row
+        if np.isfinite(mean):
+            ax.annotate(f"{mean:.3f}", (right, pos), xytext=(5, 0), textcoords="offset points", va="center", fontsize=6)
+    ax.set_xlabel("test split (diamond = mean over seeds, error bar = std, dots = seeds; axis zoomed to the data)")
     ax.grid(axis="x", alpha=0.3)
     handles, legend_labels = ax.get_legend_handles_labels()
     title = f"{dataset}: model comparison"

@@ -42,7 +42,14 @@ from maskflow.layout import CACHE_PARTS, CHECKSUMS_NAME, cache_names  # the name
 # {split}_index.csv columns, in order (docs/contracts.md); maskflow.data.cache writes them.
 INDEX_COLUMNS = ["row_id", "photo", "xmin", "ymin", "xmax", "ymax", "label", "label_index"]
 SEAL_KEY = "cache_sha256"  # key of the seal in normalization.json
-REBUILD_CACHE = "rebuild it: snakemake --forcerun cache (reruns the cache stage and everything after it)"
+# `--until class_stats`: the cache and its statistics alone. The next run then retrains nothing
+# when the rebuilt cache is byte-identical: train reads only checksums.json and normalization.json,
+# whose checksums Snakemake recorded and compares before it believes a newer date. A plain
+# `--forcerun cache` would plan every job after the cache in the same run, whatever it rebuilt.
+REBUILD_CACHE = (
+    "rebuild it: snakemake --forcerun cache --until class_stats (the cache and its statistics alone; "
+    "the next run retrains nothing when the rebuilt cache is byte-identical)"
+)
 
 
 def cache_path(cache_dir: str | os.PathLike, split: str, part: str) -> Path:

@@ -16,8 +16,11 @@ records its dataset's `preprocess` in `spec`; checkpoints from elsewhere can be 
 `--config` (the config the model was trained with) or `--preprocess '{"size": 32, ...}'`; size
 and channels must match the checkpoint.
 
-`preds.csv`: row (1-based, as in new.csv), photo, box, [label], predicted, confidence,
-p_<class>...; with --overlays, one PNG per photo with every box in its predicted class colour.
+`preds.csv`: row (1-based, as in new.csv), photo, box, [label], the three decisions of
+`predictions_{split}.csv` (predicted, predicted_prior, predicted_above_prior: argmax,
+prior-corrected, above-prior; maskflow.evaluation.metrics.DECISION_RULES), confidence,
+p_<class>...; the training prior the last two use is `train_prior` of the model's metrics.json
+(beside the checkpoint, or --metrics); with --overlays, one PNG per photo with every box in its predicted class colour.
 
 A row that cannot be predicted (its photo missing or undecodable, a coordinate that is no
 number, a box inverted, empty or outside its photo) does not stop the others: it is skipped with
@@ -31,6 +34,7 @@ photo clipped, as validate repairs them.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import re
 import sys
@@ -40,12 +44,20 @@ import numpy as np
 import pandas as pd
 
 from maskflow.errors import ConfigError, DataError
+from maskflow.evaluation.metrics import DECISION_RULES
 from maskflow.io import atomic
 from maskflow.options import json_option
 
 log = logging.getLogger(__name__)
 
 BOX = ["xmin", "ymin", "xmax", "ymax"]
+# preds.csv's decision columns, named as in predictions_{split}.csv (evaluation.evaluate.prediction_frame)
+DECISION_COLUMNS = {"predicted": "argmax", "predicted_prior": "prior_corrected", "predicted_above_prior": "above_prior"}
+
+
+def counted(n: int, word: str, plural: str | None = None) -> str:
+    """'1 box', '2 boxes'."""
+    return f"{n} {word if n == 1 else plural or word + 's'}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="CSV of predictions to write")
     parser.add_argument("--columns", default="{}", help="JSON: maskflow name -> column name in the CSV")
     parser.add_argument("--config", help="config the model was trained with (for the crop settings)")
+    parser.add_argument(
+        "--metrics", help="the model's metrics.json, for its training class prior (default: beside the checkpoint)"
+    )
     parser.add_argument("--preprocess", help="JSON crop settings: size, channels, margin, square")
     parser.add_argument("--overlays", help="folder for one PNG per photo with the predicted boxes")
     parser.add_argument("--threads", type=int, default=1, help="photo decoding threads and torch threads")
@@ -191,9 +206,28 @@ def preprocess_of(ckpt: dict, args: argparse.Namespace) -> dict:
 # --------------------------------------------------------------------------- outputs
 
 
-def prediction_table(rows: pd.DataFrame, proba: np.ndarray, classes: list[str]) -> pd.DataFrame:
+def training_prior(args: argparse.Namespace, classes: list[str]) -> np.ndarray:
+    """The class prior the model was trained on: `train_prior` of its metrics.json, which
+    `maskflow evaluate` writes beside the checkpoint."""
+    path = Path(args.metrics) if args.metrics else Path(args.checkpoint).with_name("metrics.json")
+    if not path.is_file():
+        raise DataError(
+            f"{path}: not found; predict reads the training class prior there (for predicted_prior and "
+            "predicted_above_prior): give the model's metrics.json with --metrics"
+        )
+    try:
+        prior = json.loads(path.read_text(encoding="utf-8"))["train_prior"]
+        return np.array([float(prior[name]) for name in classes])
+    except (ValueError, KeyError, TypeError) as error:
+        raise DataError(f"{path}: no train_prior for the classes {classes} ({error!r}); is it this model's?") from None
+
+
+def prediction_table(rows: pd.DataFrame, proba: np.ndarray, classes: list[str], prior: np.ndarray) -> pd.DataFrame:
+    """The request rows plus the decisions of predictions_{split}.csv, confidence and p_<class>."""
     table = rows.copy()
-    table["predicted"] = np.asarray(classes, dtype=object)[proba.argmax(axis=1)] if len(proba) else []
+    names = np.asarray(classes, dtype=object)
+    for column, rule in DECISION_COLUMNS.items():
+        table[column] = names[DECISION_RULES[rule](proba, prior)] if len(proba) else []
     table["confidence"] = proba.max(axis=1) if len(proba) else []
     for k, name in enumerate(classes):
         table[f"p_{name}"] = proba[:, k]
@@ -243,14 +277,17 @@ def run(args: argparse.Namespace) -> None:
     model, ckpt = load_model(args.checkpoint, "cpu")
     classes = list(ckpt["classes"])
     prep = preprocess_of(ckpt, args)
+    prior = training_prior(args, classes)
     rows, skipped = read_requests(args.annotations, columns, images)
     report_skipped(args, rows, skipped)
     on_disk = rows.pop("found")  # the photo's name on disk; preds.csv keeps the name as written
     crops = crop_rows(images, rows.assign(photo=on_disk), prep, threads=args.threads)
     proba = predict_proba(model, ckpt, crops, "cpu", batch_size=args.batch_size)
-    table = prediction_table(rows, proba, classes)
+    table = prediction_table(rows, proba, classes, prior)
     atomic.write_csv(args.out, table)
-    log.info("%d boxes in %d photos -> %s", len(table), table["photo"].nunique(), args.out)
+    log.info(
+        "%s in %s -> %s", counted(len(table), "box", "boxes"), counted(table["photo"].nunique(), "photo"), args.out
+    )
     if "label" in table.columns and len(table):
         log.info("accuracy against the given labels: %.4f", float((table["label"] == table["predicted"]).mean()))
     if args.overlays:

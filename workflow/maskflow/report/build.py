@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -51,6 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a JSON file (or JSON text): title, datasets with their files and models (from report.smk)",
     )
     parser.add_argument("--out", required=True, help="report.html to write")
+    parser.add_argument(
+        "--cores",
+        default=os.environ.get("MASKFLOW_CORES"),
+        help="the --cores the run was given, for the Reproduce command (default: $MASKFLOW_CORES, set by report.smk)",
+    )
 
 
 # --------------------------------------------------------------------------- data sets
@@ -216,7 +222,8 @@ def comparison_section(dataset: dict) -> str:
         image(
             files["plot"],
             f"{name} comparison",
-            "Test scores per model (mean over seeds, error bars: standard deviation, dots: seeds).",
+            "Test scores per model (diamond: mean over seeds, error bar: standard deviation, dots: seeds; "
+            "points, not bars: the axis is zoomed to the scores).",
         )
     )
     run_rows = [{**record, "mcnemar_p": fmt_p(record.get("mcnemar_p"))} for record in _records(runs)]
@@ -269,6 +276,8 @@ def provenance_section(plan: dict) -> str:
         "</tbody></table>"
     )
     command = plan.get("command") or "snakemake --cores all all"
+    if str(plan.get("cores") or "").isdigit():  # the run's real core count, passed by report.smk
+        command = command.replace("--cores all", f"--cores {plan['cores']}", 1)
     checkout = f"git checkout {git['commit']}\n" if git["commit"] else ""
     parts.append(f"<h4>Reproduce</h4><pre>{esc(checkout + command)}</pre>")
     parts.append(
@@ -379,6 +388,8 @@ def run(args: argparse.Namespace) -> None:
             raise ConfigError(f"--plan: {text}: no such file (give results/report_plan.json or the plan as JSON text)")
         text = Path(text).read_text(encoding="utf-8")
     plan = json_option(text, "--plan")
+    # Not in the plan file: a new core count must not rerun the plan (its params), only be shown.
+    plan["cores"] = args.cores
     text = build_html(plan)
     atomic.write_text(args.out, text)
     log.info("report: %s (%.1f MB)", args.out, len(text) / 1e6)

@@ -14,11 +14,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from maskflow import layout
+from maskflow.config import SPLITS
 from maskflow.io.hashing import fingerprint
 
 # Keys of the plan whose string values are file paths; under FILE_MAPS, every value is one.
 PATH_KEYS = {"quality", "counts", "manifest", "metrics", "architecture", "table", "groups", "plot", "curves"}
 FILE_MAPS = {"stats_figures", "figures"}
+
+
+def split_settings(annotations: dict, split: dict | None) -> dict | None:
+    """The split settings that apply: a split the data's files give (`files: {test: test.csv}`)
+    is shown as given, without the fraction the random split would have used for it."""
+    files = annotations.get("files")
+    given = {name: path for name, path in files.items() if name in SPLITS} if isinstance(files, dict) else {}
+    if split is None or not given:
+        return split
+    shown = {key: value for key, value in split.items() if key.removesuffix("_fraction") not in given}
+    return {**{name: f"given by {path}" for name, path in given.items()}, **shown}
 
 
 def dataset_plan(experiment: layout.Experiment, dataset: str) -> dict:
@@ -30,7 +42,7 @@ def dataset_plan(experiment: layout.Experiment, dataset: str) -> dict:
         "source": spec["source"],
         "annotations_format": spec["annotations"]["format"],
         "classes": spec["classes"],
-        "split": spec.get("split"),
+        "split": split_settings(spec["annotations"], spec.get("split")),
         "preprocess": spec.get("preprocess"),
         "baseline": spec.get("baseline"),
         "quality": layout.DATA["quality"].format(dataset=dataset),

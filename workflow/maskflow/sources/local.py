@@ -1,5 +1,7 @@
 """Putting local files into a raw folder: folders copied (hard-linked where possible), archives
-unpacked safely, single files placed under their name.
+unpacked safely (an archive of one folder reads like one of its contents), single files placed
+under their name. A `path` that does not exist is also looked for as an archive beside it
+(data/medical-masks -> data/medical-masks.zip).
 
 Used by the `path` source for the user's own files and by the `url` source for what it
 downloaded. Unpacking refuses any member that would land outside the raw folder (an absolute
@@ -154,9 +156,36 @@ def place(src: Path, dest: Path, name: str | None = None) -> None:
     name = name or src.name
     unpack = archive_unpacker(name)
     if unpack is not None:
+        fresh = not any(dest.iterdir())
         unpack(src, dest)
+        if fresh:
+            unwrap_single_folder(dest)
     else:
         link_or_copy(src, dest / name)
+
+
+def unwrap_single_folder(dest: Path) -> None:
+    """An archive of a folder (`medical-masks.zip` holding `medical-masks/train.csv`, ...) reads
+    like an archive of its contents: a lone top folder's entries move up into `dest`, so the
+    config's file names (train.csv, images/) hold either way. macOS's __MACOSX folder is dropped."""
+    shutil.rmtree(dest / "__MACOSX", ignore_errors=True)
+    entries = list(dest.iterdir())
+    if len(entries) != 1 or not entries[0].is_dir() or entries[0].is_symlink():
+        return
+    lone = entries[0].rename(dest / f".unwrap-{entries[0].name}")  # its child may share its name
+    for child in lone.iterdir():
+        child.rename(dest / child.name)
+    lone.rmdir()
+
+
+def existing_path(path: str) -> Path | None:
+    """`path` when it exists, else an archive of that name beside it (data/medical-masks ->
+    data/medical-masks.zip, .tar.gz, ...: the folder as handed out, still zipped); None when
+    neither exists."""
+    src = Path(path).expanduser()
+    if src.exists():
+        return src
+    return next((p for p in (src.with_name(src.name + e) for e in ARCHIVES) if p.is_file()), None)
 
 
 def missing_message(path: str, hint: str | None = None) -> str:
@@ -173,15 +202,16 @@ def missing_source(dataset: str, source: dict) -> str | None:
     """Why `source` cannot be fetched, known before any job runs: a `path` source whose path
     does not exist (one line, with the source's `hint`); None when it can be tried. Light
     (standard library only): the workflow calls it while it is parsed."""
-    if source.get("kind") != "path" or Path(source["path"]).expanduser().exists():
+    if source.get("kind") != "path" or existing_path(source["path"]) is not None:
         return None
     return f"datasets.{dataset}.source: {missing_message(source['path'], source.get('hint'))}"
 
 
 def place_path(path: str, dest: Path, hint: str | None = None) -> None:
-    """The `path` source: `path` (relative to the working directory) placed into `dest`."""
-    src = Path(path).expanduser()
-    if not src.exists():
+    """The `path` source: `path` (relative to the working directory), or its archive beside it
+    (existing_path), placed into `dest`."""
+    src = existing_path(path)
+    if src is None:
         raise DataError(missing_message(path, hint))
     place(src, dest)
 
