@@ -199,13 +199,14 @@ def test_slurm_probe_seconds_times_scontrol_or_says_there_is_none(tmp_path, monk
     clear_env_caches()
     fake = tmp_path / "bin"
     fake.mkdir()
-    (fake / "scontrol").write_text(f'#!/bin/sh\necho "$@" > {tmp_path / "args"}\nsleep 0.3\n')
+    (fake / "scontrol").write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "args"}\n')
     (fake / "scontrol").chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{path}")
-    start = time.perf_counter()
     probe = overhead.slurm_probe_seconds()
-    assert 0.3 <= probe <= time.perf_counter() - start
-    assert (tmp_path / "args").read_text().split() == ["show", "config"]
+    assert isinstance(probe, float) and probe > 0
+    assert overhead.slurm_probe_seconds() == probe  # probed once a process: every later start reuses it
+    # the probe ran this scontrol, once, as the plugin runs it
+    assert (tmp_path / "args").read_text().splitlines() == ["show config"]
 
 
 def test_snakemake_env_puts_a_failing_scontrol_first_only_when_the_probe_is_slow(monkeypatch, fresh_env_caches):
@@ -366,14 +367,20 @@ def test_rows_find_their_figures_by_key():
         {
             **{f"dry_run_default_{k}": v for k, v in (("s", 1.234), ("cpu_s", 1.1), ("jobs", 232))},
             **{f"dry_run_500_models_{k}": v for k, v in (("s", 9.87), ("cpu_s", 9.5), ("jobs", 4100))},
+            "plan_500_models": overhead.verdict([9.87, 10.5, 11.0], 5.0),
             "slurm_probe_s": None,
         }
     )
     assert [row.measured for row in overhead_rows] == [
-        "`snakemake -n all` (plan only), default config, 232 jobs, goal < 3 s",
-        "`snakemake -n all` (plan only), 500 models (tiny config + a sweep), 4100 jobs, goal < 15 s",
+        "`snakemake -n all` (plan only), default config, 232 jobs, best run",
+        "`snakemake -n all` (plan only), 500 models (tiny config + a sweep), 4100 jobs, best run",
+        "`snakemake -n all` from nothing, 500 models (tiny config + a sweep), goal < 5 s",
+        "no-op `snakemake -n all`, default config, built tree, goal < 1.5 s",
     ]
     assert overhead_rows[1].maskflow == "9.87 s (9.50 CPU s)"
+    assert overhead_rows[2].maskflow == "median of 3 runs 10.50 s (9.87-11.00)"
+    assert overhead_rows[2].ratio == "goal missed"
+    assert (overhead_rows[3].maskflow, overhead_rows[3].ratio) == ("not measured", "no verdict")
 
     epoch = {
         "maskflow_epoch_s": 1.0,
