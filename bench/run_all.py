@@ -103,8 +103,9 @@ def train_epoch_rows(f: dict) -> list[Row]:
     for key, figures in f.items():
         if not isinstance(figures, dict):
             continue
-        model, device = key.split("/")
-        what = f"{model} on {device} ({f['crops']} crops, batch {f['batch_size']})"
+        model, device, *threads = key.split("/")  # cpu keys end in their torch thread count: 1t, 2t
+        on = f"{device}, {threads[0][:-1]} torch thread{'s' if threads[0] != '1t' else ''}" if threads else device
+        what = f"{model} on {on} ({f['crops']} crops, batch {f['batch_size']})"
         over = figures["maskflow_epoch_s"] / figures["floor_epoch_s"]
         rows.append(
             Row(
@@ -302,7 +303,9 @@ class Benchmark(NamedTuple):
 # no-op runs workflow_overhead then times (the no-op dry-run goal needs the default config built).
 BENCHMARKS: dict[str, Benchmark] = {
     "preprocess": Benchmark([], ["--photos", "30", "--repeats", "1"], preprocess_rows),
-    "train_epoch": Benchmark([], ["--models", "cnn_baseline", "--epochs", "1", "--crops", "600"], train_epoch_rows),
+    "train_epoch": Benchmark(
+        [], ["--models", "cnn_baseline", "--epochs", "1", "--crops", "600", "--threads", "1", "2"], train_epoch_rows
+    ),
     "data_scaling": Benchmark(["--generate-jobs", "2"], ["--photos", "100", "300"], data_scaling_rows),
     "incremental": Benchmark([], [], incremental_rows),
     "sweep_overhead": Benchmark([], ["--members", "20", "--dag-sizes", "100", "--repeats", "1"], sweep_overhead_rows),

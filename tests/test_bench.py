@@ -510,28 +510,31 @@ def test_train_epoch_times_the_floor_and_the_baseline_at_its_fastest(capsys):
             "1",
             "--threads",
             "1",
-            "--workers",
-            "0",
-            "1",
+            "2",
             "--cache-dir",
             "/nonexistent",
         ]
-        results = train_epoch.main(args)
+        results = train_epoch.main(args)  # the default workers: 0, 1 and 2
     finally:
         torch.set_num_threads(threads)
     printed = capsys.readouterr().out
     for name in ("cnn_baseline", "mlp"):
-        figures = results[f"{name}/cpu"]
-        assert figures["floor_epoch_s"] > 0
-        assert figures["maskflow_over_floor"] == pytest.approx(figures["maskflow_epoch_s"] / figures["floor_epoch_s"])
-        fastest = figures["torchvision_best_workers"]
-        assert figures["torchvision_best_epoch_s"] == min(
-            figures["torchvision_w0_epoch_s"], figures["torchvision_w1_epoch_s"]
-        )
-        assert figures["torchvision_best_epoch_s"] == figures[f"torchvision_w{fastest}_epoch_s"]
-        assert f"{name}/cpu: maskflow epoch / floor {figures['maskflow_over_floor']:.2f}" in printed
-        assert f"at its fastest ({fastest} workers) / maskflow {figures['ratio_best_epoch']:.2f}" in printed
-    assert len(run_all.train_epoch_rows(results)) == 3 * 2
+        for threads in ("1t", "2t"):  # the default config trains at 2: those rows too
+            figures = results[f"{name}/cpu/{threads}"]
+            assert figures["floor_epoch_s"] > 0
+            assert figures["maskflow_over_floor"] == pytest.approx(
+                figures["maskflow_epoch_s"] / figures["floor_epoch_s"]
+            )
+            fastest = figures["torchvision_best_workers"]
+            assert figures["torchvision_best_epoch_s"] == min(figures[f"torchvision_w{n}_epoch_s"] for n in (0, 1, 2))
+            assert figures["torchvision_best_epoch_s"] == figures[f"torchvision_w{fastest}_epoch_s"]
+            key = f"{name}/cpu/{threads}"
+            assert f"{key}: maskflow epoch / floor {figures['maskflow_over_floor']:.2f}" in printed
+            assert f"at its fastest ({fastest} workers) / maskflow {figures['ratio_best_epoch']:.2f}" in printed
+    rows = run_all.train_epoch_rows(results)
+    assert len(rows) == 3 * 2 * 2
+    assert sum("on cpu, 2 torch threads" in row.measured for row in rows) == 3 * 2
+    assert all("(of 0, 1, 2)" in row.measured for row in rows if "fastest" in row.measured)
 
 
 def test_every_train_epoch_side_gets_maskflows_model_settings():
