@@ -416,6 +416,10 @@ def test_a_cluster_run_keeps_snakemakes_job_rate_limit(tmp_path, slurm_cluster):
             "--configfile",
             str(TINY_CONFIG),
             "--verbose",
+            # one job at a time: the second waits ready, so every round while the first runs in
+            # SLURM is printed (Snakemake logs a round only when some job is ready to select)
+            "--jobs",
+            "1",
             *nap_targets(jobs),
         ),
         capture_output=True,
@@ -425,7 +429,8 @@ def test_a_cluster_run_keeps_snakemakes_job_rate_limit(tmp_path, slurm_cluster):
     finished(done, done.stdout, done.stderr)
     run_id(done.stderr)  # the jobs went through SLURM
     counted = rounds(done.stdout + done.stderr)
-    # without the limiter: one round at the start and one per finished job but the last (`jobs`)
+    # without the limiter: one round at the start and one per finished job but the last (`jobs`);
+    # with it, its 1-second timer adds rounds while the first nap waits and runs in SLURM
     assert counted > jobs + 1, f"{counted} scheduling rounds for {jobs} SLURM jobs: the rate limit was dropped"
 
 
