@@ -4,17 +4,21 @@ model and batch size.
 
     .venv/bin/python bench/train_epoch.py                       # default: results/masks/cache if built, else blobs
     .venv/bin/python bench/train_epoch.py --cache-dir results/masks/cache --epochs 3 --threads 2
+    .venv/bin/python bench/train_epoch.py --threads 1 2 --workers 0 1 2      # the defaults
 
 Every side trains the default config's `cnn_baseline` (three conv blocks) and `mlp`, batch size
 16, with the same model-side settings: the model as `maskflow train` places it (channels-last,
 maskflow.runtime.device.place), the same fused Adam (maskflow.training.optim), the same loss and
-the same mixed precision (bf16 autocast on a GPU that has it, fp32 on CPU). Only the input
-differs:
+the same mixed precision (bf16 autocast on a GPU that has it, fp32 on CPU), at each of
+`--threads` torch thread counts (1 and 2: 2 is what the default config trains with; results
+keyed `model/cpu/{n}t`). Only the input differs:
 
   maskflow   indexes uint8 arrays held in memory (on the GPU when there is one), augments whole
              batches with tensor ops (flip, rotation up to 10 degrees): `train_one_epoch`;
   ImageFolder  decodes one PNG per sample and flips/rotates it with PIL every epoch, through a
-             DataLoader with each of `--workers` worker counts; its fastest count is the baseline;
+             DataLoader with each of `--workers` worker counts (0, 1 and 2: on two cores, one
+             worker process beside a 1-thread trainer may be its best); its fastest count is the
+             baseline;
   floor      the same model's forward + backward + optimizer step over the same batches already
              in memory as normalized float tensors (no augmentation, no indexing): what any input
              pipeline costs at least. Goal: maskflow epoch / floor at most 1.15.
@@ -238,28 +242,35 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--crops", type=int, default=1500, help="blob crops when there is no cache")
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs per side (after one warm-up)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2], help="DataLoader worker counts to time")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch thread counts to time at")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[0, 1, 2],
+        help="DataLoader worker counts; the fastest is the baseline",
+    )
     parser.add_argument("--models", nargs="+", default=list(ARCHS), choices=list(ARCHS))
     args = parser.parse_args(argv)
 
-    torch.set_num_threads(args.threads)
     x, y, source = load_crops(args.cache_dir, args.crops, args.size)
     scaled = x.reshape(-1, x.shape[-1]) / 255.0
     normalization = {"mean": scaled.mean(0).tolist(), "std": scaled.std(0).tolist(), "scale": 255}
     results: dict = {"crops": len(y), "source": source, "batch_size": BATCH, "threads": args.threads}
     with tempfile.TemporaryDirectory() as folder:
         write_image_folder(x, y, Path(folder))
-        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-        for name in args.models:
-            for device in devices:
-                workers = args.workers if device == "cpu" else [max(args.workers)]
-                results[f"{name}/{device}"] = measure(
-                    ARCHS[name], device, x, y, Path(folder), normalization, args.epochs, workers
-                )
+        for threads in args.threads:
+            torch.set_num_threads(threads)
+            # the GPU once, at the last thread count: its epoch hardly depends on CPU threads
+            devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() and threads == args.threads[-1] else [])
+            for name in args.models:
+                for device in devices:
+                    workers = args.workers if device == "cpu" else [max(args.workers)]
+                    key = f"{name}/{device}/{threads}t" if device == "cpu" else f"{name}/{device}"
+                    results[key] = measure(ARCHS[name], device, x, y, Path(folder), normalization, args.epochs, workers)
     results["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY", "default")
     print(
-        f"{results['crops']} crops ({source}), batch {BATCH}, {args.threads} torch threads, "
+        f"{results['crops']} crops ({source}), batch {BATCH}, {' and '.join(map(str, args.threads))} torch threads, "
         f"OpenMP waits {results['omp_wait_policy']}, {args.epochs} timed epochs"
     )
     print("seconds per epoch (_s, best of the timed epochs), torchvision / maskflow (ratio_), w = DataLoader workers")

@@ -3,9 +3,10 @@
 # browser) and slurm-wlm + munge (the cluster profile runs on a real one-node SLURM).
 # Needs root and apt-get; anywhere else it says so and does nothing (those tests then skip).
 #
-# Under CI (CI=true) those tests must run, not skip: when the packages are missing and cannot
-# be installed here, this script fails (exit 1), and tests/conftest.py turns a skip of a test
-# marked `slurm` or `browser` into a failure.
+# Under CI (CI=true) and under `make test` as root (REQUIRE_SYSTEM_TESTS=1, set by the Makefile)
+# those tests must run, not skip: when the packages are missing and cannot be installed here,
+# this script fails (exit 1), and tests/conftest.py turns a skip of a test marked `slurm` or
+# `browser` into a failure.
 set -u
 packages=(chromium slurm-wlm munge)
 missing=()
@@ -17,14 +18,17 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 
 case "$(printf %s "${CI:-}" | tr '[:upper:]' '[:lower:]')" in
-  true | 1 | yes) ci=1 ;;
+  true | 1 | yes) ci=1 why="under CI (CI=$CI)" ;;
   *) ci=0 ;;
 esac
+if [ "$ci" = 0 ] && [ "${REQUIRE_SYSTEM_TESTS:-0}" = 1 ]; then
+  ci=1 why="with REQUIRE_SYSTEM_TESTS=1 (make test as root)"
+fi
 
 # Cannot install: under CI that fails the run, elsewhere the tests needing them skip.
 give_up() {
   if [ "$ci" = 1 ]; then
-    echo "install-system-deps: $1; under CI (CI=$CI) the tests needing ${missing[*]} must run" >&2
+    echo "install-system-deps: $1; $why the tests needing ${missing[*]} must run" >&2
     exit 1
   fi
   echo "install-system-deps: $1; tests needing ${missing[*]} will be skipped" >&2

@@ -52,8 +52,18 @@ MUST_RUN_UNDER_CI = ("slurm", "browser")
 
 
 def under_ci() -> bool:
-    """CI=true (GitHub Actions, GitLab CI and most others set it)."""
-    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+    """CI=true (GitHub Actions, GitLab CI and most others set it; so does .ci/run), or
+    REQUIRE_SYSTEM_TESTS=1 (the Makefile sets it for `make test` as root)."""
+    return bool(required_by())
+
+
+def required_by() -> str:
+    """Why the system-package tests must run here ('' when they may skip)."""
+    if os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}:
+        return f"under CI (CI={os.environ['CI']})"
+    if os.environ.get("REQUIRE_SYSTEM_TESTS", "").strip() == "1":
+        return "with REQUIRE_SYSTEM_TESTS=1 (make test as root)"
+    return ""
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -70,6 +80,6 @@ def pytest_runtest_makereport(item, call):
     reason = reason.removeprefix("Skipped: ")
     report.outcome = "failed"
     report.longrepr = (
-        f"skipped under CI (CI={os.environ['CI']}), where tests marked {'/'.join(marks)} must run: {reason}\n"
+        f"skipped {required_by()}, where tests marked {'/'.join(marks)} must run: {reason}\n"
         "Install what they need first (scripts/install-system-deps.sh, as root)."
     )

@@ -205,15 +205,17 @@ def test_ensemble_refuses_members_evaluated_on_different_rows(tmp_path, capsys):
 
 def test_prediction_tables_are_written_as_pandas_would_write_them():
     """evaluate writes predictions_{split}.csv with the csv module (no pandas in its job): the
-    bytes must stay those pandas' to_csv wrote before, for awkward names and floats alike."""
+    bytes must stay those pandas' to_csv wrote before, for awkward names and floats alike, and
+    for a diverged model's NaN and infinite probabilities (to_csv writes NaN as an empty field)."""
     from maskflow.evaluation.evaluate import table_csv
 
     frame = {
         "row_id": np.array(["a.csv:2", 'quote"d', "comma,name"], dtype=object),
         "photo": np.array(["口罩 1.jpg", "", "x\ny.png"], dtype=object),
         "true": np.array(["good", "bad", "none"], dtype=object),
-        "confidence": np.array([0.1 + 0.2, 1e-05, 1.0]),
-        "p_good": np.array([1 / 3, 0.0, 2.5e-300]),
+        "confidence": np.array([0.1 + 0.2, 1e-05, np.nan]),
+        "p_good": np.array([1 / 3, -0.0, 2.5e-300]),
+        "p_bad": np.array([np.nan, np.inf, -np.inf]),
     }
     assert table_csv(frame) == pd.DataFrame(frame).to_csv(index=False)
     empty = {name: values[:0] for name, values in frame.items()}

@@ -151,7 +151,7 @@ def predict_table(tmp_path, folder, checkpoint, table: pd.DataFrame, *extra: str
 # What a user's table gets wrong in one row -> (the row's cells, reason as in quality.json, detail fragment)
 BAD_ROWS = {
     "box outside the photo": ({"x1": 300, "x2": 350}, "box_outside", "entirely outside"),
-    "missing photo": ({"name": "missing.jpg"}, "missing_photo", "missing.jpg: no such file"),
+    "missing photo": ({"name": "missing.jpg"}, "missing_photo", "missing.jpg: no such file in the --images folder "),
     "a folder named like a photo": ({"name": "a_directory.jpg"}, "missing_photo", "a_directory.jpg: is a folder"),
     "corrupt photo": ({"name": "broken.jpg"}, "corrupt_photo", "broken.jpg: not an image"),
     "coordinate not a number": ({"x1": "ten"}, "nan_coordinate", "xmin 'ten' is not a finite number"),

@@ -20,6 +20,7 @@ import copy
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -189,12 +190,19 @@ def test_every_preset_plans_its_whole_dag_on_a_standin_at_its_default_place(tmp_
     process = run_preset(tmp_path, [CONFIGS / name], "-n", "all")
 
     planned = process.stdout + process.stderr
+    # whole names, so that `fer_cnn_augment_es` cannot stand in for `fer_cnn`, nor a sweep's
+    # `dnn_layers-...` members for `dnn`; a model with seeds is trained as `{model}-s{seed}`
+    trained = set(re.findall(r"results/[^/\s]+/models/([^/\s]+)/checkpoint\.pt", planned))
+    evaluated = set(re.findall(r"results/[^/\s]+/models/([^/\s]+)/metrics\.json", planned))
     for model in preset["models"]:
-        assert f"models/{model}" in planned, f"{model} is not trained"
+        assert model in trained or any(re.fullmatch(rf"{re.escape(model)}-s\d+", t) for t in trained), (
+            f"{model} is not trained (trained: {sorted(trained)})"
+        )
     for sweep in preset.get("sweeps") or {}:
         assert f"sweeps/{sweep}.csv" in planned
+        assert any(name.startswith(f"{sweep}-") for name in trained), f"no member of sweep {sweep} is trained"
     for ensemble in preset.get("ensembles") or {}:
-        assert f"models/{ensemble}/metrics.json" in planned
+        assert ensemble in evaluated, f"{ensemble} is not evaluated"
     assert "results/report.html" in planned
 
 

@@ -120,7 +120,6 @@ def plan(tmp_path):
             "name": name,
             "kind": "model" if seed else "ensemble",
             "seed": seed,
-            "description": f"the {name} <model>",
             "arch": {"type": "cnn"},
             "train": {"optimizer": "adam", "lr": 0.01},
             "members": ["m1", "m2"],
@@ -145,7 +144,15 @@ def plan(tmp_path):
             "learning_curves": png(tmp_path / name / "lc.png"),
             "confusion_matrix_test": png(tmp_path / name / "cm.png"),
         }
-        models.append({"name": name, "metrics": str(tmp_path / f"{name}.json"), "figures": figures})
+        # the description comes from the plan (the config), as in the workflow: metrics carry none
+        models.append(
+            {
+                "name": name,
+                "metrics": str(tmp_path / f"{name}.json"),
+                "figures": figures,
+                "description": f"the {name} <model>",
+            }
+        )
     pd.DataFrame(
         {
             "model": ["m1", "ens"],

@@ -122,7 +122,12 @@ def test_a_changed_config_starts_over_instead_of_resuming(cache, tmp_path, monke
     changed = {**RESUMABLE, "train": {**RESUMABLE["train"], "lr": 0.005, "epochs": 3}}
     with caplog.at_level(logging.INFO, logger="maskflow"):
         result = train(cache, tmp_path / "out", changed)
-    assert "was saved for another config or other data" in caplog.text and "starting over" in caplog.text
+    # it says which changed: the settings, not the data
+    said = [r.getMessage() for r in caplog.records if "starting over" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith(
+        f"{tmp_path / 'out' / 'resume.pt'} was saved before the model's settings changed (settings fingerprint "
+    ), said
+    assert "data" not in said[0]
     assert "resuming" not in caplog.text
     fresh = train(cache, tmp_path / "fresh", changed)
     assert_same_weights(result["model_state"], fresh["model_state"])
@@ -139,8 +144,10 @@ def test_a_rebuilt_cache_starts_over_instead_of_resuming(tmp_path, monkeypatch, 
         result = train(cache, tmp_path / "out", RESUMABLE)  # the very same config
     said = [r.getMessage() for r in caplog.records if "starting over" in r.getMessage()]
     assert len(said) == 1 and said[0].startswith(
-        f"{tmp_path / 'out' / 'resume.pt'} was saved for another config or other data (fingerprint "
+        f"{tmp_path / 'out' / 'resume.pt'} was saved before the data (cached arrays, normalization or classes)"
+        " changed (data fingerprint "
     ), said
+    assert "settings" not in said[0]  # the config is the same: only the data changed
     assert "resuming" not in caplog.text
     fresh = train(cache, tmp_path / "fresh", RESUMABLE)
     assert_same_weights(result["model_state"], fresh["model_state"])

@@ -66,4 +66,8 @@ def test_a_class_absent_from_train_is_left_out_not_a_zero_count():
 @pytest.mark.parametrize("epoch", [1, 7, 30])
 def test_the_subset_is_a_function_of_seed_and_epoch(epoch):
     y = torch.from_numpy(Y)
-    assert torch.equal(undersample_subset(y, 5, epoch), undersample_subset(y, 5, epoch))
+    subset = undersample_subset(y, 5, epoch)
+    assert torch.equal(subset, undersample_subset(y, 5, epoch))
+    # and of both: another seed or another epoch draws other members of the larger classes
+    for other in (undersample_subset(y, 6, epoch), undersample_subset(y, 5, epoch + 1)):
+        assert not torch.equal(subset[: 2 * 3], other[: 2 * 3])  # the good and bad samples drawn

@@ -29,6 +29,7 @@ import torch
 import yaml
 
 from helpers import ROOT, TINY_CONFIG
+from helpers.scheduler import nap_targets, rounds, workflow_with_naps
 from helpers.snakemake import run_snakemake
 
 pytestmark = pytest.mark.slurm
@@ -44,10 +45,6 @@ LEGACY_CONF = Path("/etc/slurm/slurm.conf")
 # The line scripts/slurm/cluster.sh put in the /etc/slurm/slurm.conf it wrote before it kept
 # the config in its state folder.
 LEGACY_MARKER = "# written by maskflow scripts/slurm/cluster.sh"
-# How much slower a plain Snakemake start may be after the cluster stopped than before it
-# started. A config left pointing at the stopped controller costs ~9 s (the plugin's
-# `scontrol show config` probe waits for it); load from other work costs less than this.
-STARTUP_SLACK = 3.0
 
 
 def cluster_sh(command: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -62,16 +59,15 @@ def plain_environment(patch: pytest.MonkeyPatch) -> None:
     patch.setenv("PATH", os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != wrappers))
 
 
-def plain_dry_run_seconds(workdir: Path) -> float:
-    """Seconds a plain `snakemake -n all` of the tiny config takes, as anyone on this machine
-    runs it: no SLURM_CONF and no scontrol shim (tests marked slurm get none from conftest),
-    so the SLURM executor plugin's `scontrol show config` probe runs at start."""
+def plain_scontrol_answer() -> tuple[int, str]:
+    """(exit status, stderr) of `scontrol show config` as anyone on this machine runs it (no
+    SLURM_CONF, no client wrappers): the probe the SLURM executor plugin runs at every Snakemake
+    start. A config left pointing at a stopped controller changes this answer (scontrol then
+    waits for the controller, ~9 s a start), so equal answers mean equal starts, untimed."""
     with pytest.MonkeyPatch.context() as patch:
         plain_environment(patch)
-        workdir.mkdir(parents=True, exist_ok=True)
-        began = time.monotonic()
-        run_snakemake(workdir, "-n", "all", timeout=120)
-        return time.monotonic() - began
+        probe = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=120)
+    return probe.returncode, probe.stderr.strip()
 
 
 @dataclass
@@ -79,7 +75,7 @@ class Cluster:
     conf: Path  # the cluster's slurm.conf, in cluster.sh's state folder
     started: bool  # by this module (else someone else runs it, and it stays up)
     etc_conf_before: str | None  # /etc/slurm/slurm.conf before the module started the cluster
-    dry_run_before: float  # plain_dry_run_seconds before the cluster started
+    scontrol_before: tuple[int, str]  # plain_scontrol_answer before the cluster started
 
     def stop(self) -> None:
         """Stop the cluster if this module started it (idempotent)."""
@@ -103,7 +99,7 @@ def slurm_cluster(tmp_path_factory):
     assert installed.returncode == 0, f"cluster.sh install failed:\n{installed.stdout}\n{installed.stderr}"
     etc_conf_before = LEGACY_CONF.read_text() if LEGACY_CONF.is_file() else None
     # Measured with SLURM installed, before the cluster exists: what a later run is held to.
-    dry_run_before = plain_dry_run_seconds(tmp_path_factory.mktemp("dry-run-before"))
+    scontrol_before = plain_scontrol_answer()
     started = cluster_sh("start", timeout=900)
     if started.returncode == 3:
         pytest.skip(f"SLURM cannot be started here: {started.stderr.strip()}")
@@ -111,7 +107,7 @@ def slurm_cluster(tmp_path_factory):
     conf = Path(cluster_sh("conf").stdout.strip())
     wrappers = Path(cluster_sh("bin").stdout.strip())
     assert conf.is_file() and (wrappers / "srun").is_file(), (conf, wrappers)
-    cluster = Cluster(conf, started.stdout.strip() == "started", etc_conf_before, dry_run_before)
+    cluster = Cluster(conf, started.stdout.strip() == "started", etc_conf_before, scontrol_before)
     try:
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("SLURM_CONF", str(conf))
@@ -404,8 +400,42 @@ def test_tiny_workflow_on_slurm_resumes_cancelled_and_preempted_training(tmp_pat
         assert_same_training(model, model_dir / model, reference / "results" / "masks" / "models" / model)
 
 
+def test_a_cluster_run_keeps_snakemakes_job_rate_limit(tmp_path, slurm_cluster):
+    """The workflow drops the job rate limit from local runs only (tests/test_scheduler_rounds.py
+    counts that side): on a cluster its 1-second timer keeps scheduling rounds going while the
+    jobs wait in SLURM, so there are more rounds than jobs."""
+    snakefile = workflow_with_naps(tmp_path / "repo")
+    profile = site_profile(tmp_path / "profile")
+    jobs = 2
+    done = subprocess.run(
+        snakemake_command(
+            tmp_path / "run",
+            profile,
+            "--snakefile",
+            str(snakefile),
+            "--configfile",
+            str(TINY_CONFIG),
+            "--verbose",
+            # one job at a time: the second waits ready, so every round while the first runs in
+            # SLURM is printed (Snakemake logs a round only when some job is ready to select)
+            "--jobs",
+            "1",
+            *nap_targets(jobs),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+    finished(done, done.stdout, done.stderr)
+    run_id(done.stderr)  # the jobs went through SLURM
+    counted = rounds(done.stdout + done.stderr)
+    # without the limiter: one round at the start and one per finished job but the last (`jobs`);
+    # with it, its 1-second timer adds rounds while the first nap waits and runs in SLURM
+    assert counted > jobs + 1, f"{counted} scheduling rounds for {jobs} SLURM jobs: the rate limit was dropped"
+
+
 # Last in the module: it stops the cluster.
-def test_the_stopped_cluster_leaves_no_config_behind_and_snakemake_starts_as_fast_as_before(tmp_path, slurm_cluster):
+def test_the_stopped_cluster_leaves_no_config_behind_and_snakemake_starts_as_before(tmp_path, slurm_cluster):
     # While it runs, the cluster answers this module's processes and no one else: its config is
     # not where SLURM clients look by default.
     ours = re.compile(r"^ClusterName\s*=\s*maskflow$", re.MULTILINE)
@@ -424,11 +454,9 @@ def test_the_stopped_cluster_leaves_no_config_behind_and_snakemake_starts_as_fas
         assert not LEGACY_CONF.exists(), LEGACY_CONF.read_text()
     else:
         assert LEGACY_CONF.read_text() == before
-    # A plain Snakemake start on this machine is as fast as before the cluster existed. A second
-    # try rules out a moment of load from other work; a config left behind slows every start.
-    after = plain_dry_run_seconds(tmp_path / "first")
-    if after > slurm_cluster.dry_run_before + STARTUP_SLACK:
-        after = min(after, plain_dry_run_seconds(tmp_path / "second"))
-    assert after <= slurm_cluster.dry_run_before + STARTUP_SLACK, (
-        f"`snakemake -n` took {after:.1f} s after the SLURM cluster stopped, {slurm_cluster.dry_run_before:.1f} s before it started"
-    )
+    # A plain Snakemake start's SLURM probe gets the answer it got before the cluster existed (a
+    # config left behind would make it wait for the stopped controller), and the start works.
+    assert plain_scontrol_answer() == slurm_cluster.scontrol_before
+    with pytest.MonkeyPatch.context() as patch:
+        plain_environment(patch)
+        run_snakemake(tmp_path, "-n", "all", timeout=120)

@@ -129,22 +129,3 @@ def test_a_path_naming_no_model_of_the_config_stops_saying_so(finished):
     output = process.stdout + process.stderr
     assert process.returncode != 0
     assert "'nope' is not a model or ensemble of this config" in output, output[-3000:]
-
-
-def test_a_local_run_schedules_once_per_finished_job_not_on_a_timer(finished):
-    """Snakemake 9's job rate limit re-arms a 1-second timer at every scheduling round, so the
-    rounds multiply with the jobs finished (a 100-member sweep: 9,269 rounds for 401 jobs). The
-    workflow takes the limit off local runs (maskflow.runtime.snakemake_patches): one round per
-    finished job, plus the first."""
-    figures = [
-        f"results/masks/figures/{m}/{f}.png"
-        for m in ("lr-lr0.01", "lr-lr0.1")
-        for f in ("confusion_matrix_test", "learning_curves")
-    ]
-    for path in figures:
-        (finished / path).unlink()
-    process = run_snakemake(finished, "--cores", "1", "--verbose", *figures)
-    output = process.stdout + process.stderr
-    jobs = job_stats(output)["total"]
-    rounds = output.count("Resources before job selection")
-    assert jobs == 4 and 1 <= rounds <= jobs + 1, (jobs, rounds)

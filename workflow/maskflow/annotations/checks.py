@@ -54,6 +54,8 @@ class Context:
     box_order: str
     quality: QualityLog
     notes: dict = field(default_factory=dict)
+    # how a missing photo's detail names raw_dir: predict's photos are in its --images folder
+    folder: str = "the raw folder"
 
 
 def _boxed(frame: pd.DataFrame) -> pd.Series:
@@ -88,13 +90,13 @@ def find_photo(raw_dir: Path, relative: str) -> str | None:
     return None
 
 
-def _probe(raw_dir: Path, relative: str) -> tuple[str, int, int] | tuple[None, str, str]:
+def _probe(raw_dir: Path, relative: str, folder: str) -> tuple[str, int, int] | tuple[None, str, str]:
     """(path on disk, width, height), or (None, reason, detail)."""
     found = find_photo(raw_dir, relative)
     if found is None:
         if (raw_dir / relative).is_dir():  # named like a photo (`a_directory.jpg`), but a folder
             return None, "missing_photo", f"{relative}: is a folder, not a photo file"
-        return None, "missing_photo", f"{relative}: no such file in the raw folder"
+        return None, "missing_photo", f"{relative}: no such file in {folder}"
     try:
         width, height = probe_photo(raw_dir / found)
     except DataError as error:
@@ -104,7 +106,7 @@ def _probe(raw_dir: Path, relative: str) -> tuple[str, int, int] | tuple[None, s
 
 def check_photos(frame: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     boxed = _boxed(frame)
-    probed = {photo: _probe(ctx.raw_dir, photo) for photo in pd.unique(frame.loc[boxed, "photo"].dropna())}
+    probed = {photo: _probe(ctx.raw_dir, photo, ctx.folder) for photo in pd.unique(frame.loc[boxed, "photo"].dropna())}
     unnamed = (None, "missing_photo", "the row names no photo")
     outcome = pd.Series([probed.get(p, unnamed) if b else None for p, b in zip(frame.photo, boxed)], index=frame.index)
     failed = outcome.map(lambda o: o is not None and o[0] is None)

@@ -25,6 +25,7 @@ import csv
 import io
 import json
 import logging
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -133,8 +134,10 @@ def metrics_document(name: str, dataset: str, kind: str, classes: list[str], pri
 
 def _cell(value) -> str:
     # cells come from .tolist(): Python floats, whose repr is the shortest round-trip form that
-    # pandas' to_csv writes too
-    return repr(value) if isinstance(value, float) else str(value)
+    # pandas' to_csv writes too; a diverged model's NaN is an empty field there, as in to_csv
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)
+    return str(value)
 
 
 def table_csv(frame: Columns) -> str:

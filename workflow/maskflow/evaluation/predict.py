@@ -136,7 +136,9 @@ def read_requests(path: str | Path, columns: dict[str, str], images: Path) -> tu
         len(frame),
     )
     quality = QualityLog()
-    context = checks.Context(raw_dir=images, labels=None, box_order="xyxy", quality=quality)
+    context = checks.Context(
+        raw_dir=images, labels=None, box_order="xyxy", quality=quality, folder=f"the --images folder {images}"
+    )
     for check in BOX_CHECKS if present else BOX_CHECKS[:1]:
         if rows.empty:
             break

@@ -205,8 +205,16 @@ def save_resume(path: str | Path, state: dict) -> None:
     save_checkpoint(path, {"format": RESUME_FORMAT, **state})
 
 
-def load_resume(path: str | Path, fingerprint: str) -> dict | None:
-    """The resume state at `path` if it belongs to this config and data; None (logged) otherwise."""
+# what each part of a resume state's fingerprint covers, for the line that says which changed
+FINGERPRINT_PARTS = {
+    "settings": "the model's settings",
+    "data": "the data (cached arrays, normalization or classes)",
+}
+
+
+def load_resume(path: str | Path, fingerprint: dict[str, str]) -> dict | None:
+    """The resume state at `path` if it belongs to these settings and data; None (logged, naming
+    which of the two changed) otherwise. `fingerprint`: {"settings": hash, "data": hash}."""
     path = Path(path)
     if not path.exists():
         return None
@@ -218,12 +226,15 @@ def load_resume(path: str | Path, fingerprint: str) -> dict | None:
     if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
         log.warning("%s: not a maskflow resume state; starting over", path)
         return None
-    if state.get("fingerprint") != fingerprint:
+    saved = state.get("fingerprint")
+    saved = saved if isinstance(saved, dict) else {}  # an older format's single hash: all differ
+    changed = [part for part in fingerprint if saved.get(part) != fingerprint[part]]
+    if changed:
         log.warning(
-            "%s was saved for another config or other data (fingerprint %s, now %s); starting over",
+            "%s was saved before %s changed (%s); starting over",
             path,
-            state.get("fingerprint"),
-            fingerprint,
+            " and ".join(FINGERPRINT_PARTS.get(part, part) for part in changed),
+            ", ".join(f"{part} fingerprint {saved.get(part)}, now {fingerprint[part]}" for part in changed),
         )
         return None
     return state

@@ -118,8 +118,9 @@ def model_section(dataset: str, model: dict, detailed: bool) -> str:
     parts = [
         f'<h3 id="{anchor("model", dataset, name)}">{esc(name)} <span class=muted>({esc(metrics.get("kind"))})</span></h3>'
     ]
-    if spec.get("description"):
-        parts.append(f"<p>{esc(spec['description'])}</p>")
+    description = model.get("description") or spec.get("description")
+    if description:
+        parts.append(f"<p>{esc(description)}</p>")
     facts = {
         k: training.get(k)
         for k in ("param_count", "best_epoch", "epoch", "train_seconds")

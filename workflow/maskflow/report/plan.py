@@ -61,6 +61,9 @@ def dataset_plan(experiment: layout.Experiment, dataset: str) -> dict:
                 "name": name,
                 "metrics": layout.MODEL["metrics"].format(dataset=dataset, model=name),
                 "figures": experiment.figure_paths(name),
+                # from the config: training strips descriptions (editing one retrains nothing), so
+                # a trained model's metrics.json carries none
+                "description": experiment.evaluated[name].get("description") or "",
                 # a trained model's per-layer table (ensembles have none of their own)
                 **(
                     {"architecture": layout.MODEL["architecture"].format(dataset=dataset, model=name)}

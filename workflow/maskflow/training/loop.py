@@ -71,7 +71,7 @@ class Run:
     amp: MixedPrecision
     generators: dict[str, torch.Generator]
     stopper: EarlyStopping | None
-    fingerprint: str  # of spec + data: a resume state is used only by the run it was saved for
+    fingerprint: dict[str, str]  # settings, data -> hash: a resume state is used only by the run it was saved for
     history: list[dict] = field(default_factory=list)
     latent: dict[int, torch.Tensor] = field(default_factory=dict)
     epoch: int = 0

@@ -161,7 +161,7 @@ def finish(run: Run, data: Data, paths: Paths) -> dict:
     return checkpoint
 
 
-def prepare(spec: dict, data: Data, device: torch.device, fingerprint: str) -> Run:
+def prepare(spec: dict, data: Data, device: torch.device, fingerprint: dict[str, str]) -> Run:
     """A fresh run: model built and initialised from the seed, optimizer, schedule, generators."""
     t = spec["train"]
     torch.manual_seed(spec["seed"])
@@ -199,9 +199,11 @@ def run(spec: dict, args: argparse.Namespace) -> dict:
     configure(device, args.threads)
     classes = json_option(args.classes, "--classes", list) if args.classes else None
     data = load_data(args.cache_dir, args.normalization, classes, device)
-    resume_key = fingerprint(
-        {"spec": spec, "data": data.sha256, "normalization": data.normalization, "classes": data.classes}
-    )
+    # two parts, so that a resume state saved for another run can say which of them changed
+    resume_key = {
+        "settings": fingerprint(spec),
+        "data": fingerprint({"data": data.sha256, "normalization": data.normalization, "classes": data.classes}),
+    }
     paths = Paths.of(args)
     training = prepare(spec, data, device, resume_key)
     atomic.write_text(paths.architecture, summary_table(training.model, data.channels, data.size))
