@@ -31,7 +31,7 @@ def _no_slurm_probe_outside_slurm_tests(request, monkeypatch, no_slurm_bin):
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, no_slurm_bin) -> Path:
     """One full run of the tiny config, shared by the end-to-end tests that only read results."""
-    # Imported here: tests/test_system_state.py runs this file alone, without tests/ on sys.path.
+    # Imported here: tests/workflow/test_system_state.py runs this file alone, without tests/ on sys.path.
     from helpers.snakemake import run_snakemake
 
     workdir = tmp_path_factory.mktemp("tiny")

@@ -43,7 +43,7 @@
 # Preempt the running jobs:  sbatch -p urgent -c "$(nproc)" --wrap "sleep 1"
 #
 # Exit status 3 means SLURM cannot be set up here (not root, no apt-get, install failed):
-# callers (tests/test_slurm.py) skip rather than fail on it.
+# callers (tests/workflow/test_slurm.py) skip rather than fail on it.
 set -euo pipefail
 
 STATE=${MASKFLOW_SLURM_STATE:-/var/tmp/maskflow-slurm}

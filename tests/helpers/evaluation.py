@@ -103,3 +103,16 @@ def write_checkpoint(path: Path, cache_dir: Path, arch=CNN, name: str = "model_a
     path.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(path, checkpoint)
     return path
+
+
+def write_numpy_checkpoint(path: Path, cache_dir: Path, arch: dict, state: dict) -> Path:
+    """The contract's checkpoint for a numpy_mlp (weights_format numpy), from write_checkpoint's fields."""
+    from maskflow.io.hashing import state_sha256
+    from maskflow.models.checkpoint import load_checkpoint, save_checkpoint
+
+    template = load_checkpoint(write_checkpoint(path.parent / "template.pt", cache_dir))
+    checkpoint = {**template, "arch": arch, "model_state": state, "weights_format": "numpy"}
+    checkpoint["spec"] = {**template["spec"], "arch": arch}
+    checkpoint["weights_sha256"] = state_sha256(state)
+    save_checkpoint(path, checkpoint)
+    return path

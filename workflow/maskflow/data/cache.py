@@ -121,7 +121,7 @@ def crop_rows(
 
     A photo is decoded at the smallest scale its smallest box allows, so crops are bit-identical
     to the cached ones when a photo's boxes are cropped together as in the cache; a box cropped
-    on its own may get a reduced decode instead, which agrees closely (tests/test_crop.py).
+    on its own may get a reduced decode instead, which agrees closely (tests/unit/data/test_crop.py).
     """
     prep = Preprocess.from_spec(preprocess)
     rows = rows.reset_index(drop=True)

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 
 # NumPy only: importing sklearn.metrics costs about a second per job, and these few formulas
-# are checked against scikit-learn in tests/test_metrics.py.
+# are checked against scikit-learn in tests/unit/evaluation/test_metrics.py.
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:

@@ -6,7 +6,7 @@
 
 Both patch private attributes, so both only act when the attribute still has the shape they
 were written for, and otherwise leave Snakemake as it was (and return False). CHECKED says on
-which Snakemake versions each was read and measured; tests/test_snakemake_patches.py fails, naming
+which Snakemake versions each was read and measured; tests/unit/runtime/test_snakemake_patches.py fails, naming
 the attribute, when the installed Snakemake no longer has that shape. Before widening a range,
 read the new version's code at the places named below. The job rate limiter is a Snakemake bug
 reported upstream in docs/upstream-snakemake-rate-limiter.md: when it is fixed there, this patch
@@ -60,7 +60,7 @@ def params_without_pandas() -> bool:
     maskflow's params are strings, numbers and lists, so the records and the comparison are the
     same either way; only the import goes, 0.45 s of every Snakemake start that checks a built
     tree (a no-op `snakemake -n all`: 1.8 s before). A renamed internal leaves Snakemake as it
-    was (False), and tests/test_snakemake_patches.py fails."""
+    was (False), and tests/unit/runtime/test_snakemake_patches.py fails."""
     try:
         from snakemake.persistence import PersistenceBase
     except ImportError:

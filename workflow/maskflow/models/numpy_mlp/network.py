@@ -1,6 +1,6 @@
 """The NumPy MLP itself: forward pass, softmax cross-entropy and back-propagation by hand.
 
-No autograd: every gradient is written out, and tests/test_numpy_mlp.py checks them against
+No autograd: every gradient is written out, and tests/unit/models/test_numpy_mlp.py checks them against
 torch autograd. Inputs are float arrays laid out as the torch models receive them (N x C x H x W,
 already normalised); they are flattened in C order, exactly like `nn.Flatten`, so the numpy
 and the torch model (`maskflow.models.numpy_mlp.twin`) see the same feature vector.

@@ -1,0 +1,462 @@
+"""profiles/slurm on a real SLURM: a one-node cluster on this machine (scripts/slurm/cluster.sh).
+
+The module starts the cluster (installing slurm-wlm and munge if needed), and stops it at the
+end if it started it. It is skipped, saying why, only where SLURM cannot be started here (not
+root, no apt-get). The cluster has no accounting (no slurmdbd), so every run below also shows
+that the profile's squeue status checks finish where the plugin's default sacct would wait
+forever.
+
+The profile is used as a user would after fitting it to this cluster (`site_profile`): the
+partition is `debug`, the GPU request is dropped (no GPUs), memory is smaller; the status
+command, retries, attempt-scaled resources and latency wait are the real profile's.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from helpers import ROOT, TINY_CONFIG
+from helpers.scheduler import nap_targets, rounds, workflow_with_naps
+from helpers.snakemake import run_snakemake
+
+pytestmark = pytest.mark.slurm
+
+CLUSTER = ROOT / "scripts" / "slurm" / "cluster.sh"
+PARTITION = "debug"
+# A bound on each Snakemake run, so that a status check that never sees its jobs finish (the
+# sacct-without-accounting hang) fails the test instead of hanging it.
+RUN_TIMEOUT = 540
+
+
+LEGACY_CONF = Path("/etc/slurm/slurm.conf")
+# The line scripts/slurm/cluster.sh put in the /etc/slurm/slurm.conf it wrote before it kept
+# the config in its state folder.
+LEGACY_MARKER = "# written by maskflow scripts/slurm/cluster.sh"
+
+
+def cluster_sh(command: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(CLUSTER), command], capture_output=True, text=True, timeout=timeout)
+
+
+def plain_environment(patch: pytest.MonkeyPatch) -> None:
+    """The environment anyone on this machine has: without the cluster's SLURM_CONF and
+    client wrappers (slurm_cluster)."""
+    patch.delenv("SLURM_CONF", raising=False)
+    wrappers = cluster_sh("bin").stdout.strip()
+    patch.setenv("PATH", os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != wrappers))
+
+
+def plain_scontrol_answer() -> tuple[int, str]:
+    """(exit status, stderr) of `scontrol show config` as anyone on this machine runs it (no
+    SLURM_CONF, no client wrappers): the probe the SLURM executor plugin runs at every Snakemake
+    start. A config left pointing at a stopped controller changes this answer (scontrol then
+    waits for the controller, ~9 s a start), so equal answers mean equal starts, untimed."""
+    with pytest.MonkeyPatch.context() as patch:
+        plain_environment(patch)
+        probe = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=120)
+    return probe.returncode, probe.stderr.strip()
+
+
+@dataclass
+class Cluster:
+    conf: Path  # the cluster's slurm.conf, in cluster.sh's state folder
+    started: bool  # by this module (else someone else runs it, and it stays up)
+    etc_conf_before: str | None  # /etc/slurm/slurm.conf before the module started the cluster
+    scontrol_before: tuple[int, str]  # plain_scontrol_answer before the cluster started
+
+    def stop(self) -> None:
+        """Stop the cluster if this module started it (idempotent)."""
+        if self.started:
+            stopped = cluster_sh("stop")
+            assert stopped.returncode == 0, f"cluster.sh stop failed:\n{stopped.stdout}\n{stopped.stderr}"
+            self.started = False
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster(tmp_path_factory):
+    """The one-node cluster, seen by this module's processes only: SLURM_CONF points at its
+    config, and its client wrappers (srun, sbatch, ...: they set SLURM_CONF themselves) come
+    first on PATH, for SLURM commands, Snakemake runs and, through sbatch, their jobs. Inside a
+    job the executor plugin runs srun without SLURM_CONF: the wrapper puts it back."""
+    if os.geteuid() != 0:
+        pytest.skip("SLURM cannot be started here: not root (slurmctld and slurmd run as root)")
+    installed = cluster_sh("install", timeout=900)
+    if installed.returncode == 3:
+        pytest.skip(f"SLURM cannot be started here: {installed.stderr.strip()}")
+    assert installed.returncode == 0, f"cluster.sh install failed:\n{installed.stdout}\n{installed.stderr}"
+    etc_conf_before = LEGACY_CONF.read_text() if LEGACY_CONF.is_file() else None
+    # Measured with SLURM installed, before the cluster exists: what a later run is held to.
+    scontrol_before = plain_scontrol_answer()
+    started = cluster_sh("start", timeout=900)
+    if started.returncode == 3:
+        pytest.skip(f"SLURM cannot be started here: {started.stderr.strip()}")
+    assert started.returncode == 0, f"cluster.sh start failed:\n{started.stdout}\n{started.stderr}"
+    conf = Path(cluster_sh("conf").stdout.strip())
+    wrappers = Path(cluster_sh("bin").stdout.strip())
+    assert conf.is_file() and (wrappers / "srun").is_file(), (conf, wrappers)
+    cluster = Cluster(conf, started.stdout.strip() == "started", etc_conf_before, scontrol_before)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("SLURM_CONF", str(conf))
+            patch.setenv("PATH", f"{wrappers}{os.pathsep}{os.environ['PATH']}")
+            yield cluster
+    finally:
+        # Stop only what this module started; a cluster someone else runs stays up.
+        cluster.stop()
+
+
+def site_profile(folder: Path) -> Path:
+    """profiles/slurm with the edits its comments ask for, for this one-node, GPU-less cluster."""
+    profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "profile.yaml").read_text())
+    defaults, train = profile["default-resources"], profile["set-resources"]["train"]
+    defaults["slurm_partition"] = train["slurm_partition"] = PARTITION
+    # No GPUs here: no gres, hence no CPUs per GPU; one thread, so two train jobs fit 2 CPUs.
+    del train["gres"], train["cpus_per_gpu"]
+    profile["set-threads"]["train"] = 1
+    # Still growing with the attempt, but small enough for any test machine.
+    assert "attempt" in defaults["mem_mb"] and "attempt" in train["mem_mb"]
+    defaults["mem_mb"], train["mem_mb"] = "500 * attempt", "1000 * attempt"
+    # First status check after 2 s instead of 40 (MinJobAge 600 >= 3 x 2: squeue stays in use).
+    profile["slurm-init-seconds-before-status-checks"] = 2
+    profile["slurm-keep-successful-logs"] = True
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "profile.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
+    return folder
+
+
+def snakemake_command(workdir: Path, profile: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "snakemake", "--directory", str(workdir), "--profile", str(profile), *args]
+
+
+def finished(process: subprocess.CompletedProcess | subprocess.Popen, stdout: str, stderr: str) -> None:
+    assert process.returncode == 0, f"snakemake failed ({process.returncode}):\n{stdout[-3000:]}\n{stderr[-8000:]}"
+
+
+def run_id(snakemake_log: str) -> str:
+    """The plugin names every SLURM job of a run after the run's id."""
+    match = re.search(r"SLURM run ID: (\S+)", snakemake_log)
+    assert match, "no SLURM run ID in Snakemake's output: the slurm executor was not used"
+    return match.group(1)
+
+
+def slurm_jobs(name: str) -> list[dict]:
+    """SLURM's own record of the jobs named `name`: id, comment (rule and wildcards), state, reason.
+
+    Finished jobs stay listed for MinJobAge (600 s) after they end."""
+    listing = subprocess.run(
+        ["squeue", "--states=all", "--noheader", "--name", name, "--format=%i|%k|%T|%r"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    return [dict(zip(("id", "comment", "state", "reason"), line.split("|"))) for line in listing.splitlines() if line]
+
+
+def ids_of(jobs: list[dict], comment: str, state: str) -> list[str]:
+    return [job["id"] for job in jobs if job["comment"] == comment and job["state"] == state]
+
+
+def states_of(jobs: list[dict], comment: str) -> list[str]:
+    return [job["state"] for job in sorted(jobs, key=lambda j: int(j["id"])) if job["comment"] == comment]
+
+
+def test_jobs_go_through_sbatch_and_a_failed_one_is_retried_with_more_memory(tmp_path, slurm_cluster):
+    (tmp_path / "Snakefile").write_text(
+        textwrap.dedent(
+            """
+            rule all:
+                input: expand("out/{i}.txt", i=range(2))
+
+            # Fails unless given at least 1000 MB: the profile's mem_mb grows with the attempt.
+            rule work:
+                output: "out/{i}.txt"
+                shell: "test {resources.mem_mb} -ge 1000 || exit 1; echo $SLURM_JOB_ID {resources.mem_mb} {resources.runtime} > {output}"
+            """
+        )
+    )
+    profile = site_profile(tmp_path / "profile")
+    done = subprocess.run(
+        snakemake_command(tmp_path, profile, "--snakefile", str(tmp_path / "Snakefile")),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+    finished(done, done.stdout, done.stderr)
+    jobs = slurm_jobs(run_id(done.stderr))
+    for i in range(2):
+        job_id, mem_mb, runtime = (tmp_path / "out" / f"{i}.txt").read_text().split()
+        # Second attempt: 2 x 500 MB and 2 x 30 minutes, inside a SLURM job.
+        assert (mem_mb, runtime) == ("1000", "60")
+        assert states_of(jobs, f"rule_work_wildcards_{i}") == ["FAILED", "COMPLETED"]
+        assert job_id in ids_of(jobs, f"rule_work_wildcards_{i}", "COMPLETED")
+
+
+def history_rows(path: Path) -> list[dict]:
+    try:
+        with open(path, newline="") as handle:
+            return list(csv.DictReader(handle))
+    except FileNotFoundError:
+        return []
+
+
+def scancel(job_id: str) -> None:
+    """What a user or an admin does: the job ends CANCELLED; Snakemake retries it."""
+    subprocess.run(["scancel", job_id], check=True, timeout=60)
+
+
+def preempt(job_id: str) -> None:
+    """A job in the higher-priority `urgent` partition asks for every CPU of the node: SLURM
+    preempts the running jobs, `job_id` among them, and requeues them (same id, started again).
+    The node has as many CPUs as `nproc` says (scripts/slurm/cluster.sh)."""
+    subprocess.run(
+        [
+            "sbatch",
+            "--parsable",
+            "-p",
+            "urgent",
+            "-c",
+            str(len(os.sched_getaffinity(0))),
+            "--mem",
+            "100",
+            "-t",
+            "1",
+            "--output",
+            "/dev/null",
+            "--wrap",
+            "sleep 1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def interrupt_training(process: subprocess.Popen, stderr_path: Path, model_dir: Path, interruptions: dict) -> dict:
+    """Apply interruptions[model](job_id) to each model's running train job once its training
+    has saved two epochs; wait for the run to end; return {model: interrupted job id}."""
+    done: dict[str, str] = {}
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while process.poll() is None and time.monotonic() < deadline:
+        log = stderr_path.read_text()
+        name = run_id(log) if "SLURM run ID" in log else None
+        for model, interrupt in interruptions.items():
+            if name and model not in done and len(history_rows(model_dir / model / "history.csv")) >= 2:
+                comment = f"rule_train_wildcards_masks_{model}"
+                running = [j for j in slurm_jobs(name) if j["comment"] == comment and j["state"] == "RUNNING"]
+                if running:
+                    interrupt(running[0]["id"])
+                    done[model] = running[0]["id"]
+        if name:
+            # SLURM holds a requeued job for about two minutes (reason BeginTime); let it go now.
+            for job in slurm_jobs(name):
+                if job["state"] == "PENDING" and job["reason"] == "BeginTime":
+                    subprocess.run(["scontrol", "update", f"jobid={job['id']}", "starttime=now"], timeout=60)
+        time.sleep(0.1)
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    assert done.keys() == interruptions.keys(), f"not interrupted: {interruptions.keys() - done.keys()}"
+    return done
+
+
+def restarts(job_id: str) -> int:
+    shown = subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True, check=True, timeout=60)
+    return int(re.search(r"Restarts=(\d+)", shown.stdout).group(1))
+
+
+def assert_resumed(workdir: Path, model: str, epochs: int) -> None:
+    """The train job that ran last continued after the epochs saved before the interruption."""
+    log = (workdir / "results" / "masks" / "logs" / "train" / f"{model}.log").read_text()
+    resumed = re.search(r"resuming from \S+ after epoch (\d+)", log)
+    assert resumed and int(resumed.group(1)) >= 2, log[-3000:]
+    model_dir = workdir / "results" / "masks" / "models" / model
+    assert [int(row["epoch"]) for row in history_rows(model_dir / "history.csv")] == list(range(1, epochs + 1))
+    assert not (model_dir / "resume.pt").exists()
+
+
+def training_outcome(model_dir: Path) -> tuple[dict, list[dict]]:
+    """What training ended with: the checkpoint dict, and history.csv without its wall-clock
+    columns (`seconds`: how long each epoch took, which no two runs share)."""
+    checkpoint = torch.load(model_dir / "checkpoint.pt", map_location="cpu", weights_only=False)
+    rows = [
+        {k: v for k, v in row.items() if k != "seconds" and not k.endswith("_seconds")}
+        for row in history_rows(model_dir / "history.csv")
+    ]
+    return checkpoint, rows
+
+
+def assert_same_training(model: str, resumed_dir: Path, reference_dir: Path) -> None:
+    """The interrupted and resumed model ended exactly where the uninterrupted one did: same
+    data, every weight tensor bit for bit, same epochs and the same history row for row."""
+    resumed, resumed_history = training_outcome(resumed_dir)
+    reference, reference_history = training_outcome(reference_dir)
+    assert resumed["data_sha256"] == reference["data_sha256"], model
+    assert resumed["model_state"].keys() == reference["model_state"].keys(), model
+    # Equal NaN weights would prove nothing (and torch.equal says NaN != NaN).
+    assert all(torch.isfinite(t).all() for t in reference["model_state"].values()), f"{model}: weights not finite"
+    for name, tensor in reference["model_state"].items():
+        other = resumed["model_state"][name]
+        assert other.dtype == tensor.dtype and other.shape == tensor.shape, f"{model}: {name}"
+        assert torch.equal(other, tensor), f"{model}: {name} differs from the uninterrupted run's"
+    assert resumed["weights_sha256"] == reference["weights_sha256"], model
+    for key in ("epoch", "best_epoch", "val_metrics", "seed"):
+        assert resumed[key] == reference[key], f"{model}: {key}"
+    assert resumed_history == reference_history, f"{model}: history.csv differs from the uninterrupted run's"
+
+
+def train_threads(output: str) -> dict[str, list[int]]:
+    """--threads of every `maskflow train` command in Snakemake's printed shell commands."""
+    found: dict[str, list[int]] = {}
+    for match in re.finditer(
+        r"maskflow train .*?--history \S*?models/([^/\s]+)/history\.csv.*?--threads (\d+)", output
+    ):
+        found.setdefault(match.group(1), []).append(int(match.group(2)))
+    return found
+
+
+def test_tiny_workflow_on_slurm_resumes_cancelled_and_preempted_training(tmp_path, slurm_cluster):
+    # The tiny config plus two models that train long enough (seconds) to be interrupted.
+    epochs = 400
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    for model in ("cancelled", "preempted"):
+        # The mlp's lr (0.05) turns its weights to NaN after ~20 epochs, and NaN weights would
+        # make the comparison with an uninterrupted run below say nothing: 0.01 stays finite.
+        config["models"][model] = {"base": "mlp", "train": {"epochs": epochs, "lr": 0.01}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    workdir = tmp_path / "work"
+    # A subset of the tiny DAG keeps the run to a few minutes: data stage, three trainings, evaluations.
+    models = ["mlp", "cancelled", "preempted"]
+    targets = [f"results/masks/models/{model}/metrics.json" for model in models]
+    profile = site_profile(tmp_path / "profile")
+    stdout_path, stderr_path = tmp_path / "snakemake.out", tmp_path / "snakemake.err"
+    command = snakemake_command(
+        workdir,
+        profile,
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        *targets,
+        "--configfile",
+        str(tmp_path / "config.yaml"),
+    )
+    model_dir = workdir / "results" / "masks" / "models"
+    with open(stdout_path, "w") as out, open(stderr_path, "w") as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err, text=True)
+        interrupted = interrupt_training(process, stderr_path, model_dir, {"cancelled": scancel, "preempted": preempt})
+    finished(process, stdout_path.read_text(), stderr_path.read_text())
+
+    for model in models:
+        metrics = json.loads((model_dir / model / "metrics.json").read_text())
+        assert metrics["model"] == model and set(metrics["splits"]) >= {"val", "test"}
+        assert (model_dir / model / "checkpoint.pt").stat().st_size > 0
+    # Every train job was a SLURM job (sbatch's record, and the log the plugin gave it).
+    jobs = slurm_jobs(run_id(stderr_path.read_text()))
+    for model in ("mlp", "preempted"):
+        assert states_of(jobs, f"rule_train_wildcards_masks_{model}") == ["COMPLETED"]
+    for job in jobs:
+        if job["comment"].startswith("rule_train_wildcards_masks_"):
+            wildcards = job["comment"].removeprefix("rule_train_wildcards_")
+            assert (workdir / ".snakemake" / "slurm_logs" / "rule_train" / wildcards / f"{job['id']}.log").is_file()
+    # scancel: the job ended CANCELLED and Snakemake's retry (a new job) resumed training.
+    assert states_of(jobs, "rule_train_wildcards_masks_cancelled") == ["CANCELLED", "COMPLETED"]
+    assert interrupted["cancelled"] in ids_of(jobs, "rule_train_wildcards_masks_cancelled", "CANCELLED")
+    assert_resumed(workdir, "cancelled", epochs)
+    # Preemption: SLURM requeued the same job, which resumed training when it started again.
+    assert restarts(interrupted["preempted"]) >= 1
+    assert_resumed(workdir, "preempted", epochs)
+
+    # The README's claim: training resumed after an interruption ends with the same weights as
+    # an uninterrupted run. The uninterrupted run: the same models, config and thread count
+    # (1, as in the SLURM train jobs: site_profile), trained locally in one go.
+    reference = tmp_path / "reference"
+    local = run_snakemake(
+        reference,
+        *[f"results/masks/models/{model}/checkpoint.pt" for model in models],
+        config=tmp_path / "config.yaml",
+        timeout=RUN_TIMEOUT,
+    )
+    assert "resuming" not in "".join(
+        (reference / "results" / "masks" / "logs" / "train" / f"{model}.log").read_text() for model in models
+    )
+    slurm_threads = train_threads(
+        "".join(p.read_text() for p in (workdir / ".snakemake" / "slurm_logs" / "rule_train").rglob("*.log"))
+    )
+    local_threads = train_threads(local.stdout + local.stderr)
+    for model in models:
+        assert set(slurm_threads[model]) == set(local_threads[model]) == {1}, (model, slurm_threads, local_threads)
+        assert_same_training(model, model_dir / model, reference / "results" / "masks" / "models" / model)
+
+
+def test_a_cluster_run_keeps_snakemakes_job_rate_limit(tmp_path, slurm_cluster):
+    """The workflow drops the job rate limit from local runs only (tests/workflow/test_scheduler_rounds.py
+    counts that side): on a cluster its 1-second timer keeps scheduling rounds going while the
+    jobs wait in SLURM, so there are more rounds than jobs."""
+    snakefile = workflow_with_naps(tmp_path / "repo")
+    profile = site_profile(tmp_path / "profile")
+    jobs = 2
+    done = subprocess.run(
+        snakemake_command(
+            tmp_path / "run",
+            profile,
+            "--snakefile",
+            str(snakefile),
+            "--configfile",
+            str(TINY_CONFIG),
+            "--verbose",
+            # one job at a time: the second waits ready, so every round while the first runs in
+            # SLURM is printed (Snakemake logs a round only when some job is ready to select)
+            "--jobs",
+            "1",
+            *nap_targets(jobs),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+    finished(done, done.stdout, done.stderr)
+    run_id(done.stderr)  # the jobs went through SLURM
+    counted = rounds(done.stdout + done.stderr)
+    # without the limiter: one round at the start and one per finished job but the last (`jobs`);
+    # with it, its 1-second timer adds rounds while the first nap waits and runs in SLURM
+    assert counted > jobs + 1, f"{counted} scheduling rounds for {jobs} SLURM jobs: the rate limit was dropped"
+
+
+# Last in the module: it stops the cluster.
+def test_the_stopped_cluster_leaves_no_config_behind_and_snakemake_starts_as_before(tmp_path, slurm_cluster):
+    # While it runs, the cluster answers this module's processes and no one else: its config is
+    # not where SLURM clients look by default.
+    ours = re.compile(r"^ClusterName\s*=\s*maskflow$", re.MULTILINE)
+    probe = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=60)
+    assert ours.search(probe.stdout), probe.stdout[-2000:] + probe.stderr
+    with pytest.MonkeyPatch.context() as patch:
+        plain_environment(patch)
+        probe = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=60)
+    assert not ours.search(probe.stdout), probe.stdout[-2000:]
+    assert not str(slurm_cluster.conf).startswith("/etc/")
+    slurm_cluster.stop()
+    # Nothing written to /etc/slurm: an /etc/slurm/slurm.conf that an earlier cluster.sh wrote
+    # is gone, any other is as it was.
+    before = slurm_cluster.etc_conf_before
+    if before is None or LEGACY_MARKER in before:
+        assert not LEGACY_CONF.exists(), LEGACY_CONF.read_text()
+    else:
+        assert LEGACY_CONF.read_text() == before
+    # A plain Snakemake start's SLURM probe gets the answer it got before the cluster existed (a
+    # config left behind would make it wait for the stopped controller), and the start works.
+    assert plain_scontrol_answer() == slurm_cluster.scontrol_before
+    with pytest.MonkeyPatch.context() as patch:
+        plain_environment(patch)
+        run_snakemake(tmp_path, "-n", "all", timeout=120)
