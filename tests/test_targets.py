@@ -108,12 +108,9 @@ def test_every_figure_of_the_readme_pattern_exists(finished):
             "overlays_test",
         ):
             assert f"results/masks/figures/{model}/{name}.png" in figures
-    # sweep members: the sweep's own table and curves compare them; each draws two figures
+    # sweep members: the sweep's own table and curves compare them; none draws figures of its own
     for model in ("lr-lr0.01", "lr-lr0.1"):
-        drawn = {path for path in figures if path.startswith(f"results/masks/figures/{model}/")}
-        assert drawn == {
-            f"results/masks/figures/{model}/{name}.png" for name in ("confusion_matrix_test", "learning_curves")
-        }
+        assert not [path for path in figures if path.startswith(f"results/masks/figures/{model}/")]
     for model in ("cnn-s1", "cnn_aug", "mlp"):
         assert f"results/masks/figures/{model}/learning_curves.png" in figures
         assert f"results/masks/figures/{model}/saliency.png" in figures
