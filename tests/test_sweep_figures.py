@@ -13,13 +13,14 @@ import re
 import pytest
 import yaml
 
-from helpers import ROOT, TINY_CONFIG
-from helpers.snakemake import job_stats, run_snakemake
 from maskflow import layout
 from maskflow.config import load_and_check
 from maskflow.errors import ConfigError
 from maskflow.report.html import anchor
 from maskflow.report.plan import build_plan
+
+from helpers import ROOT, TINY_CONFIG
+from helpers.snakemake import job_stats, run_snakemake
 
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 MEMBERS = ("lr-lr0.01", "lr-lr0.1")

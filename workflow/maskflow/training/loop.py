@@ -77,6 +77,8 @@ class Run:
     epoch: int = 0
     stopped: bool = False
     train_seconds: float = 0.0
+    # train.compile: the module the training steps run (maskflow.training.compiled); None: `model`
+    compiled: nn.Module | None = None
 
     def state_dict(self) -> dict:
         return {

@@ -81,7 +81,7 @@ def fit(run: Run, data: Data, paths: Paths, arch: dict, stop: StopSignals | None
         epoch = run.epoch + 1
         lr = run.optimizer.param_groups[0]["lr"]
         train_loss, train_acc = train_one_epoch(
-            run.model,
+            run.model if run.compiled is None else run.compiled,
             data.train,
             sampler.epoch(),
             t["batch_size"],
@@ -156,9 +156,15 @@ def prepare(spec: dict, data: Data, device: torch.device, fingerprint: str) -> R
     generators = {
         purpose: torch.Generator().manual_seed(derived_seed(spec["seed"], purpose)) for purpose in ("order", "augment")
     }
+    compiled = None
+    if t.get("compile"):
+        from maskflow.training.compiled import for_training  # imports torch's compiler stack only when asked
+
+        compiled = for_training(model, device, f"models.{spec['name']}.train.compile")
     return Run(
         spec=spec,
         model=model,
+        compiled=compiled,
         optimizer=optimizer,
         scheduler=SCHEDULES[t["schedule"]["type"]](optimizer, t),
         amp=MixedPrecision.for_device(device, t["mixed_precision"]),
