@@ -34,3 +34,19 @@ def test_an_eager_epoch_gives_images_per_second_and_a_fraction_of_the_matmul_pea
     assert row["images_per_s"] == 128 / row["epoch_s"] and 0 < row["matmul_fraction"] < 2
     assert "of fp32 matmul" in capsys.readouterr().out
     assert torch.get_num_threads() == 1
+
+
+def test_the_gpu_script_without_cuda_says_so_and_exits_2(capsys):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present: the script would measure")
+    gpu = importlib.import_module("bench.gpu")
+    with pytest.raises(SystemExit) as stop:
+        gpu.main([])
+    assert stop.value.code == 2 and "sees no CUDA device" in capsys.readouterr().out
+
+
+@pytest.mark.workflow
+def test_the_gpu_scripts_dry_check_plans_the_tiny_config_on_cuda():
+    gpu = importlib.import_module("bench.gpu")
+    f = gpu.main(["--dry-check", "--skip", "networks", "train_epoch"])
+    assert f["tiny"]["dry_run"] and f["tiny"]["jobs"] > 20 and f["tiny"]["devices"] == {}
