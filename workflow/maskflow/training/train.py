@@ -196,7 +196,7 @@ def run(args: argparse.Namespace) -> dict:
     training = prepare(spec, data, device, resume_key)
     write_architecture(paths.checkpoint, training.model, data)
     log.info(
-        "training %s: %s, %d parameters; %d train / %d val crops %dx%dx%d; device %s; mixed precision %s; %d epochs",
+        "training %s: %s, %d parameters; %d train / %d val crops %dx%dx%d; device %s; mixed precision %s; %d epochs%s",
         spec["name"],
         spec["arch"]["type"],
         sum(p.numel() for p in training.model.parameters()),
@@ -208,6 +208,7 @@ def run(args: argparse.Namespace) -> dict:
         describe(device),
         training.amp.describe(),
         spec["train"]["epochs"],
+        "; torch.compile (the first epoch compiles)" if training.compiled is not None else "",
     )
     state = ckpt_io.load_resume(paths.resume, resume_key)
     if state is not None:
