@@ -5,7 +5,8 @@ imports, Snakemake's bookkeeping) is most of the work. This builds scikit-learn'
 (not timed), then times `snakemake --cores 2` on an N-member sweep of config.yaml's NumPy DNN
 (`dnn`, its learning rate varied): every member's train and evaluate jobs, then the sweep's table
 and plots (a member draws no figures of its own unless its sweep lists it: issue 26). Then the same
-for a smaller sweep of config.yaml's torch MLP (`digits_mlp`, `--torch-epochs` epochs). It reports
+for a smaller sweep of config.yaml's torch MLP (`digits_mlp`, `--torch-epochs` epochs, one thread
+a train job). It reports
 
 - wall time and members per minute;
 - CPU seconds per member (the Snakemake process and all its jobs, from getrusage); beyond the
@@ -75,9 +76,12 @@ IMPORTS = {
 GOALS = {"wall_s": 60.0, "beyond_own_cpu_s": 1.0, "torch_beyond_own_cpu_s": 1.0, "peak_mb": 250.0, "dag_500_s": 5.0}
 
 
-def sweep_config(members: int, cores: int, base: str = "dnn", epochs: int | None = None) -> dict:
+def sweep_config(
+    members: int, cores: int, base: str = "dnn", epochs: int | None = None, train_threads: int | None = None
+) -> dict:
     """config.yaml's digits data set and model `base` (`dnn`, or `digits_mlp` for torch), and a
-    sweep of `members` learning rates; `epochs` overrides the base's."""
+    sweep of `members` learning rates; `epochs` overrides the base's, `train_threads` the train
+    jobs' threads (default: `cores`; a NumPy member takes one whatever this says)."""
     default = yaml.safe_load((ROOT / "config.yaml").read_text())
     dataset = {**default["datasets"][DATASET], "baseline": base}
     model = default["models"][base]
@@ -86,7 +90,7 @@ def sweep_config(members: int, cores: int, base: str = "dnn", epochs: int | None
     return {
         "seed": default.get("seed", 1),
         "device": "cpu",
-        "threads": {"cache": cores, "train": cores, "evaluate": 1},
+        "threads": {"cache": cores, "train": train_threads or cores, "evaluate": 1},
         "datasets": {DATASET: dataset},
         "models": {base: model},
         "sweeps": {SWEEP: {"base": base, "grid": {"train.lr": [round(0.01 + 0.0005 * i, 6) for i in range(members)]}}},
@@ -284,7 +288,9 @@ def main(argv: list[str] | None = None) -> dict:
         )
         print_sweep("NumPy", figures, args.cores)
         if args.torch_members:
-            config = sweep_config(args.torch_members, args.cores, BASES["torch"], args.torch_epochs)
+            # one thread a member: small models side by side, as a sweep runs them (two 2-thread
+            # torch jobs on 2 cores would add the oversubscription's spinning to every member)
+            config = sweep_config(args.torch_members, args.cores, BASES["torch"], args.torch_epochs, train_threads=1)
             figures["torch"] = measure_sweep(folder / "torch", config, args.cores, args.repeats, extra)
             print_sweep("torch", figures["torch"], args.cores)
 
