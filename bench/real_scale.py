@@ -20,6 +20,11 @@ epoch of each preset's main model (its dataset's `baseline`), with the model's e
 1 by a second layered file: the epoch's seconds from history.csv, images per second, and the
 validation accuracy after that epoch (on the stand-in: it says the model learns, nothing more).
 
+Then, for each preset network (bench/network_epochs.py), one CPU epoch eager and one through
+`torch.compile` (`train.compile: true`): seconds, images per second, the compile time, and the
+epoch's FLOP rate as a fraction of this machine's fp32 matmul throughput measured in the same run
+(`--network-seconds` sizes each epoch; `--no-networks` skips them, `--networks` picks some).
+
 Goals on the project's 2-core machine: every preset's data stage under 60 s with peak memory
 under 2 GB. `main()` returns the figures as a dict.
 """
@@ -40,6 +45,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "bench")]
 
+import network_epochs  # noqa: E402
 from workflow_overhead import snakemake_env  # noqa: E402
 
 from helpers.standins import (  # noqa: E402
@@ -216,12 +222,21 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no-train", action="store_true", help="data stages only")
     parser.add_argument("--quick", action="store_true", help="small stand-ins: checks the script, measures nothing")
     parser.add_argument("--models", nargs="*", default=[], help="more models to time one epoch of")
+    parser.add_argument("--no-networks", action="store_true", help="no eager / compiled epochs of the preset networks")
+    parser.add_argument("--networks", nargs="*", help="preset networks to time eager and compiled (default: all)")
+    parser.add_argument("--network-seconds", type=float, default=20.0, help="work in each network's epoch")
     args = parser.parse_args(argv)
     snakemake_env()  # its one-off SLURM probe is not part of any timing
     started = time.perf_counter()
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["n/a"]
     print(f"load average at start: {' '.join(load)}", flush=True)
     results = {name: run_preset(name, args) for name in args.presets}
+    if not args.no_networks:
+        print("preset networks, one CPU epoch eager and compiled (train.compile: true):", flush=True)
+        crops = 64 if args.quick else None  # --quick checks the script, measures nothing
+        results["networks"] = network_epochs.rows_on(
+            args.networks, crops, args.network_seconds, network_epochs.MODES, 2, network_epochs.torch.device("cpu")
+        )
     print(f"total {time.perf_counter() - started:.0f} s", flush=True)
     (OUT / ("figures-quick.json" if args.quick else "figures.json")).write_text(json.dumps(results, indent=1))
     return results

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages that some tests use: chromium (the report renders in a real
-# browser) and slurm-wlm + munge (the cluster profile runs on a real one-node SLURM).
+# browser), slurm-wlm + munge (the cluster profile runs on a real one-node SLURM) and g++
+# (compiled training).
 # Needs root and apt-get; anywhere else it says so and does nothing (those tests then skip).
 #
 # Under CI (CI=true) and under `make test` as root (REQUIRE_SYSTEM_TESTS=1, set by the Makefile)
@@ -8,7 +9,8 @@
 # this script fails (exit 1), and tests/conftest.py turns a skip of a test marked `slurm` or
 # `browser` into a failure.
 set -u
-packages=(chromium slurm-wlm munge)
+# g++: torch.compile's CPU backend builds C++ (train.compile: true; tests/test_compile.py)
+packages=(chromium slurm-wlm munge g++)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

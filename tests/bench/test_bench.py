@@ -462,9 +462,18 @@ def test_markdown_aligns_the_table():
 @pytest.mark.workflow
 def test_sweep_overhead_times_a_tiny_sweep_and_finds_each_rules_cost(tmp_path):
     sweep_overhead = importlib.import_module("bench.sweep_overhead")
-    f = sweep_overhead.main(["--members", "2", "--dag-sizes", "2", "--repeats", "1", "--keep", str(tmp_path / "sweep")])
-    rules = {"train": 2, "evaluate_model": 2, "figure_confusion_matrix": 2, "figure_learning_curves": 2, "sweep": 1}
-    assert f["jobs_per_rule"] == rules and f["jobs"] == 9
+    f = sweep_overhead.main(
+        ["--members", "2", "--torch-members", "1", "--torch-epochs", "1"]
+        + ["--dag-sizes", "2", "--repeats", "1", "--keep", str(tmp_path / "sweep")]
+    )
+    # a member draws no figures of its own (issue 26): train, evaluate, then the sweep's table and plots
+    rules = {"train": 2, "evaluate_model": 2, "sweep": 1}
+    assert f["jobs_per_rule"] == rules and f["jobs"] == 5
+    assert f["torch"]["jobs_per_rule"] == {"train": 1, "evaluate_model": 1, "sweep": 1}
+    for kind in (f, f["torch"]):  # beyond its own train + evaluate jobs: what the rest costs a member
+        own = kind["per_rule"]["train"]["cpu_s"] + kind["per_rule"]["evaluate_model"]["cpu_s"]
+        assert kind["beyond_own_cpu_per_member_s"] == pytest.approx(kind["cpu_per_member_s"] - own)
+    assert f["goal_beyond_own_cpu_s"] in ("met", "missed") and f["goal_torch_beyond_own_cpu_s"] in ("met", "missed")
     # each of one member's jobs (and the sweep's) found in the log and rerun alone
     assert set(f["per_rule"]) == set(rules)
     assert all(cost["cpu_s"] > 0 and cost["peak_mb"] > 10 for cost in f["per_rule"].values())

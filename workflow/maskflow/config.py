@@ -342,6 +342,9 @@ def _check_member(member: dict, keys: list[str], dataset: dict | None) -> None:
         check_arch_fits(member["arch"], dataset["preprocess"], "arch")
 
 
+SWEEP_KEYS = ("sweep", "sweep_values")  # what expand_sweeps adds to a member's raw entry
+
+
 def resolve_models(config: dict) -> dict[str, dict]:
     """Every trainable model, fully resolved, keyed by the name used in result paths."""
     raw = dict(config["models"])
@@ -349,16 +352,17 @@ def resolve_models(config: dict) -> dict[str, dict]:
     clash = set(raw) & set(sweep_entries)
     if clash:
         raise ConfigError(f"sweep model names clash with models: {', '.join(sorted(clash))}")
-    raw_all = {**raw, **sweep_entries}
+    # A member's `sweep` keys are not merged through `base:`; they are set after resolving. The
+    # entries are stripped once: a copy of the whole table per member made 10,000 members take
+    # 100 million steps (planning must grow linearly with the sweep).
+    raw_all = {**raw, **{n: {k: v for k, v in e.items() if k not in SWEEP_KEYS} for n, e in sweep_entries.items()}}
     resolved: dict[str, dict] = {}
-    for name, entry in raw_all.items():
-        merged = _resolve_base(
-            name, {**raw_all, name: {k: v for k, v in entry.items() if k not in ("sweep", "sweep_values")}}
-        )
+    for name in raw_all:
+        merged = _resolve_base(name, raw_all)
         model = _fill_model_defaults(name, merged, config)
-        if "sweep" in entry:
-            model["sweep"] = entry["sweep"]
-            model["sweep_values"] = entry["sweep_values"]
+        if name in sweep_entries:
+            model["sweep"] = sweep_entries[name]["sweep"]
+            model["sweep_values"] = sweep_entries[name]["sweep_values"]
         seeds = merged.get("seeds")
         if seeds:
             for seed in seeds:
@@ -403,6 +407,27 @@ def resolve_ensembles(config: dict, models: dict[str, dict]) -> dict[str, dict]:
     return ensembles
 
 
+def resolve_sweeps(config: dict, models: dict[str, dict]) -> dict[str, dict]:
+    """sweep -> {members, figures}: its members in grid order, and those whose own figures are
+    drawn (`figures:` on the sweep: member names or "all"; none by default, the sweep's table and
+    plots compare them). A name that is not a member stops here, naming the key."""
+    sweeps: dict[str, dict] = {}
+    for name, entry in (config.get("sweeps") or {}).items():
+        members = [m for m, spec in models.items() if spec.get("sweep") == name]
+        wanted = entry.get("figures") or []
+        if wanted == "all":
+            wanted = members
+        known = set(members)
+        unknown = [m for m in wanted if m not in known]
+        if unknown:
+            shown = ", ".join(members[:5]) + (", ..." if len(members) > 5 else "")
+            raise ConfigError(
+                f"sweeps.{name}.figures: {unknown[0]!r} is not a member of the sweep (its {len(members)} members: {shown})"
+            )
+        sweeps[name] = {"members": members, "figures": list(wanted)}
+    return sweeps
+
+
 def check_architectures(models: dict[str, dict]) -> None:
     """Ask the model registry whether every arch is buildable for its dataset's crops (size,
     channels: `sequential` layer and `cnn` block shapes); errors name the model and key."""
@@ -424,8 +449,8 @@ def check_arch_fits(arch: dict, preprocess: dict, where: str) -> None:
 
 def load_and_check(config: dict, schema_path: str | Path) -> dict:
     """Validate `config` and return it resolved: {'seed', 'device', 'threads', 'datasets', 'models',
-    'ensembles', 'report'}, every default filled in (models: resolve_models; ensembles:
-    resolve_ensembles)."""
+    'ensembles', 'sweeps', 'report'}, every default filled in (models: resolve_models; ensembles:
+    resolve_ensembles; sweeps: resolve_sweeps)."""
     validate_schema(config, schema_path)
     datasets = {name: resolve_dataset(name, ds) for name, ds in config["datasets"].items()}
     check_sweeps(config, load_schema(schema_path), datasets)
@@ -436,6 +461,7 @@ def load_and_check(config: dict, schema_path: str | Path) -> dict:
         model["preprocess"] = copy.deepcopy(datasets[model["dataset"]]["preprocess"])
     check_architectures(models)
     ensembles = resolve_ensembles(config, models)
+    sweeps = resolve_sweeps(config, models)
     for name, ds in datasets.items():
         baseline = ds.get("baseline")
         if baseline and not any(m == baseline or spec["group"] == baseline for m, spec in models.items()):
@@ -447,6 +473,7 @@ def load_and_check(config: dict, schema_path: str | Path) -> dict:
         "datasets": datasets,
         "models": models,
         "ensembles": ensembles,
+        "sweeps": sweeps,
         "report": config.get("report") or {},
     }
 

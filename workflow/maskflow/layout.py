@@ -91,18 +91,13 @@ REPORT = {"plan": "results/report_plan.json", "html": "results/report.html"}
 
 
 def model_figures(model: dict, dataset: dict) -> list[str]:
-    """Figure names drawn for one resolved model or ensemble (each `figures/{model}/{name}.png`).
-
-    A sweep's members are compared in the sweep's own table, plot and overlaid curves; each
-    gets only the figures that explain one point of it, on the test split (others on request)."""
-    sweep_member = bool(model.get("sweep"))
+    """Figure names drawn for one resolved model or ensemble (each `figures/{model}/{name}.png`)."""
     names = []
     for name, family in FAMILIES.items():
-        if (sweep_member and not family.for_sweep_members) or not family.drawn_for(model, dataset):
+        if not family.drawn_for(model, dataset):
             continue
         if family.per_split:
-            splits = ("test",) if sweep_member else family.drawn_splits
-            names += [f"{name}_{split}" for split in splits]
+            names += [f"{name}_{split}" for split in family.drawn_splits]
         else:
             names.append(name)
     return names
@@ -116,6 +111,12 @@ class Experiment:
         self.models = resolved["models"]
         self.ensembles = resolved["ensembles"]
         self.evaluated = {**self.models, **self.ensembles}
+        # A sweep is read through its table and plots: of its members, only those its `figures:`
+        # lists get figures of their own in `all` and the report (any is drawn when named).
+        self.sweeps = resolved.get("sweeps") or {}
+        self._unfigured = {
+            member for sweep in self.sweeps.values() for member in set(sweep["members"]).difference(sweep["figures"])
+        }
 
     def models_of(self, dataset: str) -> list[str]:
         """Models and ensembles of a dataset, in config order."""
@@ -133,7 +134,15 @@ class Experiment:
         """One MODEL[key] path per model (e.g. every metrics.json of a comparison)."""
         return [MODEL[key].format(dataset=dataset, model=model, **wildcards) for model in models]
 
+    def shown(self, name: str) -> bool:
+        """Whether a model or ensemble has figures and a section of its own (a sweep member not
+        listed in its sweep's `figures:` has neither)."""
+        return name not in self._unfigured
+
     def model_figures(self, name: str) -> list[str]:
+        """The figures `all` draws for a model: none for a sweep member its sweep does not list."""
+        if not self.shown(name):
+            return []
         spec = self.evaluated[name]
         return model_figures(spec, self.datasets[spec["dataset"]])
 

@@ -55,7 +55,6 @@ class Family:
     # Which figures `snakemake all` and the report draw (maskflow.layout.model_figures):
     drawn_for: Callable[[dict, dict], bool] = _always  # (resolved model, dataset) -> drawn?
     drawn_splits: tuple[str, ...] = ("test",)  # of a per-split family
-    for_sweep_members: bool = False  # a sweep's members get only these, on the test split
 
 
 # figure family -> how to render it, and for which models. Adding a figure is one entry here
@@ -66,7 +65,6 @@ FAMILIES: dict[str, Family] = {
         ("metrics",),
         per_split=True,
         drawn_splits=("val", "test"),
-        for_sweep_members=True,
     ),
     "per_class_accuracy": Family("maskflow.figures.per_class:render", ("metrics",)),
     "misclassified": Family(
@@ -78,9 +76,7 @@ FAMILIES: dict[str, Family] = {
         per_split=True,
         drawn_for=_from_photos,
     ),
-    "learning_curves": Family(
-        "maskflow.figures.curves:render", ("history", "metrics"), drawn_for=_trained, for_sweep_members=True
-    ),
+    "learning_curves": Family("maskflow.figures.curves:render", ("history", "metrics"), drawn_for=_trained),
     # the network figures plot what `maskflow evaluate` computed with the model loaded (no torch here)
     "saliency": Family("maskflow.figures.saliency:render", ("explanations",), drawn_for=_has_gradients),
     "filters": Family("maskflow.figures.filters:render", ("explanations",), drawn_for=_has_convolutions),

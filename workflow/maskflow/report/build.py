@@ -245,12 +245,27 @@ def sweep_section(dataset: str, sweep: dict) -> str:
     columns = {c: c.replace("_", " ") for c in frame.columns}
     return (
         f'<h3 id="{anchor("sweep", dataset, sweep["name"])}">Sweep {esc(sweep["name"])}</h3>'
+        + sweep_members_note(sweep)
         + table(_records(frame), columns, ["model"])
         + image(sweep["plot"], f"sweep {sweep['name']}", "Scores across the grid.")
         + image(
             sweep["curves"], f"sweep {sweep['name']} curves", "Learning curves of every model of the sweep, overlaid."
         )
     )
+
+
+def sweep_members_note(sweep: dict) -> str:
+    """What the report shows of a sweep's members: this table and plots, and the sections of the
+    members its `figures:` lists."""
+    if "members" not in sweep:
+        return ""
+    shown = sweep.get("shown") or []
+    listed = (
+        f"{len(shown)} of them ({esc(', '.join(shown))}) also have a section with their figures under Models"
+        if shown
+        else "list members under the sweep's <code>figures:</code> for sections with their own figures"
+    )
+    return f"<p class=muted>{sweep['members']} members, compared in this table and these plots; {listed}.</p>"
 
 
 # --------------------------------------------------------------------------- provenance

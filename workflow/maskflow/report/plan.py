@@ -53,8 +53,16 @@ def dataset_plan(experiment: layout.Experiment, dataset: str) -> dict:
             for figure in layout.STATS_FIGURES
         },
         "comparison": experiment.comparison_paths(dataset),
+        # A sweep is shown as its table and plots; its members get sections of their own only when
+        # the sweep's `figures:` lists them.
         "sweeps": [
-            {"name": sweep, **experiment.sweep_paths(dataset, sweep)} for sweep in experiment.sweeps_of(dataset)
+            {
+                "name": sweep,
+                "members": len(experiment.sweep_models(dataset, sweep)),
+                "shown": experiment.sweeps.get(sweep, {}).get("figures", []),
+                **experiment.sweep_paths(dataset, sweep),
+            }
+            for sweep in experiment.sweeps_of(dataset)
         ],
         "models": [
             {
@@ -72,6 +80,7 @@ def dataset_plan(experiment: layout.Experiment, dataset: str) -> dict:
                 ),
             }
             for name in experiment.models_of(dataset)
+            if experiment.shown(name)
         ],
     }
 

@@ -38,11 +38,21 @@ class Augmenter:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         # Fixed order of operations and draws: changing it changes every seeded run.
-        spec = self.spec
-        if spec["hflip"]:
+        return self.after_flips(self.flips(x))
+
+    def flips(self, x: torch.Tensor) -> torch.Tensor:
+        """The flips alone, on a batch of any dtype. They move pixels without changing them, so
+        `train_one_epoch` flips the uint8 batch before the float conversion (a quarter of the
+        bytes to move), with the same draws and the same result as flipping the floats."""
+        if self.spec["hflip"]:
             x = self._flip(x, dim=3)
-        if spec["vflip"]:
+        if self.spec["vflip"]:
             x = self._flip(x, dim=2)
+        return x
+
+    def after_flips(self, x: torch.Tensor) -> torch.Tensor:
+        """Everything after the flips, on floats in [0, 1]."""
+        spec = self.spec
         if spec["rotate"] or spec["translate"]:
             x = self._affine(x)
         if spec["brightness"]:

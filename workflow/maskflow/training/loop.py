@@ -77,6 +77,8 @@ class Run:
     epoch: int = 0
     stopped: bool = False
     train_seconds: float = 0.0
+    # train.compile: the module the training steps run (maskflow.training.compiled); None: `model`
+    compiled: nn.Module | None = None
 
     def state_dict(self) -> dict:
         return {
@@ -145,17 +147,23 @@ def train_one_epoch(
 ) -> tuple[float, float]:
     """One pass over `order`; returns the mean training loss and accuracy of its batches."""
     model.train()
-    order = order.to(split.x.device, non_blocking=True)
-    # Sums stay on the device: reading them every batch would synchronise a GPU each time.
-    loss_sum = torch.zeros((), dtype=torch.float64, device=split.x.device)
-    correct = torch.zeros((), dtype=torch.int64, device=split.x.device)
-    for start, end in batch_bounds(len(order), batch_size):
+    device = split.x.device
+    order = order.to(device, non_blocking=True)
+    bounds = batch_bounds(len(order), batch_size)
+    # Each batch's loss and hits stay on the device, one small write each (reading them every
+    # batch would synchronise a GPU each time); they are summed once, after the epoch.
+    losses = torch.empty(len(bounds), dtype=torch.float32, device=device)
+    hits = torch.empty(len(bounds), dtype=torch.int64, device=device)
+    for i, (start, end) in enumerate(bounds):
         if stop:
             stop.check()
         index = order[start:end]
-        x, y = normalizer.unit(split.x[index]), split.y[index]
+        x, y = split.x[index], split.y[index]
         if augmenter.enabled:
-            x = augmenter(x)
+            # flips move uint8 pixels (exact), the rest works on floats in [0, 1]
+            x = augmenter.after_flips(normalizer.unit(augmenter.flips(x)))
+        else:
+            x = normalizer.unit(x)
         x = normalizer.normalize(x)
         with amp.autocast():
             logits = model(x)
@@ -164,9 +172,13 @@ def train_one_epoch(
         amp.scaler.scale(loss).backward()
         amp.scaler.step(optimizer)
         amp.scaler.update()
-        loss_sum += loss.detach().double() * (end - start)
-        correct += (logits.detach().argmax(1) == y).sum()
-    return float(loss_sum) / len(order), int(correct) / len(order)
+        losses[i] = loss.detach()
+        hits[i] = (logits.detach().argmax(1) == y).sum()
+    # The mean loss adds batch by batch in float64, in batch order, as a running sum would.
+    total = 0.0
+    for value, (start, end) in zip(losses.tolist(), bounds):
+        total += value * (end - start)
+    return total / len(order), int(hits.sum()) / len(order)
 
 
 def evaluate(model: nn.Module, split: Split, normalizer: inference.Normalizer) -> dict[str, float]:

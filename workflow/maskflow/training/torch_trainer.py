@@ -99,7 +99,7 @@ def fit(run: Run, data: Data, paths: Paths, stop: StopSignals | None = None) -> 
         epoch = run.epoch + 1
         lr = run.optimizer.param_groups[0]["lr"]
         train_loss, train_acc = train_one_epoch(
-            run.model,
+            run.model if run.compiled is None else run.compiled,
             data.train,
             sampler.epoch(),
             t["batch_size"],
@@ -174,9 +174,15 @@ def prepare(spec: dict, data: Data, device: torch.device, fingerprint: dict[str,
     generators = {
         purpose: torch.Generator().manual_seed(derived_seed(spec["seed"], purpose)) for purpose in ("order", "augment")
     }
+    compiled = None
+    if t.get("compile"):
+        from maskflow.training.compiled import for_training  # imports torch's compiler stack only when asked
+
+        compiled = for_training(model, device, f"models.{spec['name']}.train.compile")
     return Run(
         spec=spec,
         model=model,
+        compiled=compiled,
         optimizer=optimizer,
         scheduler=SCHEDULES[t["schedule"]["type"]](optimizer, t),
         amp=MixedPrecision.for_device(device, t["mixed_precision"]),
@@ -208,7 +214,7 @@ def run(spec: dict, args: argparse.Namespace) -> dict:
     training = prepare(spec, data, device, resume_key)
     atomic.write_text(paths.architecture, summary_table(training.model, data.channels, data.size))
     log.info(
-        "training %s: %s, %d parameters; %d train / %d val crops %dx%dx%d; device %s; mixed precision %s; %d epochs",
+        "training %s: %s, %d parameters; %d train / %d val crops %dx%dx%d; device %s; mixed precision %s; %d epochs%s",
         spec["name"],
         spec["arch"]["type"],
         sum(p.numel() for p in training.model.parameters()),
@@ -220,6 +226,7 @@ def run(spec: dict, args: argparse.Namespace) -> dict:
         describe(device),
         training.amp.describe(),
         spec["train"]["epochs"],
+        "; torch.compile (the first epoch compiles)" if training.compiled is not None else "",
     )
     state = ckpt_io.load_resume(paths.resume, resume_key)
     if state is not None:
