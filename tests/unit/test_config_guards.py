@@ -43,7 +43,7 @@ MISTAKES = {
     "grid key names no setting": (
         grid(train__lrr=[0.1, 0.2]),
         "sweeps.lr.grid.train.lrr: value 0.1: train: Additional properties are not allowed ('lrr' was unexpected); "
-        "allowed keys: augment, batch_size, early_stopping, epochs, imbalance, init, label_smoothing, latent_epochs, "
+        "allowed keys: augment, batch_size, compile, early_stopping, epochs, imbalance, init, label_smoothing, latent_epochs, "
         "lr, mixed_precision, momentum, nesterov, optimizer, schedule, weight_decay",
     ),
     "grid key names no arch setting": (
