@@ -17,6 +17,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -541,7 +542,7 @@ def test_a_sweep_travels_in_few_jobs_and_only_a_gpu_model_asks_for_a_gpu(tmp_pat
     assert "--cpus-per-task=1" in gpu_calls[0] and " -p debug" in gpu_calls[0]
     refusal = (workdir / "results" / "masks" / "logs" / "train" / "gpu_net.log").read_text()
     assert re.search(
-        r"promised a GPU \(.*SLURM_JOB_GPUS=0.*\) but PyTorch sees none.*refusing to train on the CPU", refusal
+        r"promised a GPU \(.*SLURM_\w*GPUS\w*=[1-9].*\) but PyTorch sees none.*refusing to train on the CPU", refusal
     ), refusal
     assert "Traceback" not in refusal
     assert not (workdir / "results" / "masks" / "models" / "gpu_net" / "checkpoint.pt").exists()
@@ -575,6 +576,121 @@ def test_a_sweep_travels_in_few_jobs_and_only_a_gpu_model_asks_for_a_gpu(tmp_pat
     for target in metrics:
         grouped, local = (json.loads((root / target).read_text()) for root in (workdir, reference))
         assert grouped["splits"] == local["splits"], target
+
+
+GUIDE = ROOT / "docs" / "cluster.md"
+
+
+def guide_step(command: str) -> str:
+    """A command of docs/cluster.md, which the walkthrough below runs (adapted to this cluster)."""
+    assert command in GUIDE.read_text(), f"docs/cluster.md no longer says: {command}"
+    return command
+
+
+def test_the_cluster_guide_step_by_step(tmp_path, slurm_cluster):
+    """docs/cluster.md, followed on this one-node cluster: install, GPU check, a copy of the
+    profile, preview, run, watch, and the recovery after the login-node Snakemake is killed."""
+    from importlib.metadata import version
+
+    # 1. Installed with the extra, at the version floor the guide names.
+    guide_step("pip install -e '.[slurm]'")
+    assert tuple(int(part) for part in version("snakemake-executor-plugin-slurm").split(".")[:2]) >= (2, 7)
+    # The GPU check, on this cluster's node (its partition is the default one, not `gpu`).
+    guide_step('--gpus=1 -t 5 .venv/bin/python -c "import torch; print(torch.cuda.is_available(), torch.version.cuda)"')
+    checked = subprocess.run(
+        [
+            "srun",
+            "--gpus=1",
+            "-t",
+            "5",
+            sys.executable,
+            "-c",
+            "import torch; print(torch.cuda.is_available(), torch.version.cuda)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+    assert checked.returncode == 0 and checked.stdout.split()[0] == str(torch.cuda.is_available()), checked
+
+    # 2. A copy of the profile, edited as the guide says for a cluster without accounting.
+    guide_step("cp -r profiles/slurm profiles/my-cluster")
+    mine = tmp_path / "profiles" / "my-cluster"
+    shutil.copytree(ROOT / "profiles" / "slurm", mine)
+    text = (mine / "profile.yaml").read_text()
+    guide_step("uncomment `slurm-status-command: squeue`")
+    for line, edited in [
+        ("# slurm-status-command: squeue", "slurm-status-command: squeue"),
+        ("cluster_max_runtime: 1440", "cluster_max_runtime: 60"),
+        # Not in the guide: a quicker first status check, for the test's sake.
+        ("slurm-init-seconds-before-status-checks: 40", "slurm-init-seconds-before-status-checks: 2"),
+    ]:
+        assert line in text, line
+        text = text.replace(line, edited)
+    (mine / "profile.yaml").write_text(text)
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    # A model that trains long enough to be interrupted.
+    config["models"]["mlp"]["train"].update({"epochs": 300, "lr": 0.01})
+    config["models"]["mlp"]["cluster"] = {"mem_mb": 1000}
+    config_path = tmp_path / "my.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    workdir = tmp_path / "work"
+
+    def snakemake(*args: str) -> list[str]:
+        # Targets first, options after; the repository's Snakefile, run from the working directory.
+        return [
+            *snakemake_command(workdir, mine, *args),
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--configfile",
+            str(config_path),
+        ]
+
+    # 3. The preview: every job's resources, and the group of the CPU models' small jobs.
+    guide_step("snakemake all --profile profiles/my-cluster -n")
+    preview = subprocess.run(snakemake("all", "-n"), capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert preview.returncode == 0, preview.stderr[-3000:]
+    assert "Group job small_jobs" in preview.stdout and "runtime=60" in preview.stdout  # 120, capped
+
+    # 4. The run, watched with squeue; then the login-node Snakemake is killed mid-training.
+    guide_step("snakemake all --profile profiles/my-cluster")
+    target = "results/masks/models/mlp/metrics.json"
+    history = workdir / "results" / "masks" / "models" / "mlp" / "history.csv"
+    err_path = tmp_path / "first.err"
+    with open(err_path, "w") as err:
+        process = subprocess.Popen(snakemake(target), stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while len(history_rows(history)) < 2 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        watch = subprocess.run(
+            ["squeue", "--me", "-o", guide_step("%.10i %.9P %.40k %.8T %.10M %R")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        process.kill()
+        process.wait()
+    assert re.search(r"rule_small_jobs_evaluate_model_train\s+RUNNING", watch.stdout), watch.stdout
+    run = run_id(err_path.read_text())
+    assert any(job["state"] == "RUNNING" for job in slurm_jobs(run)), "the SLURM job should outlive Snakemake"
+
+    # 5. scancel by the run's name, unlock, rerun: training resumes and the run completes.
+    guide_step("scancel --name <the run ID printed at start>")
+    subprocess.run(["scancel", "--name", run], check=True, timeout=60)
+    deadline = time.monotonic() + 120
+    while any(job["state"] in ("RUNNING", "PENDING", "COMPLETING") for job in slurm_jobs(run)):
+        assert time.monotonic() < deadline, slurm_jobs(run)
+        time.sleep(0.5)
+    guide_step("snakemake all --profile profiles/my-cluster --unlock")
+    unlocked = subprocess.run(snakemake(target, "--unlock"), capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert unlocked.returncode == 0, unlocked.stderr[-3000:]
+    guide_step("snakemake all --profile profiles/my-cluster --rerun-incomplete")
+    rerun = subprocess.run(snakemake(target, "--rerun-incomplete"), capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    finished(rerun, rerun.stdout, rerun.stderr)
+    assert_resumed(workdir, "mlp", 300)
+    # The rule's log, where the guide says.
+    guide_step("results/masks/logs/train/cnn.log")
+    assert (workdir / "results" / "masks" / "logs" / "train" / "mlp.log").is_file()
 
 
 # Last in the module: it stops the cluster.

@@ -52,20 +52,22 @@ DEVICE_CHOICES: dict[str, Callable[[bool], str]] = {
 }
 
 
-# What a SLURM job that was granted GPUs (--gpus, --gres=gpu) finds in its environment. A
-# person's own CUDA_VISIBLE_DEVICES outside SLURM promises nothing: `auto` may fall back there.
-SLURM_GPU_VARIABLES = ("SLURM_JOB_GPUS", "SLURM_STEP_GPUS", "SLURM_GPUS_ON_NODE", "SLURM_GPUS")
+# What a SLURM job that was granted GPUs (--gpus, --gres=gpu) finds in its environment: GPU
+# counts, and lists of card indices ("0" is the first card). A person's own CUDA_VISIBLE_DEVICES
+# outside SLURM promises nothing: `auto` may fall back to the CPU there.
+SLURM_GPU_COUNTS = ("SLURM_GPUS_ON_NODE", "SLURM_GPUS")
+SLURM_GPU_LISTS = ("SLURM_JOB_GPUS", "SLURM_STEP_GPUS", "CUDA_VISIBLE_DEVICES")
 
 
 def promised_gpus(environ: Mapping[str, str]) -> str | None:
     """The variables by which a SLURM job was promised GPUs ("NAME=value, ..."), else None.
 
-    Inside a job (SLURM_JOB_ID set), any non-empty, non-zero SLURM GPU variable, or a non-empty
-    CUDA_VISIBLE_DEVICES, is the scheduler's promise of a card."""
+    Inside a job (SLURM_JOB_ID set): a GPU count other than 0, or a non-empty card list. The job
+    step may hide the card lists (the executor plugin's srun does): the count stays."""
     if not environ.get("SLURM_JOB_ID"):
         return None
-    names = [*SLURM_GPU_VARIABLES, "CUDA_VISIBLE_DEVICES"]
-    found = [f"{name}={environ[name]}" for name in names if environ.get(name, "").strip() not in ("", "0")]
+    found = [f"{name}={environ[name]}" for name in SLURM_GPU_COUNTS if environ.get(name, "").strip() not in ("", "0")]
+    found += [f"{name}={environ[name]}" for name in SLURM_GPU_LISTS if environ.get(name, "").strip()]
     return ", ".join(found) or None
 
 
