@@ -160,6 +160,7 @@ def test_tiny_workflow_plan_under_the_slurm_profile(tmp_path):
     models' train and evaluate jobs are grouped; figures run on the login node, bounded."""
     config = yaml.safe_load(TINY_CONFIG.read_text())
     config["models"].update(CLUSTER_MODELS)
+    config["threads"]["train"] = 2  # a torch model's threads; a NumPy model trains on one
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     done = subprocess.run(
