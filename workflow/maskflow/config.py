@@ -344,7 +344,7 @@ def check_architectures(models: dict[str, dict]) -> None:
 
 def load_and_check(config: dict, schema_path: str | Path) -> dict:
     """Validate `config` and return it resolved: {'seed', 'device', 'threads', 'datasets', 'models',
-    'ensembles', 'report'}, every default filled in (models: resolve_models; ensembles:
+    'ensembles', 'report', 'cluster_max_runtime'}, every default filled in (models: resolve_models; ensembles:
     resolve_ensembles)."""
     validate_schema(config, schema_path)
     datasets = {name: resolve_dataset(name, ds) for name, ds in config["datasets"].items()}

@@ -10,7 +10,7 @@ CUDA_VISIBLE_DEVICES. Without help every job would pick cuda:0. Here each job cl
 
 The kernel drops a flock when its process ends, however it ends (SIGKILL included), so a
 crashed job never leaves a card reserved. When CUDA_VISIBLE_DEVICES is set (SLURM with
---gres, or a person choosing cards), the scheduler or person has chosen: `claim_gpu` returns
+--gpus, or a person choosing cards), the scheduler or person has chosen: `claim_gpu` returns
 plain "cuda" (the first visible card) and locks nothing.
 
 The lock folder is per machine: $MASKFLOW_GPU_LOCK_DIR, else <tmp>/maskflow-gpu-slots. It must
