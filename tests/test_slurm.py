@@ -2,13 +2,15 @@
 
 The module starts the cluster (installing slurm-wlm and munge if needed), and stops it at the
 end if it started it. It is skipped, saying why, only where SLURM cannot be started here (not
-root, no apt-get). The cluster has no accounting (no slurmdbd), so every run below also shows
-that the profile's squeue status checks finish where the plugin's default sacct would wait
-forever.
+root, no apt-get). The cluster has no accounting (no slurmdbd): the profile's commented squeue
+status line is switched on, as docs/cluster.md says for such a cluster; the jobs that ended are
+counted in its job completion log (jobcomp/filetxt). Its node has one GPU that nothing can
+compute on, so GPU requests are accepted and a training refuses to run on the CPU.
 
 The profile is used as a user would after fitting it to this cluster (`site_profile`): the
-partition is `debug`, the GPU request is dropped (no GPUs), memory is smaller; the status
-command, retries, attempt-scaled resources and latency wait are the real profile's.
+partition stays unset (the cluster's default, `debug`), memory is smaller; retries,
+attempt-scaled resources, groups, the runtime cap and latency wait are the real profile's.
+`test_the_cluster_guide_step_by_step` follows docs/cluster.md on it.
 """
 
 from __future__ import annotations
