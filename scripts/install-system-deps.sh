@@ -9,7 +9,7 @@
 # this script fails (exit 1), and tests/conftest.py turns a skip of a test marked `slurm` or
 # `browser` into a failure.
 set -u
-# g++: torch.compile's CPU backend builds C++ (train.compile: true; tests/test_compile.py)
+# g++: torch.compile's CPU backend builds C++ (train.compile: true; tests/unit/training/test_compile.py)
 packages=(chromium slurm-wlm munge g++)
 missing=()
 for p in "${packages[@]}"; do

@@ -8,6 +8,7 @@
 #   bash scripts/slurm/cluster.sh stop      # stop the daemons this script started
 #   bash scripts/slurm/cluster.sh conf      # print the path of the cluster's slurm.conf
 #   bash scripts/slurm/cluster.sh bin       # print the folder of its client-command wrappers
+#   bash scripts/slurm/cluster.sh jobcomp   # print the path of its job completion log
 #
 # `start` is idempotent: when the cluster already answers it does nothing and says so on
 # stdout ("already running"); otherwise it prints "started". Daemons run in the background as
@@ -38,7 +39,14 @@
 #
 # The cluster has no accounting (no slurmdbd): job status must go through squeue, so
 # MinJobAge keeps finished jobs visible there for 10 minutes (the executor plugin needs at
-# least 3 x its first status-check delay, and polls at most every 180 s).
+# least 3 x its first status-check delay, and polls at most every 180 s). Every job that ends
+# is one line of $MASKFLOW_SLURM_STATE/log/jobcomp.txt (JobCompType=jobcomp/filetxt, no
+# daemon needed): how tests count the SLURM jobs a run made (`cluster.sh jobcomp` prints it).
+#
+# The node has one GPU whose device file is /dev/null (gres.conf; SLURM 22.05 counts a GPU
+# without a file as none): a job asking for --gpus=1 is accepted, scheduled and given
+# CUDA_VISIBLE_DEVICES=0 and SLURM_JOB_GPUS=0, so that the request lines of a GPU training are
+# tested here, and so is its refusal to train on the CPU when PyTorch finds no card.
 #
 # Preempt the running jobs:  sbatch -p urgent -c "$(nproc)" --wrap "sleep 1"
 #
@@ -119,7 +127,8 @@ JobAcctGatherType=jobacct_gather/none
 # No slurmdbd: sacct has nothing to read, so job status goes through squeue. MinJobAge keeps
 # finished jobs in squeue long enough for the executor plugin to see how they ended.
 AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/none
+JobCompType=jobcomp/filetxt
+JobCompLoc=$STATE/log/jobcomp.txt
 MinJobAge=600
 ReturnToService=2
 SchedulerType=sched/backfill
@@ -137,7 +146,9 @@ SlurmctldPidFile=$STATE/run/slurmctld.pid
 SlurmdPidFile=$STATE/run/slurmd.pid
 SlurmctldLogFile=$STATE/log/slurmctld.log
 SlurmdLogFile=$STATE/log/slurmd.log
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
+# One GPU that nothing can compute on (gres.conf: File=/dev/null).
+GresTypes=gpu
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem Gres=gpu:1 State=UNKNOWN
 # Preemption as on shared clusters: a job in \`urgent\` takes the CPUs of running $PARTITION
 # jobs, which SLURM puts back in the queue (REQUEUE) and starts again later.
 PreemptType=preempt/partition_prio
@@ -145,6 +156,8 @@ PreemptMode=REQUEUE
 PartitionName=$PARTITION Nodes=$host Default=YES MaxTime=INFINITE State=UP PriorityTier=1
 PartitionName=urgent Nodes=$host MaxTime=INFINITE State=UP PriorityTier=2 PreemptMode=OFF
 EOF
+  # slurmd reads gres.conf beside slurm.conf.
+  printf '%s\nNodeName=%s Name=gpu File=/dev/null\n' "$MARKER" "$host" >"$STATE/gres.conf"
   mv "$CONF.tmp" "$CONF"
 }
 
@@ -273,6 +286,7 @@ case "${1:-}" in
   stop) stop ;;
   status) status ;;
   conf) echo "$CONF" ;;
+  jobcomp) echo "$STATE/log/jobcomp.txt" ;;
   bin) echo "$STATE/bin" ;;
-  *) echo "usage: $0 install|start|stop|status|conf|bin" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|status|conf|bin|jobcomp" >&2; exit 2 ;;
 esac

@@ -2,13 +2,15 @@
 
 The module starts the cluster (installing slurm-wlm and munge if needed), and stops it at the
 end if it started it. It is skipped, saying why, only where SLURM cannot be started here (not
-root, no apt-get). The cluster has no accounting (no slurmdbd), so every run below also shows
-that the profile's squeue status checks finish where the plugin's default sacct would wait
-forever.
+root, no apt-get). The cluster has no accounting (no slurmdbd): the profile's commented squeue
+status line is switched on, as docs/cluster.md says for such a cluster; the jobs that ended are
+counted in its job completion log (jobcomp/filetxt). Its node has one GPU that nothing can
+compute on, so GPU requests are accepted and a training refuses to run on the CPU.
 
 The profile is used as a user would after fitting it to this cluster (`site_profile`): the
-partition is `debug`, the GPU request is dropped (no GPUs), memory is smaller; the status
-command, retries, attempt-scaled resources and latency wait are the real profile's.
+partition stays unset (the cluster's default, `debug`), memory is smaller; retries,
+attempt-scaled resources, groups, the runtime cap and latency wait are the real profile's.
+`test_the_cluster_guide_step_by_step` follows docs/cluster.md on it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -119,16 +122,15 @@ def slurm_cluster(tmp_path_factory):
 
 
 def site_profile(folder: Path) -> Path:
-    """profiles/slurm with the edits its comments ask for, for this one-node, GPU-less cluster."""
+    """profiles/slurm with the edits its comments ask for on this one-node cluster: no
+    accounting (job status through squeue), memory a test machine has, quick status checks."""
     profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "profile.yaml").read_text())
-    defaults, train = profile["default-resources"], profile["set-resources"]["train"]
-    defaults["slurm_partition"] = train["slurm_partition"] = PARTITION
-    # No GPUs here: no gres, hence no CPUs per GPU; one thread, so two train jobs fit 2 CPUs.
-    del train["gres"], train["cpus_per_gpu"]
-    profile["set-threads"]["train"] = 1
+    # The partition stays unset, as in the profile: the plugin asks sinfo for the default one.
+    assert "slurm_partition" not in profile["default-resources"]
+    profile["slurm-status-command"] = "squeue"
     # Still growing with the attempt, but small enough for any test machine.
-    assert "attempt" in defaults["mem_mb"] and "attempt" in train["mem_mb"]
-    defaults["mem_mb"], train["mem_mb"] = "500 * attempt", "1000 * attempt"
+    assert "attempt" in profile["default-resources"]["mem_mb"]
+    profile["default-resources"]["mem_mb"] = "500 * attempt"
     # First status check after 2 s instead of 40 (MinJobAge 600 >= 3 x 2: squeue stays in use).
     profile["slurm-init-seconds-before-status-checks"] = 2
     profile["slurm-keep-successful-logs"] = True
@@ -172,6 +174,29 @@ def ids_of(jobs: list[dict], comment: str, state: str) -> list[str]:
 
 def states_of(jobs: list[dict], comment: str) -> list[str]:
     return [job["state"] for job in sorted(jobs, key=lambda j: int(j["id"])) if job["comment"] == comment]
+
+
+def models_trained_in(workdir: Path, job_id: str) -> set[str]:
+    """The models whose training the SLURM job `job_id` ran, from the plugin's log of the job
+    (the train commands Snakemake prints there). A CPU model's train and evaluate jobs travel in
+    a group job, whose comment names no model."""
+    found: set[str] = set()
+    for log in (workdir / ".snakemake" / "slurm_logs").rglob(f"{job_id}.log"):
+        found |= set(re.findall(r"--history \S*?models/([^/\s]+)/history\.csv", log.read_text(errors="replace")))
+    return found
+
+
+def trained_model(workdir: Path, job_id: str) -> str | None:
+    """The one model the SLURM job `job_id` trained, else None."""
+    found = models_trained_in(workdir, job_id)
+    return found.pop() if len(found) == 1 else None
+
+
+def model_states(workdir: Path, jobs: list[dict], model: str) -> list[str]:
+    """States of the SLURM jobs (oldest first) that trained `model`."""
+    return [
+        job["state"] for job in sorted(jobs, key=lambda j: int(j["id"])) if trained_model(workdir, job["id"]) == model
+    ]
 
 
 def test_jobs_go_through_sbatch_and_a_failed_one_is_retried_with_more_memory(tmp_path, slurm_cluster):
@@ -249,14 +274,16 @@ def interrupt_training(process: subprocess.Popen, stderr_path: Path, model_dir: 
     """Apply interruptions[model](job_id) to each model's running train job once its training
     has saved two epochs; wait for the run to end; return {model: interrupted job id}."""
     done: dict[str, str] = {}
+    workdir = model_dir.parents[2]  # <workdir>/results/<dataset>/models
     deadline = time.monotonic() + RUN_TIMEOUT
     while process.poll() is None and time.monotonic() < deadline:
         log = stderr_path.read_text()
         name = run_id(log) if "SLURM run ID" in log else None
         for model, interrupt in interruptions.items():
             if name and model not in done and len(history_rows(model_dir / model / "history.csv")) >= 2:
-                comment = f"rule_train_wildcards_masks_{model}"
-                running = [j for j in slurm_jobs(name) if j["comment"] == comment and j["state"] == "RUNNING"]
+                running = [
+                    j for j in slurm_jobs(name) if j["state"] == "RUNNING" and trained_model(workdir, j["id"]) == model
+                ]
                 if running:
                     interrupt(running[0]["id"])
                     done[model] = running[0]["id"]
@@ -336,6 +363,7 @@ def test_tiny_workflow_on_slurm_resumes_cancelled_and_preempted_training(tmp_pat
         # The mlp's lr (0.05) turns its weights to NaN after ~20 epochs, and NaN weights would
         # make the comparison with an uninterrupted run below say nothing: 0.01 stays finite.
         config["models"][model] = {"base": "mlp", "train": {"epochs": epochs, "lr": 0.01}}
+    config["models"]["mlp"]["cluster"] = {"mem_mb": 1000}  # the three models' memory (base)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     workdir = tmp_path / "work"
     # A subset of the tiny DAG keeps the run to a few minutes: data stage, three trainings, evaluations.
@@ -351,6 +379,10 @@ def test_tiny_workflow_on_slurm_resumes_cancelled_and_preempted_training(tmp_pat
         *targets,
         "--configfile",
         str(tmp_path / "config.yaml"),
+        # Each CPU model's train and evaluate jobs: a SLURM job of their own, so that one can be
+        # cancelled and another preempted.
+        "--group-components",
+        "small_jobs=1",
     )
     model_dir = workdir / "results" / "masks" / "models"
     with open(stdout_path, "w") as out, open(stderr_path, "w") as err:
@@ -362,17 +394,17 @@ def test_tiny_workflow_on_slurm_resumes_cancelled_and_preempted_training(tmp_pat
         metrics = json.loads((model_dir / model / "metrics.json").read_text())
         assert metrics["model"] == model and set(metrics["splits"]) >= {"val", "test"}
         assert (model_dir / model / "checkpoint.pt").stat().st_size > 0
-    # Every train job was a SLURM job (sbatch's record, and the log the plugin gave it).
+    # Every training ran in a SLURM job of its own: a group job (the model's train and evaluate
+    # jobs) that the plugin logged.
     jobs = slurm_jobs(run_id(stderr_path.read_text()))
     for model in ("mlp", "preempted"):
-        assert states_of(jobs, f"rule_train_wildcards_masks_{model}") == ["COMPLETED"]
-    for job in jobs:
-        if job["comment"].startswith("rule_train_wildcards_masks_"):
-            wildcards = job["comment"].removeprefix("rule_train_wildcards_")
-            assert (workdir / ".snakemake" / "slurm_logs" / "rule_train" / wildcards / f"{job['id']}.log").is_file()
+        assert model_states(workdir, jobs, model) == ["COMPLETED"], model
     # scancel: the job ended CANCELLED and Snakemake's retry (a new job) resumed training.
-    assert states_of(jobs, "rule_train_wildcards_masks_cancelled") == ["CANCELLED", "COMPLETED"]
-    assert interrupted["cancelled"] in ids_of(jobs, "rule_train_wildcards_masks_cancelled", "CANCELLED")
+    assert model_states(workdir, jobs, "cancelled") == ["CANCELLED", "COMPLETED"]
+    assert trained_model(workdir, interrupted["cancelled"]) == "cancelled"
+    assert {job["comment"] for job in jobs if trained_model(workdir, job["id"])} == {
+        "rule_small_jobs_evaluate_model_train"
+    }
     assert_resumed(workdir, "cancelled", epochs)
     # Preemption: SLURM requeued the same job, which resumed training when it started again.
     assert restarts(interrupted["preempted"]) >= 1
@@ -392,7 +424,7 @@ def test_tiny_workflow_on_slurm_resumes_cancelled_and_preempted_training(tmp_pat
         (reference / "results" / "masks" / "logs" / "train" / f"{model}.log").read_text() for model in models
     )
     slurm_threads = train_threads(
-        "".join(p.read_text() for p in (workdir / ".snakemake" / "slurm_logs" / "rule_train").rglob("*.log"))
+        "".join(p.read_text() for p in (workdir / ".snakemake" / "slurm_logs").rglob("*.log"))
     )
     local_threads = train_threads(local.stdout + local.stderr)
     for model in models:
@@ -432,6 +464,265 @@ def test_a_cluster_run_keeps_snakemakes_job_rate_limit(tmp_path, slurm_cluster):
     # without the limiter: one round at the start and one per finished job but the last (`jobs`);
     # with it, its 1-second timer adds rounds while the first nap waits and runs in SLURM
     assert counted > jobs + 1, f"{counted} scheduling rounds for {jobs} SLURM jobs: the rate limit was dropped"
+
+
+SWEEP_MEMBERS = 40
+
+
+def jobcomp_records(run: str) -> list[dict]:
+    """The cluster's job completion log (JobCompType=jobcomp/filetxt): one dict per ended job
+    named `run` (the plugin names every job of a run after the run's id)."""
+    path = Path(cluster_sh("jobcomp").stdout.strip())
+    records = [dict(re.findall(r"(\w+)=(\S*)", line)) for line in path.read_text().splitlines()]
+    return [record for record in records if record.get("Name") == run]
+
+
+def submissions(output: str) -> dict[str, str]:
+    """SLURM job id -> the sbatch call that made it, from Snakemake's --verbose output."""
+    calls = re.findall(r"sbatch call: (.*)", output)
+    ids = re.findall(r"has been submitted with SLURM jobid (\d+)", output)
+    assert len(calls) == len(ids), (calls, ids)
+    return dict(zip(ids, calls))
+
+
+def local_jobs_at_once(output: str, rule_prefix: str) -> int:
+    """Most jobs of rules named rule_prefix* running at once on the submitting host, from the
+    order in which Snakemake printed their starts and ends."""
+    events = [
+        (m.start(), "start", m.group(2))
+        for m in re.finditer(rf"localrule ({rule_prefix}\w*):\n(?:.*\n)*?\s*jobid: (\d+)", output)
+    ]
+    events += [(m.start(), "end", m.group(1)) for m in re.finditer(r"Finished jobid: (\d+)", output)]
+    running: set[str] = set()
+    most = 0
+    for _, kind, job in sorted(events):
+        if kind == "start":
+            running.add(job)
+            most = max(most, len(running))
+        else:
+            running.discard(job)
+    return most
+
+
+def test_a_sweep_travels_in_few_jobs_and_only_a_gpu_model_asks_for_a_gpu(tmp_path, slurm_cluster):
+    """A 40-member NumPy sweep and a torch network that can use a GPU, through the profile: the
+    sweep's train and evaluate jobs travel in 4 SLURM jobs (the profile's groups of 10) that ask
+    for no GPU, with the same results as a local run; the network asks for the node's GPU with
+    its own memory and its runtime capped by the profile, and, PyTorch finding no card there,
+    refuses in one line to train on the CPU; figures run on the login node, one at a time."""
+    if torch.cuda.is_available():
+        pytest.skip("the GPU refusal needs a machine where PyTorch sees no GPU")
+    from maskflow.config import load_and_check
+
+    profile = site_profile(tmp_path / "profile")
+    settings = yaml.safe_load((profile / "profile.yaml").read_text())
+    groups = settings["group-components"]["small_jobs"]
+    assert groups == 10
+    settings["config"]["cluster_max_runtime"] = 100  # this cluster's MaxTime, say
+    (profile / "profile.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["models"]["np"] = {
+        "arch": {"type": "numpy_mlp", "hidden": [4]},
+        "train": {"epochs": 1},
+        "cluster": {"runtime": 2, "mem_mb": 300},
+    }
+    config["sweeps"]["np_lr"] = {
+        "base": "np",
+        "grid": {"train.lr": [round(0.01 * (i + 1), 2) for i in range(SWEEP_MEMBERS)]},
+    }
+    config["models"]["gpu_net"] = {"base": "cnn", "device": "auto", "cluster": {"runtime": 300, "mem_mb": 900}}
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    resolved = load_and_check(config, ROOT / "workflow" / "schemas" / "config.schema.yaml")
+    members = sorted(name for name, spec in resolved["models"].items() if spec["sweep"] == "np_lr")
+    assert len(members) == SWEEP_MEMBERS
+    metrics = [f"results/masks/models/{m}/metrics.json" for m in members]
+    figures = [f"results/masks/figures/{m}/learning_curves.png" for m in members[:8]]
+    workdir = tmp_path / "work"
+    done = subprocess.run(
+        snakemake_command(
+            workdir,
+            profile,
+            *metrics,
+            *figures,
+            "results/masks/models/gpu_net/checkpoint.pt",
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--configfile",
+            str(config_path),
+            "--verbose",
+            # The refusal is certain: no retries of it.
+            "--retries",
+            "0",
+            # One figure at a time on the login node (profiles/default allows 4).
+            "--resources",
+            "login_node_jobs=1",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, "the GPU network should have refused to train"
+    run = run_id(done.stderr)
+    calls = submissions(output)
+
+    # The network: a job of its own that asked for a GPU, its memory and the capped runtime.
+    gpu_calls = [call for call in calls.values() if "rule_train_wildcards_masks_gpu_net" in call]
+    assert len(gpu_calls) == 1, calls
+    assert re.search(r" --gpus=1\b", gpu_calls[0]) and "--mem 900" in gpu_calls[0] and " -t 100" in gpu_calls[0]
+    assert "--cpus-per-task=1" in gpu_calls[0] and " -p debug" in gpu_calls[0]
+    refusal = (workdir / "results" / "masks" / "logs" / "train" / "gpu_net.log").read_text()
+    assert re.search(
+        r"promised a GPU \(.*SLURM_\w*GPUS\w*=[1-9].*\) but PyTorch sees none.*refusing to train on the CPU", refusal
+    ), refusal
+    assert "Traceback" not in refusal
+    assert not (workdir / "results" / "masks" / "models" / "gpu_net" / "checkpoint.pt").exists()
+
+    # The sweep: its 80 train and evaluate jobs in 4 SLURM jobs, none asking for a GPU.
+    group_ids = [job for job, call in calls.items() if "--comment rule_small_jobs_" in call]
+    assert len(group_ids) == SWEEP_MEMBERS // groups, calls
+    assert all("--gpus" not in call and "--gres" not in call for job, call in calls.items() if job in group_ids)
+    assert all("--gpus" not in call for call in calls.values() if call not in gpu_calls)
+    # Nothing else went to SLURM but the data stage (validate, split, cache): figures stayed local.
+    others = [call for job, call in calls.items() if job not in group_ids and call not in gpu_calls]
+    assert sorted(re.search(r"--comment rule_(\w+?)_wildcards", call).group(1) for call in others) == [
+        "cache",
+        "split",
+        "validate",
+    ]
+    # SLURM's own record: every submitted job ended, the groups completed.
+    ended = {record["JobId"]: record["JobState"] for record in jobcomp_records(run)}
+    assert ended.keys() == calls.keys(), (ended, calls)
+    assert all(ended[job] == "COMPLETED" for job in group_ids), ended
+    # Each member trained in one of them, exactly once.
+    trained = [model for job in group_ids for model in models_trained_in(workdir, job)]
+    assert sorted(trained) == members
+    assert local_jobs_at_once(output, "figure_") == 1
+    for figure in figures:
+        assert (workdir / figure).stat().st_size > 0
+
+    # The same results as a local run of the same sweep.
+    reference = tmp_path / "reference"
+    run_snakemake(reference, *metrics, config=config_path, timeout=RUN_TIMEOUT)
+    for target in metrics:
+        grouped, local = (json.loads((root / target).read_text()) for root in (workdir, reference))
+        assert grouped["splits"] == local["splits"], target
+
+
+GUIDE = ROOT / "docs" / "cluster.md"
+
+
+def guide_step(command: str) -> str:
+    """A command of docs/cluster.md, which the walkthrough below runs (adapted to this cluster)."""
+    assert command in GUIDE.read_text(), f"docs/cluster.md no longer says: {command}"
+    return command
+
+
+def test_the_cluster_guide_step_by_step(tmp_path, slurm_cluster):
+    """docs/cluster.md, followed on this one-node cluster: install, GPU check, a copy of the
+    profile, preview, run, watch, and the recovery after the login-node Snakemake is killed."""
+    from importlib.metadata import version
+
+    # 1. Installed with the extra, at the version floor the guide names.
+    guide_step("pip install -e '.[slurm]'")
+    assert tuple(int(part) for part in version("snakemake-executor-plugin-slurm").split(".")[:2]) >= (2, 7)
+    # The GPU check, on this cluster's node (its partition is the default one, not `gpu`).
+    guide_step('--gpus=1 -t 5 .venv/bin/python -c "import torch; print(torch.cuda.is_available(), torch.version.cuda)"')
+    checked = subprocess.run(
+        [
+            "srun",
+            "--gpus=1",
+            "-t",
+            "5",
+            sys.executable,
+            "-c",
+            "import torch; print(torch.cuda.is_available(), torch.version.cuda)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+    assert checked.returncode == 0 and checked.stdout.split()[0] == str(torch.cuda.is_available()), checked
+
+    # 2. A copy of the profile, edited as the guide says for a cluster without accounting.
+    guide_step("cp -r profiles/slurm profiles/my-cluster")
+    mine = tmp_path / "profiles" / "my-cluster"
+    shutil.copytree(ROOT / "profiles" / "slurm", mine)
+    text = (mine / "profile.yaml").read_text()
+    guide_step("uncomment `slurm-status-command: squeue`")
+    for line, edited in [
+        ("# slurm-status-command: squeue", "slurm-status-command: squeue"),
+        ("cluster_max_runtime: 1440", "cluster_max_runtime: 60"),
+        # Not in the guide: a quicker first status check, for the test's sake.
+        ("slurm-init-seconds-before-status-checks: 40", "slurm-init-seconds-before-status-checks: 2"),
+    ]:
+        assert line in text, line
+        text = text.replace(line, edited)
+    (mine / "profile.yaml").write_text(text)
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    # A model that trains long enough to be interrupted.
+    config["models"]["mlp"]["train"].update({"epochs": 300, "lr": 0.01})
+    config["models"]["mlp"]["cluster"] = {"mem_mb": 1000}
+    config_path = tmp_path / "my.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    workdir = tmp_path / "work"
+
+    def snakemake(*args: str) -> list[str]:
+        # Targets first, options after; the repository's Snakefile, run from the working directory.
+        return [
+            *snakemake_command(workdir, mine, *args),
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--configfile",
+            str(config_path),
+        ]
+
+    # 3. The preview: every job's resources, and the group of the CPU models' small jobs.
+    guide_step("snakemake all --profile profiles/my-cluster -n")
+    preview = subprocess.run(snakemake("all", "-n"), capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert preview.returncode == 0, preview.stderr[-3000:]
+    assert "Group job small_jobs" in preview.stdout and "runtime=60" in preview.stdout  # 120, capped
+
+    # 4. The run, watched with squeue; then the login-node Snakemake is killed mid-training.
+    guide_step("snakemake all --profile profiles/my-cluster")
+    target = "results/masks/models/mlp/metrics.json"
+    history = workdir / "results" / "masks" / "models" / "mlp" / "history.csv"
+    err_path = tmp_path / "first.err"
+    with open(err_path, "w") as err:
+        process = subprocess.Popen(snakemake(target), stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while len(history_rows(history)) < 2 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        watch = subprocess.run(
+            ["squeue", "--me", "-o", guide_step("%.10i %.9P %.40k %.8T %.10M %R")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        process.kill()
+        process.wait()
+    assert re.search(r"rule_small_jobs_evaluate_model_train\s+RUNNING", watch.stdout), watch.stdout
+    run = run_id(err_path.read_text())
+    assert any(job["state"] == "RUNNING" for job in slurm_jobs(run)), "the SLURM job should outlive Snakemake"
+
+    # 5. scancel by the run's name, unlock, rerun: training resumes and the run completes.
+    guide_step("scancel --name <the run ID printed at start>")
+    subprocess.run(["scancel", "--name", run], check=True, timeout=60)
+    deadline = time.monotonic() + 120
+    while any(job["state"] in ("RUNNING", "PENDING", "COMPLETING") for job in slurm_jobs(run)):
+        assert time.monotonic() < deadline, slurm_jobs(run)
+        time.sleep(0.5)
+    guide_step("snakemake all --profile profiles/my-cluster --unlock")
+    unlocked = subprocess.run(snakemake(target, "--unlock"), capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert unlocked.returncode == 0, unlocked.stderr[-3000:]
+    guide_step("snakemake all --profile profiles/my-cluster --rerun-incomplete")
+    rerun = subprocess.run(snakemake(target, "--rerun-incomplete"), capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    finished(rerun, rerun.stdout, rerun.stderr)
+    assert_resumed(workdir, "mlp", 300)
+    # The rule's log, where the guide says.
+    guide_step("results/masks/logs/train/cnn.log")
+    assert (workdir / "results" / "masks" / "logs" / "train" / "mlp.log").is_file()
 
 
 # Last in the module: it stops the cluster.

@@ -67,6 +67,10 @@ FIGURE_DEFAULTS: dict[str, Any] = {
     "tsne_perplexity": 30.0,
 }
 
+# A model's cluster needs (`cluster:`), for its first attempt: a small network's defaults; FER's
+# VGG-style networks set their own (configs/). No `gpu_model`: any GPU.
+CLUSTER_DEFAULTS: dict[str, Any] = {"runtime": 120, "mem_mb": 4000}
+
 THREAD_DEFAULTS: dict[str, int] = {"cache": 2, "train": 2, "evaluate": 1}
 
 # The splits every dataset ends up with. Fixed, so the DAG is known before any data is read.
@@ -205,6 +209,7 @@ def _fill_model_defaults(name: str, entry: dict, config: dict) -> dict:
         "arch": copy.deepcopy(entry["arch"]),
         "train": train,
         "figures": deep_merge(FIGURE_DEFAULTS, entry.get("figures", {})),
+        "cluster": deep_merge(CLUSTER_DEFAULTS, entry.get("cluster", {})),
         "group": entry.get("group", name),
         "sweep": entry.get("sweep"),
     }
@@ -449,8 +454,8 @@ def check_arch_fits(arch: dict, preprocess: dict, where: str) -> None:
 
 def load_and_check(config: dict, schema_path: str | Path) -> dict:
     """Validate `config` and return it resolved: {'seed', 'device', 'threads', 'datasets', 'models',
-    'ensembles', 'sweeps', 'report'}, every default filled in (models: resolve_models; ensembles:
-    resolve_ensembles; sweeps: resolve_sweeps)."""
+    'ensembles', 'sweeps', 'report', 'cluster_max_runtime'}, every default filled in (models:
+    resolve_models; ensembles: resolve_ensembles; sweeps: resolve_sweeps)."""
     validate_schema(config, schema_path)
     datasets = {name: resolve_dataset(name, ds) for name, ds in config["datasets"].items()}
     check_sweeps(config, load_schema(schema_path), datasets)
@@ -475,6 +480,7 @@ def load_and_check(config: dict, schema_path: str | Path) -> dict:
         "ensembles": ensembles,
         "sweeps": sweeps,
         "report": config.get("report") or {},
+        "cluster_max_runtime": config.get("cluster_max_runtime"),
     }
 
 

@@ -24,7 +24,7 @@ from maskflow.runtime.planning import cache_function_signatures  # noqa: E402
 
 cache_function_signatures()
 
-from maskflow import layout  # noqa: E402
+from maskflow import layout, models  # noqa: E402
 from maskflow.config import SPLITS, check_sources, load_and_check  # noqa: E402
 from maskflow.errors import MaskflowError  # noqa: E402
 from maskflow.runtime.failures import report_failures  # noqa: E402
@@ -163,7 +163,7 @@ def model_spec(wildcards):
 
 # --- train
 # Keys of a resolved model that do not change its training: editing them must not retrain it.
-NOT_TRAINING = ("description", "figures")
+NOT_TRAINING = ("description", "figures", "cluster")
 
 
 def train_spec(wildcards):
@@ -172,13 +172,6 @@ def train_spec(wildcards):
     return as_json(
         {key: value for key, value in spec.items() if key not in NOT_TRAINING}
     )
-
-
-def gpu_request(wildcards):
-    """1 when the model will train on CUDA (asked for, or `auto` on a machine showing a GPU),
-    so the local profile's `gpu` limit keeps concurrent train jobs off shared cards."""
-    device = named(MODELS, wildcards)["device"]
-    return 1 if device == "cuda" or (device == "auto" and LOCAL_GPUS > 0) else 0
 
 
 # --- evaluate

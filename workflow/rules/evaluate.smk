@@ -16,8 +16,13 @@ rule evaluate_model:
         explanations=layout.MODEL["explanations"],
     log:
         "results/{dataset}/logs/evaluate/{model}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/evaluate/{model}.tsv"
     wildcard_constraints:
         model=TRAINED,
+    # On a cluster, a CPU model's evaluation travels with its training (common.smk).
+    group:
+        small_job_group
     conda:
         CONDA_ENV
     threads: THREADS["evaluate"]

@@ -25,12 +25,19 @@ rule train:
         "results/{dataset}/benchmarks/train/{model}.tsv"
     wildcard_constraints:
         model=TRAINED,
+    group:
+        small_job_group
     conda:
         CONDA_ENV
-    # A NumPy model trains on one BLAS thread (maskflow.training.numpy_mlp): it holds one core.
-    threads: lambda wc: 1 if named(MODELS, wc)["arch"]["type"] == "numpy_mlp" else THREADS["train"]
+    # The model registry says how many threads a type trains on (a NumPy model: one BLAS
+    # thread) and whether it can use a GPU; the cluster needs are the model's `cluster:`.
+    threads: lambda wc: train_needs(wc).threads
     resources:
-        gpu=gpu_request,
+        local_gpu_slots=local_gpu_slots,
+        gpu=cluster_gpus,
+        gpu_model=cluster_gpu_model,
+        runtime=cluster_runtime,
+        mem_mb=cluster_mem_mb,
     params:
         spec=train_spec,
         classes=lambda wc: as_json(DATASETS[wc.dataset]["classes"]),

@@ -55,6 +55,10 @@ class ArchType:
     # (filled arch, channels, size) -> None, raising ConfigError when the layers do not fit the
     # dataset's crops (checked when the config is resolved). No torch here either.
     input_check: Callable[[dict, int, int], None] | None = None
+    # CPU threads its training runs on whatever the config's `threads: train` says, None: that
+    # setting. A type with a fixed count trains on the CPU alone, so it never asks for a GPU
+    # (train_needs; the train rule's threads and cluster resources).
+    fixed_threads: int | None = None
 
 
 REGISTRY: dict[str, ArchType] = {
@@ -72,6 +76,7 @@ REGISTRY: dict[str, ArchType] = {
         "maskflow.models.numpy_mlp.twin",
         imported("maskflow.models.numpy_mlp.network:check_arch"),
         trainer="numpy",
+        fixed_threads=1,  # one BLAS thread (maskflow.training.numpy_mlp)
     ),
 }
 
@@ -99,6 +104,21 @@ def check_input(arch: Any, preprocess: dict) -> dict:
     if input_check is not None:
         input_check(filled, CHANNELS[preprocess.get("channels", "rgb")], preprocess.get("size", 32))
     return filled
+
+
+@dataclass(frozen=True)
+class TrainNeeds:
+    threads: int  # CPU threads the training runs on
+    gpu: bool  # whether it can use a GPU (a cluster job asks for one only then)
+
+
+def train_needs(spec: dict, configured_threads: int) -> TrainNeeds:
+    """What training a resolved model (`arch`, `device`) needs from the machine, without importing
+    torch: the workflow's train rule reads it to choose threads and whether to ask for a GPU."""
+    fixed = REGISTRY[spec["arch"]["type"]].fixed_threads
+    if fixed is not None:
+        return TrainNeeds(threads=fixed, gpu=False)
+    return TrainNeeds(threads=configured_threads, gpu=spec["device"] != "cpu")
 
 
 def build_model(arch: dict, channels: int, size: int, num_classes: int):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -52,11 +52,40 @@ DEVICE_CHOICES: dict[str, Callable[[bool], str]] = {
 }
 
 
-def resolve_device(requested: str, cuda_available: bool | None = None) -> torch.device:
+# What a SLURM job that was granted GPUs (--gpus, --gres=gpu) finds in its environment: GPU
+# counts, and lists of card indices ("0" is the first card). A person's own CUDA_VISIBLE_DEVICES
+# outside SLURM promises nothing: `auto` may fall back to the CPU there.
+SLURM_GPU_COUNTS = ("SLURM_GPUS_ON_NODE", "SLURM_GPUS")
+SLURM_GPU_LISTS = ("SLURM_JOB_GPUS", "SLURM_STEP_GPUS", "CUDA_VISIBLE_DEVICES")
+
+
+def promised_gpus(environ: Mapping[str, str]) -> str | None:
+    """The variables by which a SLURM job was promised GPUs ("NAME=value, ..."), else None.
+
+    Inside a job (SLURM_JOB_ID set): a GPU count other than 0, or a non-empty card list. The job
+    step may hide the card lists (the executor plugin's srun does): the count stays."""
+    if not environ.get("SLURM_JOB_ID"):
+        return None
+    found = [f"{name}={environ[name]}" for name in SLURM_GPU_COUNTS if environ.get(name, "").strip() not in ("", "0")]
+    found += [f"{name}={environ[name]}" for name in SLURM_GPU_LISTS if environ.get(name, "").strip()]
+    return ", ".join(found) or None
+
+
+def resolve_device(
+    requested: str, cuda_available: bool | None = None, environ: Mapping[str, str] | None = None
+) -> torch.device:
     if requested not in DEVICE_CHOICES:
         raise ConfigError(f"device: {requested!r} is not allowed; allowed values: {', '.join(DEVICE_CHOICES)}")
     if cuda_available is None:
         cuda_available = torch.cuda.is_available()
+    promise = promised_gpus(os.environ if environ is None else environ)
+    if promise and requested != "cpu" and not cuda_available:
+        # A GPU hidden by the job step or a driver mismatch would otherwise turn a GPU training
+        # into a CPU one that runs out of its reservation, and of its retries.
+        raise ConfigError(
+            f"device: {requested!r}: this SLURM job was promised a GPU ({promise}) but PyTorch sees none "
+            f"(torch {torch.__version__}, built for CUDA {torch.version.cuda}); refusing to train on the CPU"
+        )
     return torch.device(DEVICE_CHOICES[requested](cuda_available))
 
 

@@ -1,8 +1,8 @@
 """One GPU per train job on a local multi-GPU machine.
 
-Snakemake limits how many CUDA jobs run at once (the `gpu` resource of profiles/default) but
-does not say which card each should use, and it does not set CUDA_VISIBLE_DEVICES. Without
-help every job would pick cuda:0. Here each job claims a free card by taking an exclusive
+Snakemake limits how many CUDA jobs run at once (the `local_gpu_slots` resource of
+profiles/default) but does not say which card each should use, and it does not set
+CUDA_VISIBLE_DEVICES. Without help every job would pick cuda:0. Here each job claims a free card by taking an exclusive
 `fcntl.flock` on `gpu<index>.lock` in a lock folder shared by the jobs of this machine:
 
     from maskflow.runtime import gpu_slots
@@ -10,7 +10,7 @@ help every job would pick cuda:0. Here each job claims a free card by taking an 
 
 The kernel drops a flock when its process ends, however it ends (SIGKILL included), so a
 crashed job never leaves a card reserved. When CUDA_VISIBLE_DEVICES is set (SLURM with
---gres, or a person choosing cards), the scheduler or person has chosen: `claim_gpu` returns
+--gpus, or a person choosing cards), the scheduler or person has chosen: `claim_gpu` returns
 plain "cuda" (the first visible card) and locks nothing.
 
 The lock folder is per machine: $MASKFLOW_GPU_LOCK_DIR, else <tmp>/maskflow-gpu-slots. It must
@@ -45,7 +45,7 @@ def lock_dir() -> Path:
 def visible_gpu_count() -> int:
     """GPUs this machine shows, without importing torch (cheap enough for a Snakefile):
     the CUDA_VISIBLE_DEVICES list when set, else the /dev/nvidia<N> device files.
-    profiles/default computes its `gpu` limit the same way."""
+    profiles/default computes its `local_gpu_slots` limit the same way."""
     if "CUDA_VISIBLE_DEVICES" in os.environ:
         return len([d for d in os.environ["CUDA_VISIBLE_DEVICES"].split(",") if d.strip()])
     return len(glob.glob("/dev/nvidia[0-9]*"))

@@ -8,7 +8,7 @@ Called once from workflow/rules/common.smk, before Snakemake builds the DAG:
 Snakemake 9 (9.27 at least) asks `inspect.signature` which arguments an input, params, threads or
 resources function takes every time it calls one: for every job, several times. A rule's functions
 are the same objects for all its jobs, so their signatures are looked up once here and kept. In a
-1,000-member sweep that is about 30,000 signature computations fewer (tests/test_planning.py counts
+1,000-member sweep that is about 30,000 signature computations fewer (tests/unit/runtime/test_planning.py counts
 them). A renamed internal leaves Snakemake as it was (False).
 """
 

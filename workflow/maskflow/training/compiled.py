@@ -12,7 +12,7 @@ epoch pays for it, tens of seconds on a CPU; bench/real_scale.py --compile print
 Results: the compiled kernels fuse and reorder floating-point operations, so a compiled
 training agrees with the eager one to a tolerance, not bit for bit (README, "Compiled
 training"); two compiled trainings on the same machine, threads and torch version are
-identical, as two eager ones are (tests/test_compile.py).
+identical, as two eager ones are (tests/unit/training/test_compile.py).
 
 Inductor's CPU backend writes C++ and builds it with the machine's compiler: without one
 (`g++`, `clang++` or $CXX) the model stops here with one line instead of a compiler traceback

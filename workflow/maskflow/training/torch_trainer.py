@@ -198,7 +198,7 @@ def run(spec: dict, args: argparse.Namespace) -> dict:
     device = resolve_device(spec["device"])
     if device.type == "cuda":
         # Concurrent local train jobs each take their own card (Snakemake sets no
-        # CUDA_VISIBLE_DEVICES); under SLURM --gres the scheduler has chosen and this is "cuda".
+        # CUDA_VISIBLE_DEVICES); under SLURM --gpus the scheduler has chosen and this is "cuda".
         from maskflow.runtime.gpu_slots import claim_gpu
 
         device = torch.device(claim_gpu())
