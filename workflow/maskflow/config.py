@@ -67,6 +67,17 @@ FIGURE_DEFAULTS: dict[str, Any] = {
 
 THREAD_DEFAULTS: dict[str, int] = {"cache": 2, "train": 2, "evaluate": 1}
 
+# Run history (maskflow.tracking): MLflow's own embedded default, a SQLite file in the working
+# directory (outside results/, so deleting results keeps it) with the artifacts in a folder beside it.
+TRACKING_DEFAULTS: dict[str, Any] = {
+    "enabled": True,
+    "uri": "sqlite:///mlflow.db",
+    "artifacts": "mlartifacts",
+    "experiment": "{dataset}",
+    "copy": ["metrics", "history", "architecture", "figures"],
+    "checkpoints": True,
+}
+
 # The splits every dataset ends up with. Fixed, so the DAG is known before any data is read.
 SPLITS = ("train", "val", "test")
 
@@ -339,7 +350,7 @@ def check_architectures(models: dict[str, dict]) -> None:
 
 def load_and_check(config: dict, schema_path: str | Path) -> dict:
     """Validate `config` and return it resolved: {'seed', 'device', 'threads', 'datasets', 'models',
-    'ensembles', 'report'}, every default filled in (models: resolve_models; ensembles:
+    'ensembles', 'report', 'tracking'}, every default filled in (models: resolve_models; ensembles:
     resolve_ensembles)."""
     validate_schema(config, schema_path)
     datasets = {name: resolve_dataset(name, ds) for name, ds in config["datasets"].items()}
@@ -362,6 +373,7 @@ def load_and_check(config: dict, schema_path: str | Path) -> dict:
         "models": models,
         "ensembles": ensembles,
         "report": config.get("report") or {},
+        "tracking": deep_merge(TRACKING_DEFAULTS, config.get("tracking") or {}),
     }
 
 

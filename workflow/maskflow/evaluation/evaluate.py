@@ -57,6 +57,7 @@ TRAINING_FIELDS = (
     "versions",
     "val_metrics",
     "device",
+    "training_run",
 )
 
 

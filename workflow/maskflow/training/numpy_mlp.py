@@ -195,6 +195,7 @@ def build_checkpoint(spec: dict, data, fit: Fit, seconds: float) -> dict:
     (`weights_format: numpy`: maskflow.models.checkpoint saves and loads it without torch)."""
     from maskflow.io.hashing import state_sha256
     from maskflow.models import checkpoint as ckpt_io
+    from maskflow.tracking.identity import training_run
 
     row = next((r for r in fit.history if r["epoch"] == fit.best_epoch), None)
     return {
@@ -217,6 +218,7 @@ def build_checkpoint(spec: dict, data, fit: Fit, seconds: float) -> dict:
         "val_metrics": {"loss": row["val_loss"], "accuracy": row["val_acc"]} if row else None,
         "train_seconds": round(seconds, 3),
         "param_count": param_count(fit.state),
+        "training_run": training_run(fit.history),  # the run history's id and times (maskflow.tracking.identity)
     }
 
 

@@ -23,6 +23,7 @@ from maskflow.io import hashing
 from maskflow.io.atomic import atomic_path, write_csv
 from maskflow.models import checkpoint as ckpt_io
 from maskflow.runtime.device import describe
+from maskflow.tracking.identity import training_run
 from maskflow.training.data import Data
 from maskflow.training.loop import Run
 
@@ -57,6 +58,8 @@ def build_checkpoint(run: Run, data: Data, arch: dict, complete: bool = False) -
         "val_metrics": {"loss": row["val_loss"], "accuracy": row["val_acc"]} if row else None,
         "train_seconds": round(run.train_seconds, 3),
         "param_count": sum(p.numel() for p in run.model.parameters()),
+        # this training's own id and times: the run history records each training once
+        "training_run": training_run(run.history),
     }
 
 
