@@ -11,6 +11,20 @@ TRACKING = MF["tracking"]
 os.environ.setdefault("MASKFLOW_INVOCATION", uuid.uuid4().hex)
 
 
+def tracking_targets():
+    """What `rule all` asks of the run history: every model's marker (so that a lost or missing one,
+    a logging that failed, is made again by the next run) and each dataset's history files."""
+    if not TRACKING["enabled"]:
+        return []
+    targets = []
+    for dataset in DATASETS:
+        models = EXPERIMENT.models_of(dataset)
+        targets += [layout.TRACKING["run"].format(dataset=dataset, model=name) for name in models]
+        if models:
+            targets += [layout.TRACKING[key].format(dataset=dataset) for key in ("history", "plot")]
+    return targets
+
+
 def tracking_settings(dataset=None):
     """The tracking: block a job needs, with the dataset's experiment name filled in."""
     settings = {key: TRACKING[key] for key in ("uri", "artifacts")}
