@@ -86,9 +86,25 @@ def server(tmp_path_factory):
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
-        time.sleep(1)
-        with pytest.raises(ProcessLookupError):  # nothing of the group is left
-            os.killpg(process.pid, 0)
+        left = group_members(process.pid, timeout=30)
+        if left:
+            os.killpg(process.pid, signal.SIGKILL)
+        assert not left, f"mlflow server processes left after SIGTERM to its group: {left}"
+
+
+def group_members(pgid: int, timeout: float) -> list[str]:
+    """Live (not zombie) processes of a process group, waiting up to `timeout` for them to exit."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = subprocess.run(["ps", "-e", "-o", "pgid=,stat=,args="], capture_output=True, text=True).stdout
+        left = [
+            line.strip()
+            for line in listed.splitlines()
+            if line.split()[0] == str(pgid) and not line.split()[1].startswith("Z")
+        ]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.5)
 
 
 def api(base: str, path: str, body: dict | None = None) -> dict:

@@ -45,6 +45,8 @@ def quiet_mlflow() -> None:
             os.environ.setdefault(key, value)
     for name in ("alembic", "mlflow.store.db.utils", "mlflow.store.db"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # each retry of an unanswered request is a warning; the failure is reported once, by explain()
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 
 def is_sqlite(uri: str) -> bool:
@@ -98,8 +100,9 @@ def explain(uri: str, error: BaseException) -> str:
     if not is_sqlite(uri) and any(
         word in text for word in ("Max retries", "Connection refused", "ConnectionError", "timed out", "API request")
     ):
+        cause = next((w for w in ("Connection refused", "timed out", "Name or service not known") if w in text), "no answer")
         return (
-            f"tracking store {uri}: the tracking server does not answer ({first[:160]}); start it or fix tracking.uri, "
+            f"tracking store {uri}: the tracking server does not answer ({cause.lower()}); start it or fix tracking.uri, "
             "then run again: results/ is intact and the next run records what was missed"
         )
     return f"tracking store {uri}: {first[:300]} (results/ is intact; the next run records what was missed)"
