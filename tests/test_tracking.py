@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from helpers import ROOT
 from helpers.mlflow_store import metric_steps, params_of, run_counts, run_ids, runs, set_schema, tags_of
 from helpers.snakemake import job_stats, run_snakemake

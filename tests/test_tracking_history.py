@@ -57,6 +57,15 @@ def test_params_are_dotted_keys_and_scores_cover_each_decision_rule():
     flat = record.flatten({"train": {"lr": 0.001, "augment": {}}, "arch": {"blocks": [{"kernel": 3}]}})
     assert flat == {"train.lr": "0.001", "train.augment": "{}", "arch.blocks.0.kernel": "3"}
     scores = record.final_scores(
-        {"splits": {"test": {"accuracy": 0.5, "balanced_accuracy": 0.4, "macro_f1": None, "prior_corrected": {"accuracy": 0.6}}}}
+        {
+            "splits": {
+                "test": {
+                    "accuracy": 0.5,
+                    "balanced_accuracy": 0.4,
+                    "macro_f1": None,
+                    "prior_corrected": {"accuracy": 0.6},
+                }
+            }
+        }
     )
     assert scores == {"test_accuracy": 0.5, "test_balanced_accuracy": 0.4, "test_prior_corrected_accuracy": 0.6}

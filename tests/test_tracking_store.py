@@ -12,15 +12,26 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers.mlflow_store import set_schema
 
 from maskflow.tracking import store
+
+from helpers.mlflow_store import set_schema
 
 
 def track_store(tmp_path: Path, uri: str) -> subprocess.CompletedProcess:
     settings = json.dumps({"uri": uri, "artifacts": str(tmp_path / "mlartifacts")})
     return subprocess.run(
-        [sys.executable, "-m", "maskflow", "track", "store", "--settings", settings, "--out", str(tmp_path / "store.json")],
+        [
+            sys.executable,
+            "-m",
+            "maskflow",
+            "track",
+            "store",
+            "--settings",
+            settings,
+            "--out",
+            str(tmp_path / "store.json"),
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -57,7 +57,18 @@ def server(tmp_path_factory):
         port = probe.getsockname()[1]
     log = open(folder / "server.log", "w")
     process = subprocess.Popen(
-        [str(MLFLOW), "server", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        [
+            str(MLFLOW),
+            "server",
+            "--backend-store-uri",
+            uri,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
         cwd=folder,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -13,15 +13,22 @@ os.environ.setdefault("MASKFLOW_INVOCATION", uuid.uuid4().hex)
 
 def tracking_targets():
     """What `rule all` asks of the run history: every model's marker (so that a lost or missing one,
-    a logging that failed, is made again by the next run) and each dataset's history files."""
+    a logging that failed, is made again by the next run) and each dataset's history files.
+    """
     if not TRACKING["enabled"]:
         return []
     targets = []
     for dataset in DATASETS:
         models = EXPERIMENT.models_of(dataset)
-        targets += [layout.TRACKING["run"].format(dataset=dataset, model=name) for name in models]
+        targets += [
+            layout.TRACKING["run"].format(dataset=dataset, model=name)
+            for name in models
+        ]
         if models:
-            targets += [layout.TRACKING[key].format(dataset=dataset) for key in ("history", "plot")]
+            targets += [
+                layout.TRACKING[key].format(dataset=dataset)
+                for key in ("history", "plot")
+            ]
     return targets
 
 
@@ -48,12 +55,20 @@ def tracked_files(wildcards):
     trained = name in MODELS
     path = lambda key: layout.MODEL[key].format(dataset=ds, model=name)
     copy = set(TRACKING["copy"])
-    artifacts = {"": [path(key) for key in ("metrics", "history", "architecture") if key in copy and (trained or key == "metrics")]}
+    artifacts = {
+        "": [
+            path(key)
+            for key in ("metrics", "history", "architecture")
+            if key in copy and (trained or key == "metrics")
+        ]
+    }
     if "figures" in copy:
         artifacts["figures"] = list(EXPERIMENT.figure_paths(name).values())
     if trained and TRACKING["checkpoints"]:
         artifacts["checkpoint"] = [path("checkpoint")]
-    members = EXPERIMENT.model_files(ds, spec["members"], "metrics") if not trained else []
+    members = (
+        EXPERIMENT.model_files(ds, spec["members"], "metrics") if not trained else []
+    )
     return {
         "metrics": path("metrics"),
         "history": path("history") if trained else None,
@@ -64,7 +79,11 @@ def tracked_files(wildcards):
 
 def track_inputs(wildcards):
     files = tracked_files(wildcards)
-    listed = [files["metrics"], *files["members"], *(p for paths in files["artifacts"].values() for p in paths)]
+    listed = [
+        files["metrics"],
+        *files["members"],
+        *(p for paths in files["artifacts"].values() for p in paths),
+    ]
     if files["history"]:
         listed.append(files["history"])
     return sorted(set(listed))
@@ -90,6 +109,8 @@ rule track:
         layout.TRACKING["run"],
     log:
         "results/{dataset}/logs/track/{model}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/track/{model}.tsv"
     wildcard_constraints:
         model=ANY_EVALUATED,
     params:

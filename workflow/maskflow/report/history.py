@@ -59,7 +59,9 @@ def history_section(dataset: dict) -> str:
     )
     changed = [run for run in runs if run.get("new") and run.get("number", 1) > 1]
     if changed:
-        parts.append("<h4>Changed since the previous run</h4>" + table([_row(r) for r in changed], COLUMNS, ["model", "trained"]))
+        parts.append(
+            "<h4>Changed since the previous run</h4>" + table([_row(r) for r in changed], COLUMNS, ["model", "trained"])
+        )
     else:
         parts.append("<p>No model was retrained since its previous run in the last invocation.</p>")
     latest, seen = [], set()

@@ -50,7 +50,13 @@ def step_run(args, settings: dict) -> None:
         run_id, created = log_record(client, record, location)
     except Exception as error:  # MLflow wraps SQLAlchemy and HTTP errors in several types
         raise store.StoreError(store.explain(uri, error)) from None
-    log.info("%s: %s run %s (training %s)", record.name, "logged" if created else "already recorded as", run_id, record.training_id)
+    log.info(
+        "%s: %s run %s (training %s)",
+        record.name,
+        "logged" if created else "already recorded as",
+        run_id,
+        record.training_id,
+    )
     atomic.write_json(
         args.out,
         {"uri": uri, "experiment": record.experiment, "run_id": run_id, "training_id": record.training_id},

@@ -80,7 +80,12 @@ def with_changes(rows: list[dict]) -> list[dict]:
             for key in HEADLINE
         }
         number = (before["number"] + 1) if before else 1
-        entry = {**row, "number": number, "changes": changes(before and before["params"], row["params"]), "deltas": deltas}
+        entry = {
+            **row,
+            "number": number,
+            "changes": changes(before and before["params"], row["params"]),
+            "deltas": deltas,
+        }
         entry["new"] = bool(last) and row["invocation"] == last
         previous[row["model"]] = entry
         out.append(entry)
@@ -147,7 +152,9 @@ def render(rows: list[dict], fmt: str) -> str:
             f"{r['model']}{mark}  run {r['run']}, trained {r['trained']}  test accuracy {r['test_accuracy']}  "
             f"balanced accuracy {r['test_balanced_accuracy']}"
         )
-        lines += [f"    {change}" for change in r["changes"]] or (["    (first run)"] if r["run"] == 1 else ["    (no setting changed)"])
+        lines += [f"    {change}" for change in r["changes"]] or (
+            ["    (first run)"] if r["run"] == 1 else ["    (no setting changed)"]
+        )
     if any(r["new"] for r in records):
         lines.append("* trained in the last invocation")
     return "\n".join(lines) + "\n"
@@ -183,7 +190,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="one model's runs; default: the latest run of each model")
     parser.add_argument("--format", choices=("table", "csv", "markdown"), default="table")
     parser.add_argument("--uri", help="MLflow tracking URI (default: tracking.uri of the config, sqlite:///mlflow.db)")
-    parser.add_argument("--experiment", help="experiment name (default: tracking.experiment of the config, the dataset)")
+    parser.add_argument(
+        "--experiment", help="experiment name (default: tracking.experiment of the config, the dataset)"
+    )
     parser.add_argument("--configfile", help="config whose tracking: block names the store (default ./config.yaml)")
 
 

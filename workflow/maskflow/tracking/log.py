@@ -53,11 +53,15 @@ def log_record(client, record: Record, location: str | None) -> tuple[str, bool]
     for run in find_runs(client, experiment, record.training_id):
         if run.info.status == "FINISHED" and run.info.lifecycle_stage == "active":
             return run.info.run_id, False
-        log.warning("run %s of %s was left unfinished (%s): logging it again", run.info.run_id, record.name, run.info.status)
+        log.warning(
+            "run %s of %s was left unfinished (%s): logging it again", run.info.run_id, record.name, run.info.status
+        )
         client.delete_run(run.info.run_id)
     run = client.create_run(experiment, start_time=record.start_ms, tags=record.tags, run_name=record.name)
     run_id = run.info.run_id
-    metrics = [Metric(key, value, stamp, step) for key, points in record.series.items() for step, value, stamp in points]
+    metrics = [
+        Metric(key, value, stamp, step) for key, points in record.series.items() for step, value, stamp in points
+    ]
     metrics += [Metric(key, value, record.end_ms, 0) for key, value in record.final.items()]
     params = [Param(key, value) for key, value in record.params.items()]
     for start in range(0, max(len(metrics), 1), BATCH):

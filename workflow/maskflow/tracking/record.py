@@ -98,7 +98,9 @@ def data_checksum(training: dict) -> str:
 def fallback_id(metrics: dict) -> str:
     """A model trained before checkpoints carried an id: one derived from what its training left."""
     training = metrics.get("training") or {}
-    text = json.dumps([metrics.get("model"), training.get("train_seconds"), training.get("val_metrics")], sort_keys=True)
+    text = json.dumps(
+        [metrics.get("model"), training.get("train_seconds"), training.get("val_metrics")], sort_keys=True
+    )
     return "legacy-" + hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -115,8 +117,12 @@ def build_record(files: dict, settings: dict) -> Record:
         members = [read_json(path, "metrics.json") for path in files.get("members") or []]
         member_ids = [(m.get("training") or {}).get("training_run", {}).get("id") or fallback_id(m) for m in members]
         training_id = ensemble_id(name, member_ids)
-        starts = [m["training"]["training_run"]["started"] for m in members if (m.get("training") or {}).get("training_run")]
-        ends = [m["training"]["training_run"]["finished"] for m in members if (m.get("training") or {}).get("training_run")]
+        starts = [
+            m["training"]["training_run"]["started"] for m in members if (m.get("training") or {}).get("training_run")
+        ]
+        ends = [
+            m["training"]["training_run"]["finished"] for m in members if (m.get("training") or {}).get("training_run")
+        ]
         run = {"started": min(starts) if starts else None, "finished": max(ends) if ends else None}
     else:
         training_id = run.get("id") or fallback_id(metrics)

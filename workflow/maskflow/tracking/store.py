@@ -100,7 +100,9 @@ def explain(uri: str, error: BaseException) -> str:
     if not is_sqlite(uri) and any(
         word in text for word in ("Max retries", "Connection refused", "ConnectionError", "timed out", "API request")
     ):
-        cause = next((w for w in ("Connection refused", "timed out", "Name or service not known") if w in text), "no answer")
+        cause = next(
+            (w for w in ("Connection refused", "timed out", "Name or service not known") if w in text), "no answer"
+        )
         return (
             f"tracking store {uri}: the tracking server does not answer ({cause.lower()}); start it or fix tracking.uri, "
             "then run again: results/ is intact and the next run records what was missed"
