@@ -33,4 +33,4 @@ rule all:
     default_target: True
     input:
         EXPERIMENT.all_targets(),
-        tracking_targets(),
+        TRACKING_PLAN.targets(),
