@@ -4,16 +4,8 @@ experiment's runs table. The server and its workers are stopped as one process g
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -21,10 +13,11 @@ from maskflow.tracking import store
 from maskflow.tracking.log import log_record
 from maskflow.tracking.record import Record
 
+from helpers.mlflow_server import api, mlflow_server
+
 pytestmark = pytest.mark.browser
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-MLFLOW = Path(sys.executable).with_name("mlflow")
 MODELS = {"cnn_baseline": 0.01, "cnn_stride2": 0.02, "mlp_small": 0.05}
 EPOCHS = 4
 
@@ -50,81 +43,11 @@ def server(tmp_path_factory):
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     store.ensure(uri, str(folder / "mlartifacts"))
     client = store.client(uri)
+    location = store.artifact_location(uri, str(folder / "mlartifacts"), "masks")
     for index, (name, lr) in enumerate(MODELS.items()):
-        log_record(client, record(name, lr, index), store.artifact_location(uri, str(folder / "mlartifacts"), "masks"))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = open(folder / "server.log", "w")
-    process = subprocess.Popen(
-        [
-            str(MLFLOW),
-            "server",
-            "--backend-store-uri",
-            uri,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        cwd=folder,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
-        start_new_session=True,  # its own process group: the workers it forks stop with it
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=5) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mlflow server did not start:\n{(folder / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.5)
+        log_record(client, record(name, lr, index), location)
+    with mlflow_server(folder, uri) as base:
         yield base, folder
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
-        left = group_members(process.pid, timeout=30)
-        if left:
-            os.killpg(process.pid, signal.SIGKILL)
-        assert not left, f"mlflow server processes left after SIGTERM to its group: {left}"
-
-
-def group_members(pgid: int, timeout: float) -> list[str]:
-    """Live (not zombie) processes of a process group, waiting up to `timeout` for them to exit."""
-    deadline = time.monotonic() + timeout
-    while True:
-        listed = subprocess.run(["ps", "-e", "-o", "pgid=,stat=,args="], capture_output=True, text=True).stdout
-        left = [
-            line.strip()
-            for line in listed.splitlines()
-            if line.split()[0] == str(pgid) and not line.split()[1].startswith("Z")
-        ]
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.5)
-
-
-def api(base: str, path: str, body: dict | None = None) -> dict:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        f"{base}/api/2.0/mlflow/{path}", data=data, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return json.loads(answer.read())
 
 
 def test_rest_api_returns_each_models_run_and_its_epochs(server):
