@@ -102,3 +102,31 @@ def test_locked_store_fails_after_the_busy_timeout_with_one_line(fresh, tmp_path
 def test_not_a_tracking_uri_is_one_line(tmp_path):
     line = one_error_line(track_store(tmp_path, "ftp://example.org/x"))
     assert "tracking.uri 'ftp://example.org/x': not a tracking URI" in line
+
+
+def test_runs_go_to_an_mlflow_server_once(tmp_path):
+    """tracking.uri: http://... (a shared server, the cluster's setting): the same logging, over REST."""
+    from maskflow.tracking.log import log_record
+    from maskflow.tracking.record import Record
+
+    from helpers.mlflow_server import api, mlflow_server
+
+    done = Record(
+        name="cnn",
+        experiment="masks",
+        training_id="t-1",
+        tags={"maskflow.model": "cnn"},
+        params={"train.lr": "0.01"},
+        series={"val_acc": [(1, 0.5, 1_700_000_001_000), (2, 0.6, 1_700_000_002_000)]},
+        final={"test_accuracy": 0.7},
+        start_ms=1_700_000_000_000,
+        end_ms=1_700_000_002_000,
+    )
+    with mlflow_server(tmp_path, f"sqlite:///{tmp_path / 'server.db'}") as base:
+        assert store.ensure(base, "unused") == "server"
+        client = store.client(base)
+        run_id, created = log_record(client, done, store.artifact_location(base, "unused", "masks"))
+        assert created and log_record(client, done, None) == (run_id, False)  # found by its training id
+        experiment = api(base, "experiments/get-by-name?experiment_name=masks")["experiment"]["experiment_id"]
+        (found,) = api(base, "runs/search", {"experiment_ids": [experiment]})["runs"]
+        assert found["info"]["run_id"] == run_id and found["info"]["status"] == "FINISHED"

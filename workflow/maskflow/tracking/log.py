@@ -57,7 +57,8 @@ def log_record(client, record: Record, location: str | None) -> tuple[str, bool]
             "run %s of %s was left unfinished (%s): logging it again", run.info.run_id, record.name, run.info.status
         )
         client.delete_run(run.info.run_id)
-    run = client.create_run(experiment, start_time=record.start_ms, tags=record.tags, run_name=record.name)
+    tags = {**record.tags, "maskflow.training_id": record.training_id}  # what find_runs looks up
+    run = client.create_run(experiment, start_time=record.start_ms, tags=tags, run_name=record.name)
     run_id = run.info.run_id
     metrics = [
         Metric(key, value, stamp, step) for key, points in record.series.items() for step, value, stamp in points
