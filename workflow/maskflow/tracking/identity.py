@@ -18,6 +18,10 @@ import hashlib
 import time
 import uuid
 
+# Set by the workflow once per Snakemake invocation (maskflow.tracking.plan.mark_invocation); the
+# runs it records carry it, so `maskflow history` can mark what the last invocation trained.
+INVOCATION_ENV = "MASKFLOW_INVOCATION"
+
 
 def epoch_end_times(history: list[dict], finished: float) -> list[float]:
     """Each epoch's end (unix seconds): the row's own `time`, else counted back from `finished`."""

@@ -13,7 +13,7 @@ import os
 import uuid
 
 from maskflow import layout
-from maskflow.tracking.record import INVOCATION_ENV
+from maskflow.tracking.identity import INVOCATION_ENV
 
 
 def mark_invocation() -> str:

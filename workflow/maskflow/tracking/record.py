@@ -22,7 +22,7 @@ from pathlib import Path
 
 from maskflow.errors import DataError
 from maskflow.io.files import read_json
-from maskflow.tracking.identity import ensemble_id
+from maskflow.tracking.identity import INVOCATION_ENV, ensemble_id
 
 # Keys of a resolved model that are not settings of the training (or repeat a tag).
 NOT_PARAMS = ("name", "dataset", "description", "figures", "kind", "group", "sweep", "sweep_values", "members")
@@ -32,7 +32,6 @@ SCORES = ("accuracy", "balanced_accuracy", "macro_f1")
 # decision rule -> metric name part ("argmax" is the headline: test_accuracy)
 RULES = {"argmax": "", "prior_corrected": "prior_corrected_", "above_prior": "above_prior_"}
 PARAM_LIMIT = 6000  # MLflow's longest param value
-INVOCATION_ENV = "MASKFLOW_INVOCATION"  # set by the workflow once per Snakemake invocation
 
 
 @dataclass
