@@ -43,7 +43,7 @@ def test_tracking_runs_on_the_submitting_host_and_logs_to_a_server(tmp_path):
         profile = site_profile(tmp_path / "profile")
         done = subprocess.run(
             snakemake_command(
-                workdir, profile, "--snakefile", str(ROOT / "Snakefile"), "--configfile", str(configfile), "all"
+                workdir, profile, "all", "--snakefile", str(ROOT / "Snakefile"), "--configfile", str(configfile)
             ),
             capture_output=True,
             text=True,
