@@ -15,7 +15,7 @@ BIN := $(VENV)/bin
 REQUIRE_SYSTEM_TESTS ?= $(shell [ "$$(id -u)" = 0 ] && echo 1 || echo 0)
 export REQUIRE_SYSTEM_TESTS
 
-.PHONY: run test lint bench clean system-deps
+.PHONY: run test lint bench clean system-deps ui
 
 run: $(VENV)/.installed
 	$(BIN)/snakemake --cores 8 all
@@ -46,6 +46,18 @@ $(VENV)/.installed: pyproject.toml
 # The test tools and the SLURM executor plugin (the cluster tests use it), on top of the above.
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+# MLflow's UI on the run history (docs/history.md): installs the full mlflow of the pinned version
+# (the `ui` extra) once, then serves the project's store on 127.0.0.1 until Ctrl-C.
+UI_PORT ?= 5000
+ui: $(VENV)/.installed-ui
+	@echo "run history: http://127.0.0.1:$(UI_PORT)/#/experiments (open an experiment for its training runs)"
+	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/mlflow server --backend-store-uri sqlite:///mlflow.db \
+	  --artifacts-destination ./mlartifacts --host 127.0.0.1 --port $(UI_PORT)
+
+$(VENV)/.installed-ui: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[ui]'
 	touch $@
 
 # System packages for the browser and SLURM tests. Installed only when we may (root + apt);

@@ -27,9 +27,11 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/track.smk"
 
 
 rule all:
     default_target: True
     input:
         EXPERIMENT.all_targets(),
+        TRACKING_PLAN.targets(),

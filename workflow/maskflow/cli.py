@@ -38,6 +38,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("maskflow.report.build", "the self-contained HTML report"),
     "predict": ("maskflow.evaluation.predict", "predict classes of boxes in new photos from a checkpoint"),
     "summary": ("maskflow.models.summary", "per-layer table (output shapes, parameters) of one configured model"),
+    "track": ("maskflow.tracking.command", "record trained models as MLflow runs (the workflow's tracking steps)"),
+    "history": ("maskflow.tracking.history", "a dataset's or model's runs: what changed and what it did"),
 }
 
 

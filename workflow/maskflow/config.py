@@ -73,6 +73,17 @@ CLUSTER_DEFAULTS: dict[str, Any] = {"runtime": 120, "mem_mb": 4000}
 
 THREAD_DEFAULTS: dict[str, int] = {"cache": 2, "train": 2, "evaluate": 1}
 
+# Run history (maskflow.tracking): MLflow's own embedded default, a SQLite file in the working
+# directory (outside results/, so deleting results keeps it) with the artifacts in a folder beside it.
+TRACKING_DEFAULTS: dict[str, Any] = {
+    "enabled": True,
+    "uri": "sqlite:///mlflow.db",
+    "artifacts": "mlartifacts",
+    "experiment": "{dataset}",
+    "copy": ["metrics", "history", "architecture", "figures"],
+    "checkpoints": True,
+}
+
 # The splits every dataset ends up with. Fixed, so the DAG is known before any data is read.
 SPLITS = ("train", "val", "test")
 
@@ -454,7 +465,7 @@ def check_arch_fits(arch: dict, preprocess: dict, where: str) -> None:
 
 def load_and_check(config: dict, schema_path: str | Path) -> dict:
     """Validate `config` and return it resolved: {'seed', 'device', 'threads', 'datasets', 'models',
-    'ensembles', 'sweeps', 'report', 'cluster_max_runtime'}, every default filled in (models:
+    'ensembles', 'sweeps', 'report', 'cluster_max_runtime', 'tracking'}, every default filled in (models:
     resolve_models; ensembles: resolve_ensembles; sweeps: resolve_sweeps)."""
     validate_schema(config, schema_path)
     datasets = {name: resolve_dataset(name, ds) for name, ds in config["datasets"].items()}
@@ -481,6 +492,7 @@ def load_and_check(config: dict, schema_path: str | Path) -> dict:
         "sweeps": sweeps,
         "report": config.get("report") or {},
         "cluster_max_runtime": config.get("cluster_max_runtime"),
+        "tracking": deep_merge(TRACKING_DEFAULTS, config.get("tracking") or {}),
     }
 
 

@@ -86,6 +86,15 @@ SWEEP = {
     "curves": "results/{dataset}/sweeps/{sweep}_curves.png",
 }
 
+# ---------------------------------------------------------------- run history (maskflow.tracking)
+# Markers of what the tracking step did; the runs themselves live in the store (tracking.uri).
+TRACKING = {
+    "store": "results/tracking/store.json",  # the store, created and migrated once
+    "run": "results/{dataset}/tracking/runs/{model}.json",  # run id + training id of one model
+    "history": "results/{dataset}/tracking/history.json",  # the report's History section
+    "plot": "results/{dataset}/tracking/history.png",  # test accuracy of each model over its runs
+}
+
 # ---------------------------------------------------------------- report
 REPORT = {"plan": "results/report_plan.json", "html": "results/report.html"}
 

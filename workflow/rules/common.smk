@@ -87,6 +87,11 @@ localrules:
     figure_filter_maximization,
     figure_saliency,
     figure_latent,
+    # MLflow's SQLite store must not be shared over a network file system: runs are logged from
+    # the submitting host (tracking.uri: http://... sends them to a shared server instead).
+    track_store,
+    track,
+    track_history,
 
 
 def names_regex(names):

@@ -58,6 +58,7 @@ TRAINING_FIELDS = (
     "versions",
     "val_metrics",
     "device",
+    "training_run",
 )
 
 

@@ -33,6 +33,7 @@ from maskflow.io import atomic
 from maskflow.io.files import read_json
 from maskflow.options import json_option
 from maskflow.report import provenance
+from maskflow.report.history import history_section
 from maskflow.report.html import IMAGE_CHECK, STYLE, anchor, esc, fmt, fmt_p, image, settings_list, table
 from maskflow.report.models import model_section
 
@@ -373,6 +374,10 @@ def build_html(plan: dict) -> str:
         if dataset.get("comparison"):
             nav.append(f'<a href="#{anchor("compare", dataset["name"])}">comparison: {esc(dataset["name"])}</a>')
             body.append(comparison_section(dataset))
+    for dataset in plan["datasets"]:
+        if dataset.get("history"):
+            nav.append(f'<a href="#{anchor("history", dataset["name"])}">history: {esc(dataset["name"])}</a>')
+            body.append(history_section(dataset))
     for dataset in plan["datasets"]:
         nav.append(f'<a href="#{anchor("data", dataset["name"])}">data: {esc(dataset["name"])}</a>')
         body.append(dataset_section(dataset))

@@ -94,6 +94,15 @@ def build_plan(resolved: dict, config: dict, configfiles: list, repo_dir: str) -
     """The plan of one run: `resolved` from maskflow.config.load_and_check, `config` as given."""
     experiment = layout.Experiment(resolved)
     files = [str(path) for path in configfiles]
+    datasets = [dataset_plan(experiment, dataset) for dataset in experiment.datasets]
+    if (resolved.get("tracking") or {}).get("enabled"):
+        # the run history's section (maskflow.report.history), from the tracking step's files
+        for entry in datasets:
+            if entry["models"]:
+                entry["history"] = {
+                    "table": layout.TRACKING["history"].format(dataset=entry["name"]),
+                    "plot": layout.TRACKING["plot"].format(dataset=entry["name"]),
+                }
     return {
         "title": resolved["report"].get("title", "maskflow report"),
         "max_models_detailed": resolved["report"].get("max_models_detailed"),
@@ -102,7 +111,7 @@ def build_plan(resolved: dict, config: dict, configfiles: list, repo_dir: str) -
         "configfiles": files,
         "command": reproduce_command(files),
         "repo_dir": str(repo_dir),
-        "datasets": [dataset_plan(experiment, dataset) for dataset in experiment.datasets],
+        "datasets": datasets,
     }
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from maskflow.io import atomic
 from maskflow.io.hashing import state_sha256
 from maskflow.models import checkpoint as ckpt_io
+from maskflow.tracking.identity import training_run
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
 
@@ -95,6 +96,8 @@ def checkpoint_dict(
         "val_metrics": {"loss": row["val_loss"], "accuracy": row["val_acc"]} if row else None,
         "train_seconds": round(train_seconds, 3),
         "param_count": param_count,
+        # this training's own id and times: the run history records each training once
+        "training_run": training_run(history),
     }
 
 

@@ -124,6 +124,7 @@ def fit(run: Run, data: Data, paths: Paths, stop: StopSignals | None = None) -> 
             "val_acc": val["accuracy"],
             "lr": lr,
             "seconds": round(seconds, 3),
+            "time": time.time(),  # the epoch's end, for the run history (not a history.csv column)
         }
         run.history.append(row)
         run.stopped = bool(run.stopper and run.stopper.update(epoch, row, run.model))
