@@ -4,9 +4,9 @@ keeps them), each run as a user would: the stand-in data written at the config's
 Checked is what a user looks at: the cache's shapes and class counts match the stand-in's files,
 every model's metrics.json holds accuracies in [0, 1], the report is written.
 
-    .venv/bin/pytest -q tests/test_data_kinds.py                  # every kind (a few minutes)
-    .venv/bin/pytest -q tests/test_data_kinds.py -k npz           # one
-    .venv/bin/pytest -q tests/test_data_kinds.py -m "not workflow"   # shapes and schema only
+    .venv/bin/pytest -q tests/workflow/test_data_kinds.py                     # every kind (minutes)
+    .venv/bin/pytest -q tests/workflow/test_data_kinds.py -k npz              # one
+    .venv/bin/pytest -q tests/workflow/test_data_kinds.py -m "not workflow"   # shape and schema only
 
 tests/config/tiny.yaml (photos + bbox CSV) is run by the other workflow tests; it is checked
 here for its shape and schema alongside.
