@@ -7,6 +7,7 @@ ones; bench/real_scale.py on full-size ones.
     write_medical_masks(tmp / "medical-masks", photos=10)        # train.csv, test.csv, images/
     write_face_mask_detection(tmp / "face-mask-detection", photos=6)   # images/*.png, annotations/*.xml
     write_mnist(tmp / "mnist.npz", train=200, test=50)            # x_train, y_train, x_test, y_test
+    write_image_folder(tmp / "photos", per_class=8)               # photos/{train,test}/{class}/*.png|jpg
 
 The pixels are made learnable (each class has its own pattern, each image its own shift and
 noise), so an accuracy on a stand-in says the pipeline learns; it says nothing about the real
@@ -203,6 +204,23 @@ def write_mnist(path: Path, train: int = 200, test: int = 50, seed: int = 0) -> 
     with open(path, "wb") as handle:  # a file object: savez must not add ".npz" to the name
         np.savez_compressed(handle, **arrays)
     return path
+
+
+IMAGE_FOLDER_CLASSES = ("one", "two", "three")
+
+
+def write_image_folder(folder: Path, per_class: int = 8, test_per_class: int = 3, seed: int = 0) -> Path:
+    """An image folder as torchvision's ImageFolder reads it: {train,test}/{class}/{i}.png|.jpg,
+    one class folder per name in IMAGE_FOLDER_CLASSES, each photo a whole 28x28 gray digit
+    (class k is the digit k + 1); every other photo is a JPEG, the rest PNGs."""
+    for split, count in (("train", per_class), ("test", test_per_class)):
+        labels = np.repeat(np.arange(len(IMAGE_FOLDER_CLASSES)), count)
+        images = digit_images(labels + 1, seed + (split == "test"))
+        for index, (label, pixels) in enumerate(zip(labels, images)):
+            path = folder / split / IMAGE_FOLDER_CLASSES[label] / f"{index:03d}.{'jpg' if index % 2 else 'png'}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels, "L").save(path)
+    return folder
 
 
 def boxes_in(folder: Path) -> int:
