@@ -203,10 +203,11 @@ def job_counts(log: str) -> Counter:
 
 
 def jobs_run(log: str) -> list[tuple[str, dict[str, str]]]:
-    """(rule, wildcards) of every job a Snakemake log announces (`rule x:` / `localrule x:` blocks)."""
+    """(rule, wildcards) of every job a Snakemake log announces (`rule x:` / `localrule x:` blocks;
+    indented inside a dry run's `Group job` block, as a CPU model's train and evaluate are)."""
     jobs = []
-    for block in re.split(r"^(?=(?:local)?rule \w+:$)", log, flags=re.MULTILINE):
-        header = re.match(r"(?:local)?rule (\w+):$", block, re.MULTILINE)
+    for block in re.split(r"^(?=[ \t]*(?:local)?rule \w+:$)", log, flags=re.MULTILINE):
+        header = re.match(r"[ \t]*(?:local)?rule (\w+):$", block, re.MULTILINE)
         if not header:
             continue
         found = re.search(r"^\s+wildcards: (.*)$", block, re.MULTILINE)
