@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from maskflow.cli import json_option
+from maskflow.options import json_option
 from maskflow.io import atomic
 from maskflow.tracking import store
 
