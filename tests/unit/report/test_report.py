@@ -380,7 +380,7 @@ def test_workflow_report_embeds_every_figure(tiny_run):
     assert len(sizes) == len(workflow_pngs(tiny_run))
     for model in ("cnn-s1", "cnn-s2", "cnn_aug", "mlp", "ens"):
         assert anchor("model", "masks", model) in page.ids
-    # a sweep's members are shown through its table and plots (tests/test_sweep_figures.py)
+    # a sweep's members are shown through its table and plots (tests/workflow/test_sweep_figures.py)
     assert anchor("sweep", "masks", "lr") in page.ids and anchor("model", "masks", "lr-lr0.1") not in page.ids
     assert "McNemar" in page.all_text and "git commit" in page.all_text
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from maskflow.options import json_option
 from maskflow.io import atomic
+from maskflow.options import json_option
 from maskflow.tracking import store
 
 log = logging.getLogger(__name__)
