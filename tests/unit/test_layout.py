@@ -89,7 +89,7 @@ def test_photo_formats_are_the_ones_cached_from_photos():
             ["confusion_matrix_val", "confusion_matrix_test", "per_class_accuracy", "misclassified_test"]
             + ["overlays_test"],
         ),
-        ("lr-lr0.1", []),  # a sweep's member: read through the sweep's table and plots (tests/workflow/test_sweep_figures.py)
+        ("lr-lr0.1", []),  # a sweep member: read through its table and plots (test_sweep_figures.py)
     ],
 )
 def test_a_models_figures(tiny, model, figures):
