@@ -1,7 +1,10 @@
 # Run history (docs/history.md): each newly trained model (and ensemble) becomes one MLflow run in
 # the store `tracking.uri` names, once, whatever Snakemake reruns (maskflow.tracking). The store is
 # created and migrated by one job before any logging job (MLflow's first creation of a SQLite
-# file is not safe from several processes at once). Nothing here imports MLflow: the jobs do.
+# file is not safe from several processes at once). A model's `track` job reads its files into a
+# run record without MLflow; one `track_history` job per dataset imports MLflow once, logs the
+# records the store does not hold yet and writes the report's history. Nothing here imports
+# MLflow: the track_store and track_history jobs do.
 from maskflow.tracking.plan import TrackingPlan, mark_invocation
 
 TRACKING_PLAN = TrackingPlan(MF, config)
@@ -65,4 +68,4 @@ rule track_history:
         settings=lambda wc: as_json(TRACKING_PLAN.settings(wc.dataset)),
     shell:
         "python -m maskflow track summary --dataset {wildcards.dataset} --settings {params.settings:q}"
-        " --out {output.table:q} --plot {output.plot:q} 2> {log:q}"
+        " --runs {input.runs:q} --out {output.table:q} --plot {output.plot:q} 2> {log:q}"

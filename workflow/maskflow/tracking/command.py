@@ -1,14 +1,17 @@
 """`maskflow track`: the workflow's tracking steps (workflow/rules/track.smk).
 
     maskflow track store --settings '{"uri": "sqlite:///mlflow.db", "artifacts": "mlartifacts"}' --out results/tracking/store.json
-    maskflow track run --files FILES.json --settings SETTINGS.json --out results/masks/tracking/cnn.json
-    maskflow track summary --settings SETTINGS.json --dataset masks --out history.json --plot history.png
+    maskflow track run --files FILES.json --settings SETTINGS.json --out results/masks/tracking/runs/cnn.json
+    maskflow track summary --settings SETTINGS.json --dataset masks --runs RUN.json ... --out history.json --plot history.png
 
-`store` creates and migrates the store once, before any logging job. `run` logs one model's
-training as one MLflow run unless a run with its training id exists, then writes a small marker
-(run id, training id). `summary` writes what the report's History section shows. A store that
-cannot be used fails the step with one line (maskflow.tracking.store.explain); results/ is left
-as it is and the next run records what was missed.
+`store` creates and migrates the store once, before any logging job. `run` reads one model's
+files into the record of its MLflow run (maskflow.tracking.record) and writes it as the model's
+marker, without MLflow: a job per trained model costs a Python start, not an MLflow import (1.6
+CPU s), which a sweep of hundreds of members would pay hundreds of times. `summary`, one job per
+dataset, opens the store once, logs each record whose training id it does not hold yet (so a
+rerun or a lost marker adds nothing) and writes what the report's History section shows. A
+store that cannot be used fails that step with one line (maskflow.tracking.store.explain);
+results/ is left as it is and the next run records what was missed.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--settings", required=True, help="JSON: the tracking: block (uri, artifacts, experiment, ...)")
     parser.add_argument("--files", help="JSON (run): metrics, history, artifacts {folder: [paths]}, members")
     parser.add_argument("--dataset", help="(summary) the dataset")
+    parser.add_argument("--runs", nargs="*", default=[], help="(summary) the dataset's run records, logged first")
     parser.add_argument("--out", required=True, help="the marker (store, run) or history.json (summary) to write")
     parser.add_argument("--plot", help="(summary) the figure of test accuracy over runs")
 
@@ -38,29 +42,36 @@ def step_store(args, settings: dict) -> None:
 
 
 def step_run(args, settings: dict) -> None:
-    from maskflow.tracking.log import log_record
+    import dataclasses
+
     from maskflow.tracking.record import build_record
 
-    files = json_option(args.files, "--files")
-    record = build_record(files, settings)
-    uri = settings["uri"]
-    try:
-        client = store.client(uri)
-        location = store.artifact_location(uri, settings["artifacts"], record.experiment)
+    record = build_record(json_option(args.files, "--files"), settings)
+    log.info("%s: training %s read for the run history", record.name, record.training_id)
+    atomic.write_json(args.out, {"uri": settings["uri"], **dataclasses.asdict(record)})
+
+
+def log_records(client, paths: list[str], settings: dict) -> None:
+    """Log each record (a `run` step's marker) not yet in the store, in one process."""
+    from maskflow.io.files import read_json
+    from maskflow.tracking.log import log_record
+    from maskflow.tracking.record import Record
+
+    location = None
+    for path in paths:
+        fields = read_json(path, "run record")
+        fields.pop("uri", None)
+        record = Record(**fields)
+        if location is None:
+            location = store.artifact_location(settings["uri"], settings["artifacts"], record.experiment)
         run_id, created = log_record(client, record, location)
-    except Exception as error:  # MLflow wraps SQLAlchemy and HTTP errors in several types
-        raise store.StoreError(store.explain(uri, error)) from None
-    log.info(
-        "%s: %s run %s (training %s)",
-        record.name,
-        "logged" if created else "already recorded as",
-        run_id,
-        record.training_id,
-    )
-    atomic.write_json(
-        args.out,
-        {"uri": uri, "experiment": record.experiment, "run_id": run_id, "training_id": record.training_id},
-    )
+        log.info(
+            "%s: %s run %s (training %s)",
+            record.name,
+            "logged" if created else "already recorded as",
+            run_id,
+            record.training_id,
+        )
 
 
 def step_summary(args, settings: dict) -> None:
@@ -70,7 +81,9 @@ def step_summary(args, settings: dict) -> None:
     uri = settings["uri"]
     experiment = settings["experiment"]
     try:
-        rows = with_changes(runs_of(store.client(uri), experiment))
+        client = store.client(uri)
+        log_records(client, args.runs, settings)
+        rows = with_changes(runs_of(client, experiment))
     except Exception as error:
         raise store.StoreError(store.explain(uri, error)) from None
     write_summary(rows, dataset=args.dataset, experiment=experiment, uri=uri, out=args.out, plot=args.plot)
