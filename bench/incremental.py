@@ -39,7 +39,9 @@ SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 NOT_TRAINING = ("description", "figures")
 # Rules without a model wildcard that depend on every model of a dataset, and those of them
 # that the whole config feeds (the report's plan carries the config's hash).
-AGGREGATES = {"compare", "sweep", "report_plan", "report", "all"}
+# Jobs without a {model} that any model's change may rerun: the comparisons, the report, and the
+# run history's per-dataset logging (track_history; track_store once per working folder).
+AGGREGATES = {"compare", "sweep", "report_plan", "report", "all", "track_history", "track_store"}
 WHOLE_CONFIG = {"report_plan", "report", "all"}
 
 

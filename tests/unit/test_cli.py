@@ -44,6 +44,8 @@ def argv_for(command: str, option: str, value: str, tmp_path) -> list[str]:
         + ["--table", out, "--groups", out, "--plot", out],
         ("report", "--plan"): ["--out", out],
         ("predict", "--columns"): ["--checkpoint", out, "--annotations", out, "--images", out, "--out", out],
+        ("track", "--settings"): ["store", "--out", out],
+        ("track", "--files"): ["run", "--settings", '{"uri": "sqlite:///x.db", "artifacts": "a"}', "--out", out],
     }
     if (command, option) == ("train", "--classes"):
         return [*argv_for("train", "--spec", json.dumps({**SPEC, "device": "cpu"}), tmp_path), option, value]
@@ -72,6 +74,8 @@ JSON_OPTIONS = [
     ("report", "--plan"),
     ("predict", "--columns"),
     ("predict", "--preprocess"),
+    ("track", "--settings"),
+    ("track", "--files"),
 ]
 
 

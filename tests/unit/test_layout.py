@@ -133,6 +133,8 @@ def test_report_plan_lists_files_rule_all_makes(tiny):
     resolved = load_and_check(yaml.safe_load(TINY_CONFIG.read_text()), SCHEMA)
     plan = build_plan(resolved, {}, ["tests/config/tiny.yaml"], str(ROOT))
     made = set(tiny.all_targets()) | {layout.DATA["manifest"].format(dataset="masks")}
+    # the run history's files: `rule all` asks for them through the tracking plan (workflow/rules/track.smk)
+    made |= {layout.TRACKING[key].format(dataset="masks") for key in ("history", "plot")}
     made |= {t.format(dataset="masks", model=m, split="test") for t in layout.MODEL.values() for m in tiny.models}
     assert set(plan_paths(plan)) <= made
     assert plan["command"] == "snakemake --cores all --configfile tests/config/tiny.yaml all"

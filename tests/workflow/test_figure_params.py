@@ -43,5 +43,10 @@ def test_editing_one_figure_option_replans_only_the_figures_that_read_it(tiny_ru
         ("figure_misclassified", f"dataset=masks, model={model}, split=test")
         for model in ("cnn-s1", "cnn-s2", "cnn_aug")
     ], output[-4000:]
-    # downstream, only what embeds the redrawn figures
-    assert set(job_stats(output)) <= {"figure_misclassified", "report_plan", "report", "all", "total"}
+    # downstream, only what embeds or copies the redrawn figures: the report, and the run history's
+    # record of those models (its figures are artifacts; the training id is already logged, so no
+    # run is added: tests/workflow/test_tracking.py)
+    downstream = {"figure_misclassified", "report_plan", "report", "all", "total", "track", "track_history"}
+    assert set(job_stats(output)) <= downstream
+    track = [wildcards for rule, wildcards, _ in planned(output) if rule == "track"]
+    assert sorted(track) == [f"dataset=masks, model={model}" for model in ("cnn-s1", "cnn-s2", "cnn_aug")]

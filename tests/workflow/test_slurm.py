@@ -721,7 +721,7 @@ def test_the_cluster_guide_step_by_step(tmp_path, slurm_cluster):
     finished(rerun, rerun.stdout, rerun.stderr)
     assert_resumed(workdir, "mlp", 300)
     # The rule's log, where the guide says.
-    guide_step("results/masks/logs/train/cnn.log")
+    guide_step("results/masks/logs/train/cnn_5x5.log")
     assert (workdir / "results" / "masks" / "logs" / "train" / "mlp.log").is_file()
 
 

@@ -4,6 +4,7 @@ its path reruns exactly that one job, and `snakemake -n all` schedules nothing."
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -108,12 +109,9 @@ def test_every_figure_of_the_readme_pattern_exists(finished):
             "overlays_test",
         ):
             assert f"results/masks/figures/{model}/{name}.png" in figures
-    # sweep members: the sweep's own table and curves compare them; each draws two figures
+    # sweep members: the sweep's own table and curves compare them; none draws figures of its own
     for model in ("lr-lr0.01", "lr-lr0.1"):
-        drawn = {path for path in figures if path.startswith(f"results/masks/figures/{model}/")}
-        assert drawn == {
-            f"results/masks/figures/{model}/{name}.png" for name in ("confusion_matrix_test", "learning_curves")
-        }
+        assert not [path for path in figures if path.startswith(f"results/masks/figures/{model}/")]
     for model in ("cnn-s1", "cnn_aug", "mlp"):
         assert f"results/masks/figures/{model}/learning_curves.png" in figures
         assert f"results/masks/figures/{model}/saliency.png" in figures
@@ -128,4 +126,8 @@ def test_a_path_naming_no_model_of_the_config_stops_saying_so(finished):
     process = run_snakemake(finished, "-n", "results/masks/figures/nope/confusion_matrix_test.png", check=False)
     output = process.stdout + process.stderr
     assert process.returncode != 0
-    assert "'nope' is not a model or ensemble of this config" in output, output[-3000:]
+    # the first rule whose input function meets the name says it (train's, since its resources ask
+    # the model registry; a figure's would add "or ensemble")
+    assert re.search(r"'nope' is not a model (or ensemble )?of this config \(7 defined: cnn-s1,", output), output[
+        -3000:
+    ]

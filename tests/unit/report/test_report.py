@@ -365,10 +365,11 @@ def test_chromium_renders_every_image(plan, tmp_path):
 
 
 def workflow_pngs(run: Path) -> list[Path]:
-    """Every PNG the workflow made: model figures, data statistics, comparisons and sweeps."""
+    """Every PNG the workflow made: model figures, data statistics, comparisons, sweeps and the run
+    history's test accuracy over runs."""
     results = run / "results"
-    return [path for pattern in ("*/figures/*/*.png", "*/stats/*.png", "*/comparison.png", "*/sweeps/*.png")
-            for path in results.glob(pattern)]  # fmt: skip
+    patterns = ("*/figures/*/*.png", "*/stats/*.png", "*/comparison.png", "*/sweeps/*.png", "*/tracking/history.png")
+    return [path for pattern in patterns for path in results.glob(pattern)]
 
 
 @pytest.mark.workflow
