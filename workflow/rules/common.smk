@@ -20,7 +20,7 @@ prepare(workflow)
 # Snakemake would import pandas (0.45 s) to compare params that are never pandas objects here.
 params_without_pandas()
 # Each input/params function's signature once, not at every job (planning a sweep: issue 26).
-from maskflow.runtime.planning import cache_function_signatures  # noqa: E402
+from maskflow.runtime.snakemake_patches import cache_function_signatures  # noqa: E402
 
 cache_function_signatures()
 

@@ -1,6 +1,6 @@
 """Planning a sweep grows linearly with its members, with a small constant (issue 26): counted,
 never timed. Real `snakemake -n all` runs on sweeps of the NumPy DNN on digits (bench/sweep_overhead.py's
-config) count the jobs and Snakemake's `inspect.signature` lookups, which maskflow.runtime.planning
+config) count the jobs and Snakemake's `inspect.signature` lookups, which maskflow.runtime.snakemake_patches
 makes once per function instead of several times per job; config resolution is counted in-process.
 """
 
@@ -19,7 +19,7 @@ from helpers.snakemake import job_stats
 
 sys.path.insert(0, str(ROOT))
 import maskflow.config as config_module  # noqa: E402
-from maskflow.runtime.planning import cache_function_signatures  # noqa: E402
+from maskflow.runtime.snakemake_patches import cache_function_signatures  # noqa: E402
 
 from bench.sweep_overhead import sweep_config  # noqa: E402
 
@@ -67,7 +67,7 @@ def test_a_member_adds_three_jobs_and_no_signature_lookups(tmp_path):
     # (none here)
     assert {rule: n for rule, n in growth.items() if n} == {"train": 20, "evaluate_model": 20, "track": 20, "total": 60}
     # Snakemake looks up each input/params/resources function's signature once, whatever the
-    # number of jobs (without maskflow.runtime.planning: about 29 more per member)
+    # number of jobs (without maskflow.runtime.snakemake_patches: about 29 more per member)
     assert signatures_30 == signatures_10
 
 

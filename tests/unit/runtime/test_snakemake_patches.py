@@ -1,4 +1,4 @@
-"""maskflow.runtime.snakemake_patches: the Snakemake internals the two patches change still have
+"""maskflow.runtime.snakemake_patches: the Snakemake internals the three patches change still have
 the shape the patches were written for. When a Snakemake release renames or reshapes one, these
 fail, naming the attribute (the patch itself would silently stop acting: it leaves Snakemake as
 it was). Then read that release's code at the named place, adapt the patch, and widen CHECKED.
@@ -58,6 +58,35 @@ def test_installed_snakemake_has_the_param_serialiser_the_patch_replaces():
         f"Snakemake {snakemake.__version__}: params_without_pandas was checked against "
         f"{CHECKED['params_without_pandas']}"
     )
+
+
+def signature_problems(modules=None) -> list[str]:
+    """What no longer holds of Snakemake for cache_function_signatures to be right."""
+    import importlib
+
+    modules = modules or [importlib.import_module(name) for name in snakemake_patches.SIGNATURE_CALLERS]
+    original = getattr(modules[0], "get_function_params", None)
+    if original is None:
+        return ["snakemake.common no longer has get_function_params"]
+    original = getattr(original, "original", original)  # the workflow may have installed the cache
+    return [
+        f"{module.__name__} no longer calls get_function_params by that name"
+        for module in modules[1:]
+        if getattr(
+            getattr(module, "get_function_params", None), "original", getattr(module, "get_function_params", None)
+        )
+        is not original
+    ]
+
+
+def test_installed_snakemake_has_the_signature_lookup_the_patch_caches():
+    assert signature_problems() == [], (
+        f"Snakemake {snakemake.__version__}: cache_function_signatures was checked against "
+        f"{CHECKED['cache_function_signatures']}"
+    )
+    assert signature_problems([SimpleNamespace(__name__="snakemake.common")]) == [
+        "snakemake.common no longer has get_function_params"
+    ]
 
 
 def test_the_checks_see_a_renamed_or_reshaped_internal():

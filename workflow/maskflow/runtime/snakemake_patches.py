@@ -1,10 +1,11 @@
-"""The two places maskflow changes Snakemake's own internals, each checked against a version range.
+"""The three places maskflow changes Snakemake's own internals, each checked against a version range.
 
     from maskflow.runtime.snakemake_patches import params_without_pandas, unthrottle_local_scheduler
     params_without_pandas()                  # common.smk, before Snakemake checks any output
+    cache_function_signatures()              # common.smk, before Snakemake builds the DAG
     unthrottle_local_scheduler(workflow)     # common.smk's `onstart:` hook
 
-Both patch private attributes, so both only act when the attribute still has the shape they
+Each patches private attributes, so each only acts when the attribute still has the shape they
 were written for, and otherwise leave Snakemake as it was (and return False). CHECKED says on
 which Snakemake versions each was read and measured; tests/unit/runtime/test_snakemake_patches.py fails, naming
 the attribute, when the installed Snakemake no longer has that shape. Before widening a range,
@@ -19,7 +20,11 @@ from __future__ import annotations
 CHECKED = {
     "unthrottle_local_scheduler": ("9.27.1", "9.27.1"),
     "params_without_pandas": ("9.27.1", "9.27.1"),
+    "cache_function_signatures": ("9.27.1", "9.27.1"),
 }
+
+# The Snakemake modules that call get_function_params by a name imported from snakemake.common.
+SIGNATURE_CALLERS = ("snakemake.common", "snakemake.rules", "snakemake.jobs")
 
 
 def unthrottle_local_scheduler(workflow) -> bool:
@@ -70,4 +75,47 @@ def params_without_pandas() -> bool:
     ):
         return False
     PersistenceBase._serialize_param = property(lambda self: self._serialize_param_builtin)
+    return True
+
+
+def cache_function_signatures() -> bool:
+    """Make Snakemake's get_function_params look each function up once; True when installed.
+    Called once from workflow/rules/common.smk, before Snakemake builds the DAG (issue 26).
+
+    Snakemake 9 (9.27 at least) asks `inspect.signature` which arguments an input, params, threads
+    or resources function takes every time it calls one: for every job, several times. A rule's
+    functions are the same objects for all its jobs, so their signatures are looked up once and
+    kept: in a 1,000-member sweep about 30,000 signature computations fewer
+    (tests/unit/runtime/test_planning.py counts them).
+
+    Patched: `get_function_params` of snakemake.common, and the same name imported into
+    snakemake.rules and snakemake.jobs (SIGNATURE_CALLERS). A renamed internal leaves Snakemake
+    as it was (False)."""
+    import importlib
+
+    try:
+        modules = [importlib.import_module(name) for name in SIGNATURE_CALLERS]
+    except ImportError:
+        return False
+    original = getattr(modules[0], "get_function_params", None)
+    if original is None:
+        return False
+    if getattr(original, "cached", False):  # installed already (the workflow read twice)
+        return True
+    found: dict = {}
+
+    def get_function_params(func):
+        try:
+            return found[func]
+        except KeyError:
+            params = found[func] = original(func)
+            return params
+        except TypeError:  # an unhashable callable: looked up each time, as before
+            return original(func)
+
+    get_function_params.cached = True
+    get_function_params.original = original
+    for module in modules:
+        if getattr(module, "get_function_params", None) is original:
+            module.get_function_params = get_function_params
     return True

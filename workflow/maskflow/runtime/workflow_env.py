@@ -13,8 +13,8 @@
   so the same command works in the venv that runs Snakemake, in the per-rule conda env and on
   cluster nodes.
 
-The two patches of Snakemake's internals (the job rate limit of local runs, params records
-without pandas) are in maskflow.runtime.snakemake_patches.
+The three patches of Snakemake's internals (the job rate limit of local runs, params records
+without pandas, function signatures looked up once) are in maskflow.runtime.snakemake_patches.
 """
 
 from __future__ import annotations
