@@ -469,12 +469,20 @@ def test_a_cluster_run_keeps_snakemakes_job_rate_limit(tmp_path, slurm_cluster):
 SWEEP_MEMBERS = 40
 
 
-def jobcomp_records(run: str) -> list[dict]:
+def jobcomp_records(run: str, jobs=(), wait: float = 60) -> list[dict]:
     """The cluster's job completion log (JobCompType=jobcomp/filetxt): one dict per ended job
-    named `run` (the plugin names every job of a run after the run's id)."""
+    named `run` (the plugin names every job of a run after the run's id). slurmctld writes a
+    job's line after Snakemake may have seen the job end: wait until each of `jobs` has a whole
+    line (its last field, ExitCode, written)."""
     path = Path(cluster_sh("jobcomp").stdout.strip())
-    records = [dict(re.findall(r"(\w+)=(\S*)", line)) for line in path.read_text().splitlines()]
-    return [record for record in records if record.get("Name") == run]
+    deadline = time.monotonic() + wait
+    while True:
+        records = [dict(re.findall(r"(\w+)=(\S*)", line)) for line in path.read_text().splitlines()]
+        mine = [record for record in records if record.get("Name") == run]
+        whole = {record["JobId"] for record in mine if "ExitCode" in record}
+        if set(jobs) <= whole or time.monotonic() > deadline:
+            return mine
+        time.sleep(0.5)
 
 
 def submissions(output: str) -> dict[str, str]:
@@ -592,7 +600,7 @@ def test_a_sweep_travels_in_few_jobs_and_only_a_gpu_model_asks_for_a_gpu(tmp_pat
         "validate",
     ]
     # SLURM's own record: every submitted job ended, the groups completed.
-    ended = {record["JobId"]: record["JobState"] for record in jobcomp_records(run)}
+    ended = {record["JobId"]: record["JobState"] for record in jobcomp_records(run, calls)}
     assert ended.keys() == calls.keys(), (ended, calls)
     assert all(ended[job] == "COMPLETED" for job in group_ids), ended
     # Each member trained in one of them, exactly once.
