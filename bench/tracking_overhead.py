@@ -8,7 +8,7 @@ Prints, for one config built from nothing in two temp folders (one with `trackin
 false`): the wall and CPU seconds of `snakemake all` with and without tracking and their
 difference (goal: at most 15 s more on the 2-core machine for config.yaml), the seconds of each
 tracking job (rule `track`, from its benchmark file) and their mean over sweep members (the cost
-of one more member), `import mlflow` (every tracking job pays it), the no-op dry run of the built
+of one more member), `import mlflow` (each dataset's logging job, track_history, pays it once), the no-op dry run of the built
 tree with tracking (goal: under 1.5 s), and what installing tracking adds to `make run`: the
 size on disk of the distributions only the tracking dependencies pull in, and (not with
 --quick) the seconds of `pip install mlflow-skinny==... sqlalchemy alembic` into a fresh venv.
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> dict:
         figures["noop_dry_run_s"] = min(dry)
         print(f"no-op dry run with tracking: {min(dry):.2f} s (best of 3; goal under 1.5 s)")
     figures["import_mlflow_s"] = import_seconds("mlflow")
-    print(f"import mlflow: {figures['import_mlflow_s']:.2f} s (best of 3; each tracking job pays it)")
+    print(f"import mlflow: {figures['import_mlflow_s']:.2f} s (best of 3; each dataset's logging job pays it once)")
     size, names = install_footprint()
     figures["install_mb"], figures["install_distributions"] = size / 1e6, names
     print(f"install: tracking adds {size / 1e6:.0f} MB in {len(names)} distributions: {', '.join(names)}")
