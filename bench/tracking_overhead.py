@@ -106,12 +106,16 @@ def install_footprint() -> tuple[int, list[str]]:
 
 
 def install_seconds() -> float:
-    """pip install of the tracking requirements (maskflow's pins) into a fresh venv."""
-    pins = [
-        r
-        for r in metadata.requires("maskflow") or []
-        if r.split("=")[0].split(">")[0].strip().lower() in TRACKING_REQUIREMENTS
-    ]
+    """pip install of the tracking requirements (maskflow's pins, read from pyproject.toml: an
+    editable install's metadata can be older than the file) into a fresh venv."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    requirements = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    pins = [r for r in requirements if Requirement(r).name.lower() in TRACKING_REQUIREMENTS]
+    if len(pins) != len(TRACKING_REQUIREMENTS):
+        raise SystemExit(f"pyproject.toml pins {pins}, not each of {TRACKING_REQUIREMENTS}")
     with tempfile.TemporaryDirectory(prefix="maskflow-bench-venv-") as folder:
         subprocess.run([sys.executable, "-m", "venv", folder], check=True)
         start = time.perf_counter()
