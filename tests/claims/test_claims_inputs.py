@@ -20,25 +20,15 @@ from maskflow.cli import main
 from maskflow.data.photos import load_photo, probe_photo
 from maskflow.errors import DataError
 
+from helpers.cli import validate_args
+
 CLASSES = ["good", "bad", "none"]
 
 
 def validate(raw, tmp_path, capsys) -> tuple[int, str]:
     spec = {"annotations": {"format": "bbox_csv", "files": "boxes.csv", "images": "images"}, "classes": CLASSES}
     try:
-        main(
-            [
-                "validate",
-                "--raw-dir",
-                str(raw),
-                "--spec",
-                json.dumps(spec),
-                "--out",
-                str(tmp_path / "v.csv"),
-                "--quality",
-                str(tmp_path / "q.json"),
-            ]
-        )
+        main(validate_args(raw, spec, tmp_path / "v.csv", tmp_path / "q.json"))
         status = 0
     except SystemExit as stop:
         status = int(stop.code)

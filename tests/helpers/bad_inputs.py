@@ -14,6 +14,9 @@ from xml.sax.saxutils import escape
 import numpy as np
 from PIL import Image
 
+# The Medical Masks homework's classes and annotation spec, as the bad-input tests use them.
+CLASSES = ["good", "bad", "none"]
+HOMEWORK = {"format": "bbox_csv", "files": {"train": "train.csv", "test": "test.csv"}, "images": "images"}
 HOMEWORK_HEADER = ("filename", "width", "height", "label", "xmin", "ymin", "xmax", "ymax")
 
 

@@ -26,6 +26,21 @@ def assert_clear_error(status: int, err: str, *fragments: str) -> None:
         assert fragment in message, f"{fragment!r} not in {message!r}"
 
 
+def validate_args(raw_dir, spec: dict, out, quality) -> list[str]:
+    """`maskflow validate` of `raw_dir` under `spec` (annotations, classes), writing `out` and `quality`."""
+    return [
+        "validate",
+        "--raw-dir",
+        str(raw_dir),
+        "--spec",
+        json.dumps(spec),
+        "--out",
+        str(out),
+        "--quality",
+        str(quality),
+    ]
+
+
 def stats_args(cache_dir, classes, counts, normalization) -> list[str]:
     """`maskflow stats` on a cache folder, writing `counts` and `normalization`."""
     spec = json.dumps({"classes": list(classes)})

@@ -1,5 +1,5 @@
 """A cache and a contract-format checkpoint in a temporary folder, to evaluate, draw and predict
-from (test_evaluate, test_figures, test_predict, test_reliability).
+from (test_evaluate, test_figures, test_predict, test_reliability_saved_files).
 
     cache_dir = write_cache(tmp_path / "cache")              # + ../normalization.json, checksums.json
     write_checkpoint(tmp_path / "models/a/checkpoint.pt", cache_dir)

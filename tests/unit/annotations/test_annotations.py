@@ -22,6 +22,7 @@ from maskflow.errors import ConfigError, DataError
 
 from helpers import ROOT
 from helpers.bad_inputs import HOMEWORK_HEADER, bad_masks_dataset, write_photo, write_table
+from helpers.cli import validate_args
 
 CLASSES = ["good", "bad", "none"]
 SCHEMA = ROOT / "workflow" / "schemas" / "annotations.schema.yaml"
@@ -90,23 +91,9 @@ def test_cli_writes_rows_that_match_the_schema_and_the_quality_report(tmp_path):
 
 def test_a_user_mistake_exits_2_with_a_message_naming_file_and_columns(tmp_path, one_photo, capsys):
     raw = one_photo(("name", "classname", "x1", "x2", "y1", "y2"), [("a.jpg", "good", 1, 2, 3, 4)])
-    spec = json.dumps(
-        {"annotations": {"format": "bbox_csv", "files": "boxes.csv", "images": "images"}, "classes": CLASSES}
-    )
+    spec = {"annotations": {"format": "bbox_csv", "files": "boxes.csv", "images": "images"}, "classes": CLASSES}
     with pytest.raises(SystemExit) as exit_info:
-        main(
-            [
-                "validate",
-                "--raw-dir",
-                str(raw),
-                "--spec",
-                spec,
-                "--out",
-                str(tmp_path / "v.csv"),
-                "--quality",
-                str(tmp_path / "q.json"),
-            ]
-        )
+        main(validate_args(raw, spec, tmp_path / "v.csv", tmp_path / "q.json"))
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "boxes.csv: missing column 'filename'" in err and "'xmin'" in err

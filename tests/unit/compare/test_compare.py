@@ -11,7 +11,6 @@ import pytest
 from PIL import Image
 
 from maskflow.cli import main
-from maskflow.compare.table import settings_of
 from maskflow.evaluation.metrics import mcnemar_exact, split_metrics
 
 CLASSES = ["good", "bad"]
@@ -152,32 +151,6 @@ def test_an_unknown_baseline_is_refused(tmp_path, compared, capsys):
             ]
         )
     assert stop.value.code == 2 and "baseline 'nope'" in capsys.readouterr().err
-
-
-def test_settings_registry_describes_every_arch():
-    assert (
-        settings_of({"arch": {"type": "mlp", "hidden": [16, 8], "bottleneck": 2}, "train": {}})["arch"]
-        == "mlp 16-8-(2)"
-    )
-    assert settings_of({"arch": {"type": "resnet"}, "train": {}})["arch"] == "resnet18 width 64"
-    stopping = settings_of(
-        {
-            "arch": {"type": "cnn", "blocks": [{"channels": 4, "kernel": 5, "stride": 2}]},
-            "train": {"early_stopping": {"monitor": "val_loss", "patience": 3}},
-        }
-    )
-    assert stopping["arch"] == "cnn 4k5s2" and stopping["early_stopping"] == "val_loss/3"
-    layers = [{"type": "conv2d", "channels": 8}, {"type": "relu"}, {"type": "flatten"}, {"type": "linear", "units": 4}]
-    assert settings_of({"arch": {"type": "sequential", "layers": layers}, "train": {}})["arch"] == (
-        "sequential 4 layers: conv2d x1, linear x1"
-    )
-
-
-def test_every_registered_arch_type_has_a_description():
-    from maskflow.compare.table import ARCH_SUMMARY
-    from maskflow.models import REGISTRY
-
-    assert set(ARCH_SUMMARY) == set(REGISTRY)
 
 
 # --------------------------------------------------------------------------- sweeps

@@ -13,6 +13,7 @@ from maskflow.cli import main
 from maskflow.data.split import allocate, assign_splits, log_summary
 
 from helpers.bad_inputs import bad_masks_dataset
+from helpers.cli import validate_args
 
 CLASSES = ["good", "bad", "none"]
 
@@ -126,19 +127,7 @@ def test_validate_then_split_through_the_cli_keeps_rows_and_order(tmp_path, capl
         "annotations": {"format": "bbox_csv", "files": {"train": "train.csv", "test": "test.csv"}, "images": "images"},
         "classes": CLASSES,
     }
-    main(
-        [
-            "validate",
-            "--raw-dir",
-            str(raw),
-            "--spec",
-            json.dumps(spec),
-            "--out",
-            str(validated),
-            "--quality",
-            str(quality),
-        ]
-    )
+    main(validate_args(raw, spec, validated, quality))
     split_spec = json.dumps({"split": {"val_fraction": 0.3, "seed": 1}, "classes": CLASSES})
     main(["split", "--rows", str(validated), "--spec", split_spec, "--out", str(annotations)])
     before = pd.read_csv(validated, dtype=str, keep_default_na=False)

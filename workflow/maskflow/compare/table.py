@@ -33,6 +33,7 @@ from maskflow.errors import DataError
 from maskflow.evaluation.metrics import mcnemar_exact
 from maskflow.figures.scales import zoom_limits
 from maskflow.io import atomic
+from maskflow.models.settings import table_settings
 from maskflow.options import json_option
 
 log = logging.getLogger(__name__)
@@ -90,70 +91,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-# --------------------------------------------------------------------------- settings
-
-
-def _blocks(arch: dict) -> str:
-    """A compact CNN description: 16k3s1p2 = 16 channels, 3x3 kernel, stride 1, pool 2."""
-    parts = []
-    for block in arch.get("blocks") or []:
-        text = f"{block.get('channels')}k{block.get('kernel', 3)}"
-        if block.get("stride", 1) != 1:
-            text += f"s{block['stride']}"
-        if block.get("pool"):
-            text += f"p{block['pool']}"
-        if block.get("batch_norm"):
-            text += "bn"
-        parts.append(text)
-    return "-".join(parts)
-
-
-def _layers(arch: dict) -> str:
-    hidden = "-".join(str(h) for h in arch.get("hidden") or arch.get("head") or [])
-    if arch.get("bottleneck"):
-        hidden += f"-({arch['bottleneck']})"
-    return hidden
-
-
-def _sequential(arch: dict) -> str:
-    """`sequential 14 layers: conv2d x4, linear x2` (the weighted layers say what the network is)."""
-    layers = arch.get("layers") or []
-    kinds = [layer.get("type") for layer in layers]
-    weighted = [f"{kind} x{kinds.count(kind)}" for kind in ("conv2d", "linear") if kind in kinds]
-    return f"sequential {len(layers)} layers" + (f": {', '.join(weighted)}" if weighted else "")
-
-
-# arch type -> its short description (a registry: a new architecture adds one line).
-ARCH_SUMMARY = {
-    "cnn": lambda a: f"cnn {_blocks(a)}" + (f" fc {_layers(a)}" if _layers(a) else ""),
-    "mlp": lambda a: f"mlp {_layers(a)}".strip(),
-    "numpy_mlp": lambda a: f"numpy_mlp {_layers(a)}".strip(),
-    "resnet": lambda a: f"resnet18 width {a.get('width', 64)}",
-    "sequential": lambda a: _sequential(a),
-}
-
-
-def settings_of(spec: dict) -> dict:
-    """The key settings of a model (or an ensemble) as table columns."""
-    if spec.get("kind") == "ensemble":
-        return {"arch": "ensemble of " + " + ".join(spec.get("members", []))}
-    arch = spec.get("arch") or {}
-    train = spec.get("train") or {}
-    augment = [k for k, v in (train.get("augment") or {}).items() if v]
-    stopping = train.get("early_stopping")
-    summary = ARCH_SUMMARY.get(arch.get("type"), lambda a: str(a.get("type")))
-    return {
-        "arch": summary(arch),
-        "optimizer": train.get("optimizer"),
-        "lr": train.get("lr"),
-        "batch_size": train.get("batch_size"),
-        "epochs": train.get("epochs"),
-        "imbalance": (train.get("imbalance") or {}).get("method"),
-        "augment": "+".join(augment) or "none",
-        "early_stopping": f"{stopping['monitor']}/{stopping['patience']}" if stopping else "no",
-    }
-
-
 # --------------------------------------------------------------------------- table
 
 
@@ -174,7 +111,7 @@ def model_row(metrics: dict) -> dict:
         "description": spec.get("description", ""),
         "seed": spec.get("seed"),
         "sweep": spec.get("sweep"),
-        **settings_of({**spec, "kind": metrics.get("kind")}),
+        **table_settings({**spec, "kind": metrics.get("kind")}),
         "param_count": training.get("param_count"),
         "best_epoch": training.get("best_epoch"),
         "epochs_run": training.get("epoch"),

@@ -9,6 +9,7 @@ from pathlib import Path
 from maskflow.errors import ConfigError
 from maskflow.figures.families import FAMILIES, parse_name
 from maskflow.io.files import read_json
+from maskflow.models.settings import listed_settings
 from maskflow.report.html import anchor, esc, fmt, image, settings_list, table
 
 log = logging.getLogger(__name__)
@@ -19,36 +20,6 @@ CAPTIONS_DIR = Path(__file__).resolve().parents[2] / "report"
 WILDCARD = re.compile(r"\{\{\s*snakemake\.wildcards\.(\w+)\s*\}\}")
 
 METRIC_COLUMNS = {"n": "n", "accuracy": "accuracy", "balanced_accuracy": "balanced acc.", "macro_f1": "macro F1"}
-
-
-def _model_settings(spec: dict) -> dict:
-    if spec.get("kind") == "ensemble":
-        return {"members": spec.get("members"), "rule": "mean of the members' class probabilities"}
-    train = spec.get("train") or {}
-    settings = {"architecture": spec.get("arch"), "seed": spec.get("seed"), "device": spec.get("device")}
-    settings.update(
-        {
-            k: train.get(k)
-            for k in (
-                "optimizer",
-                "lr",
-                "momentum",
-                "weight_decay",
-                "schedule",
-                "batch_size",
-                "epochs",
-                "early_stopping",
-                "init",
-                "label_smoothing",
-                "augment",
-                "imbalance",
-                "latent_epochs",
-            )
-        }
-    )
-    if spec.get("sweep"):
-        settings["sweep"] = {"name": spec["sweep"], "values": spec.get("sweep_values")}
-    return settings
 
 
 def metrics_table(metrics: dict) -> str:
@@ -131,7 +102,7 @@ def model_section(dataset: str, model: dict, detailed: bool) -> str:
             "<p>" + ", ".join(f"{esc(k.replace('_', ' '))}: <b>{esc(fmt(v, 2))}</b>" for k, v in facts.items()) + "</p>"
         )
     parts.append(
-        f"<details><summary>settings</summary>{settings_list(_model_settings({**spec, 'kind': metrics.get('kind')}))}</details>"
+        f"<details><summary>settings</summary>{settings_list(listed_settings({**spec, 'kind': metrics.get('kind')}))}</details>"
     )
     parts.append(architecture_block(model.get("architecture")))
     parts.append(metrics_table(metrics))
