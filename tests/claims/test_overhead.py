@@ -4,8 +4,9 @@ seconds and 900 MB a job) nor pandas (0.45 s); a sweep member's two figures not 
 a network's saliency and conv figures (evaluate computed what they plot). Their results are
 the same run to run, and evaluation reproduces the metrics training logged, exactly.
 
-The commands run through a wrapper that executes `python -m maskflow ...` with runpy and prints,
-at exit, which of the heavy modules the process imported.
+The commands run through a wrapper that runs maskflow's command line as `python -m maskflow ...`
+does (without its fast exit, which would end the process before the report) and prints which of
+the heavy modules the process imported.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ HEAVY = ("torch", "torch._dynamo", "torch._inductor", "pandas", "matplotlib")
 
 # `python -m maskflow ARGS`, then which heavy modules the process ended up importing (last line).
 WRAPPER = f"""
-import json, runpy, sys
-sys.argv = ["maskflow", *sys.argv[1:]]
+import json, sys
+from maskflow.cli import main
 try:
-    runpy.run_module("maskflow", run_name="__main__")
+    main(sys.argv[1:])
 finally:
     print(json.dumps({{name: name in sys.modules for name in {HEAVY!r}}}), file=sys.stderr)
 """

@@ -71,7 +71,7 @@ FIGURE_DEFAULTS: dict[str, Any] = {
 # VGG-style networks set their own (configs/). No `gpu_model`: any GPU.
 CLUSTER_DEFAULTS: dict[str, Any] = {"runtime": 120, "mem_mb": 4000}
 
-THREAD_DEFAULTS: dict[str, int] = {"cache": 2, "train": 2, "evaluate": 1}
+THREAD_DEFAULTS: dict[str, int] = {"fetch": 2, "cache": 2, "train": 2, "evaluate": 1, "report": 2}
 
 # Run history (maskflow.tracking): MLflow's own embedded default, a SQLite file in the working
 # directory (outside results/, so deleting results keeps it) with the artifacts in a folder beside it.

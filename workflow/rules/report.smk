@@ -47,5 +47,6 @@ rule report:
         "results/logs/report.log",
     conda:
         CONDA_ENV
+    threads: THREADS["report"]
     shell:
-        "python -m maskflow report --plan {input.plan:q} --out {output:q} 2> {log:q}"
+        "python -m maskflow report --plan {input.plan:q} --out {output:q} --threads {threads} 2> {log:q}"

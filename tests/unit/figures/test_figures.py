@@ -368,10 +368,12 @@ def test_latent_from_snapshots_and_from_the_final_model(tmp_path):
 def test_photo_order_puts_mistakes_first():
     from maskflow.figures.galleries import _photo_order
 
-    frame = pd.DataFrame(
-        {"photo": ["a", "a", "b", "c", "c", "c"], "true": ["x"] * 6, "predicted": ["x", "x", "y", "x", "y", "y"]}
-    )
-    assert _photo_order(frame) == ["c", "b", "a"]
+    rows = [
+        {"photo": photo, "true": "x", "predicted": predicted}
+        for photo, predicted in zip(["a", "a", "b", "c", "c", "c", "d", "d"], ["x", "x", "y", "x", "y", "y", "x", "y"])
+    ]
+    # most mistakes first (c), then most boxes among equals (d before b), then by name
+    assert _photo_order(rows) == ["c", "d", "b", "a"]
 
 
 def test_gray_crops_render_in_every_model_figure(tmp_path):

@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
@@ -304,6 +305,35 @@ def test_images_are_embedded_at_the_size_they_are_shown(plan, tmp_path):
     # scaled down and stored as a palette: a fraction of the figure's own bytes
     assert len(stored) < 0.5 * source.stat().st_size
     assert Image.open(io.BytesIO(stored)).mode == "P"
+
+
+def test_figures_shrunk_by_several_processes_make_the_same_page(plan, tmp_path):
+    """The report rule passes its threads: figures are shrunk by that many processes, in any order."""
+    for index, path in enumerate(sorted(tmp_path.rglob("*.png"))):  # each figure its own size and colour
+        Image.new("RGB", (60 + index, 40), (20 * index, 90, 160)).save(path)
+    one = Page(write_report(plan, tmp_path / "one.html"))
+    main(["report", "--plan", json.dumps(plan), "--out", str(tmp_path / "three.html"), "--threads", "3"])
+    three = Page((tmp_path / "three.html").read_text(encoding="utf-8"))
+    assert len({attrs["src"] for attrs in one.images}) == 8
+    assert three.images == one.images  # each figure's bytes, size and alt, in place
+    assert "<!--figure" not in (tmp_path / "three.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("driver", [False, True])
+def test_the_report_imports_torch_only_where_a_gpu_driver_is(tmp_path, driver):
+    """torch (1.5 CPU s on the run's last job) could not see a GPU without a driver."""
+    driver_path = tmp_path / ("gpus" if driver else "absent")
+    if driver:
+        driver_path.mkdir()
+    code = (
+        "import sys, pathlib\n"
+        "from maskflow.report import provenance\n"
+        f"provenance.GPU_DRIVER_PATHS = (pathlib.Path({str(driver_path)!r}),)\n"
+        "info = provenance.device_info()\n"
+        "print(info['cores'] > 0, 'torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["True", str(driver)]
 
 
 def test_summary_comes_first_and_each_model_is_folded(plan, tmp_path):

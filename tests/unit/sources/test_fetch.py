@@ -229,6 +229,29 @@ def test_synthetic_kind_dispatches_to_the_generator(out):
     assert len(content["files"]) == len(tree(raw))
 
 
+def test_a_synthetic_fetch_on_several_threads_writes_the_same_files(tmp_path, out, monkeypatch):
+    """The fetch rule's threads reach the command as OMP_NUM_THREADS (Snakemake sets it for every
+    job); the photos are rendered by that many processes, or by --threads."""
+    from maskflow.sources import synthetic
+
+    workers = []
+    real_write_photos = synthetic._write_photos
+    monkeypatch.setattr(synthetic, "_write_photos", lambda tasks, n: workers.append(n) or real_write_photos(tasks, n))
+    raw, manifest = out
+    spec = json.dumps({"source": {"kind": "synthetic", "photos": 4, "seed": 5, "min_width": 320, "max_width": 400}})
+    common = ["fetch", "--dataset", "d", "--spec", spec]
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    main([*common, "--raw-dir", str(raw), "--manifest", str(manifest)])
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    main([*common, "--raw-dir", str(tmp_path / "raw2"), "--manifest", str(tmp_path / "m2.json")])
+    main([*common, "--raw-dir", str(tmp_path / "raw3"), "--manifest", str(tmp_path / "m3.json"), "--threads", "3"])
+    monkeypatch.setenv("OMP_NUM_THREADS", "4,2")  # OpenMP's nested form: not a process count
+    main([*common, "--raw-dir", str(tmp_path / "raw4"), "--manifest", str(tmp_path / "m4.json")])
+    assert workers == [1, 2, 3, 1]
+    for other in ("m2.json", "m3.json", "m4.json"):
+        assert json.loads((tmp_path / other).read_text())["files"] == json.loads(manifest.read_text())["files"]
+
+
 def run_cli(capsys, raw: Path, manifest: Path, spec: str) -> tuple[int, str]:
     with pytest.raises(SystemExit) as exit_info:
         main(["fetch", "--dataset", "d", "--spec", spec, "--raw-dir", str(raw), "--manifest", str(manifest)])

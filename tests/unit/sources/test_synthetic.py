@@ -54,6 +54,12 @@ def test_same_arguments_give_byte_identical_files(tmp_path):
     assert not set(first.values()) & set(other.values())
 
 
+def test_photos_rendered_by_several_workers_are_the_same_bytes(tmp_path, tiny):
+    generate(tmp_path / "two", **TINY, workers=2)
+    generate(tmp_path / "five", **TINY, workers=5)
+    assert _tree_digest(tmp_path / "two") == _tree_digest(tiny) == _tree_digest(tmp_path / "five")
+
+
 def test_no_temporary_files_are_left(tiny):
     leftovers = [p.name for p in tiny.rglob("*") if ".tmp-" in p.name]
     assert leftovers == []

@@ -261,7 +261,7 @@ def write_overlays(folder: str | Path, images: Path, table: pd.DataFrame, classe
     used: set[str] = set()
     for photo, group in table.groupby("photo", sort=False):
         figure, ax = plt.subplots(figsize=(8, 6.5))
-        draw_photo(ax, images, photo, group, colors)
+        draw_photo(ax, images, photo, group.to_dict("records"), colors)
         figure.legend(handles=[Patch(color=colors[c], label=c) for c in classes], loc="lower center", ncol=len(classes))
         atomic.save_figure(Path(folder) / _overlay_name(photo, used), figure)
 

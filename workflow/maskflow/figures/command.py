@@ -105,7 +105,8 @@ def save(path: str | Path, figure) -> None:
 
     buffer = io.BytesIO()
     try:
-        figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        # Uncompressed: this PNG is only read back below (its pixels do not depend on the level).
+        figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight", pil_kwargs={"compress_level": 0})
     finally:
         plt.close(figure)
     buffer.seek(0)

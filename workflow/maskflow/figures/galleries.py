@@ -13,15 +13,16 @@ class and labelled true/predicted; photos with mistakes come first.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 from matplotlib.patches import Patch, Rectangle
 
 from maskflow.data import integrity
 from maskflow.data.photos import open_photo, probe_photo
 from maskflow.errors import DataError
-from maskflow.figures.common import class_colors, grid_shape, message_figure, read_predictions, show_crop
+from maskflow.figures.common import class_colors, grid_shape, message_figure, read_rows, show_crop
 from maskflow.figures.glyphs import displayable
 
 # Overlays are drawn from a reduced decode: photos are shown a few hundred pixels wide.
@@ -29,7 +30,7 @@ OVERLAY_WIDTH = 900
 
 
 def render_misclassified(job):
-    predictions = read_predictions(job.path("predictions"))
+    predictions = read_rows(job.path("predictions"), "predictions (run `maskflow evaluate` first)")
     x_path = job.path("cache_dir") / f"{job.split}_x.npy"
     # checked first (a truncated or overwritten file is named, not a traceback), then memory-mapped:
     # only the shown crops are read
@@ -37,13 +38,14 @@ def render_misclassified(job):
     if len(crops) != len(predictions):
         raise DataError(f"{x_path}: {len(crops)} crops but {job.path('predictions')} has {len(predictions)} rows")
     title = f"{job.model}: misclassified {job.split} crops"
-    wrong = predictions.index[predictions["true"] != predictions["predicted"]]
-    if len(wrong) == 0:
-        text = f"the {job.split} split is empty" if predictions.empty else f"no mistakes among {len(predictions)} crops"
+    wrong = [i for i, row in enumerate(predictions) if row["true"] != row["predicted"]]
+    if not wrong:
+        text = f"the {job.split} split is empty" if not predictions else f"no mistakes among {len(predictions)} crops"
         return message_figure(title, text)
-    # Most confident mistakes first: they are the instructive ones. Stable sort keeps ties in data order.
-    order = predictions.loc[wrong, "confidence"].sort_values(ascending=False, kind="stable").index
-    shown = list(order[: int(job.setting("misclassified"))])
+    # Most confident mistakes first: they are the instructive ones. Python's sort is stable: ties
+    # keep data order.
+    order = sorted(wrong, key=lambda i: -float(predictions[i]["confidence"]))
+    shown = order[: int(job.setting("misclassified"))]
     rows, cols = grid_shape(len(shown))
     figure, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.2 * rows + 0.6), squeeze=False)
     for ax in axes.flat:
@@ -51,25 +53,26 @@ def render_misclassified(job):
     for ax, i in zip(axes.flat, shown):
         ax.axis("on")
         show_crop(ax, np.asarray(crops[i]))
-        row = predictions.loc[i]
-        text, font = displayable(f"true {row['true']}\npred {row['predicted']} ({row['confidence']:.2f})")
+        row = predictions[i]
+        text, font = displayable(f"true {row['true']}\npred {row['predicted']} ({float(row['confidence']):.2f})")
         ax.set_title(text, fontsize=8, color="firebrick", parse_math=False, **font)
     figure.suptitle(f"{title}: {len(wrong)} of {len(predictions)} wrong, {len(shown)} shown")
     figure.tight_layout()
     return figure
 
 
-def _photo_order(predictions: pd.DataFrame) -> list[str]:
-    """Photos with the most mistakes first, then by name: informative and deterministic."""
-    wrong = (predictions["true"] != predictions["predicted"]).groupby(predictions["photo"]).sum()
-    boxes = predictions.groupby("photo").size()
-    table = pd.DataFrame({"wrong": wrong, "boxes": boxes}).reset_index()
-    table = table.sort_values(["wrong", "boxes", "photo"], ascending=[False, False, True], kind="stable")
-    return list(table["photo"])
+def _photo_order(predictions: list[dict]) -> list[str]:
+    """Photos with the most mistakes first, then with the most boxes, then by name: informative
+    and deterministic."""
+    wrong, boxes = Counter(), Counter()
+    for row in predictions:
+        boxes[row["photo"]] += 1
+        wrong[row["photo"]] += row["true"] != row["predicted"]
+    return sorted(boxes, key=lambda photo: (-wrong[photo], -boxes[photo], photo))
 
 
-def draw_photo(ax, raw_dir, photo: str, boxes: pd.DataFrame, colors: dict[str, tuple]) -> None:
-    """Draw a photo and its boxes (columns xmin..ymax, predicted, optional label = true class)."""
+def draw_photo(ax, raw_dir, photo: str, boxes: list[dict], colors: dict[str, tuple]) -> None:
+    """Draw a photo and its boxes (each a row with xmin..ymax, predicted, optional label = true class)."""
     path = raw_dir / photo
     width, _ = probe_photo(path, verify=False)
     image, scale = open_photo(path, "rgb", min_scale=min(1.0, OVERLAY_WIDTH / max(width, 1)))
@@ -80,7 +83,7 @@ def draw_photo(ax, raw_dir, photo: str, boxes: pd.DataFrame, colors: dict[str, t
     # parse_math off: a `$` in a file name is not the start of a formula.
     title, font = displayable(photo if len(photo) <= 50 else "..." + photo[-47:])
     ax.set_title(title, fontsize=8, parse_math=False, **font)
-    for _, box in boxes.iterrows():
+    for box in boxes:
         predicted = box.get("predicted")
         missing = not isinstance(predicted, str) or predicted == ""
         color = (0.5, 0.5, 0.5) if missing else colors.get(predicted, (0, 0, 0))
@@ -116,19 +119,21 @@ def draw_photo(ax, raw_dir, photo: str, boxes: pd.DataFrame, colors: dict[str, t
 
 
 def render_overlays(job):
-    predictions = read_predictions(job.path("predictions"))
+    predictions = read_rows(job.path("predictions"), "predictions (run `maskflow evaluate` first)")
     title = f"{job.model}: {job.split} photos, boxes coloured by predicted class (labels true/predicted, \u2717 wrong)"
-    if predictions.empty or (predictions["photo"] == "").all():
+    if all(row["photo"] == "" for row in predictions):
         return message_figure(title, f"no {job.split} photos to draw")
-    annotations = pd.read_csv(
-        job.path("annotations"), keep_default_na=False, dtype={"row_id": str, "photo": str, "label": str}
-    )
-    annotations = annotations[annotations["split"] == job.split]
+    annotations = read_rows(job.path("annotations"), "annotations")
     # Every annotated box is drawn, from annotations.csv; its prediction is joined by row id
     # (a box without one would be drawn dotted grey rather than silently left out).
-    joined = annotations.merge(predictions[["row_id", "predicted", "confidence"]], on="row_id", how="left")
+    predicted = {row["row_id"]: row for row in predictions}
+    joined = [
+        {**box, "predicted": predicted.get(box["row_id"], {}).get("predicted")}
+        for box in annotations
+        if box["split"] == job.split
+    ]
     photos = _photo_order(predictions)[: int(job.setting("overlays"))]
-    classes = job.classes or sorted(set(predictions["true"]) | set(predictions["predicted"]))
+    classes = job.classes or sorted({row["true"] for row in predictions} | {row["predicted"] for row in predictions})
     colors = dict(zip(classes, class_colors(len(classes))))
     rows, cols = grid_shape(len(photos), max_cols=2)
     figure, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 4.6 * rows + 0.8), squeeze=False)
@@ -136,7 +141,7 @@ def render_overlays(job):
         ax.axis("off")
     for ax, photo in zip(axes.flat, photos):
         ax.axis("on")
-        draw_photo(ax, job.path("raw_dir"), photo, joined[joined["photo"] == photo], colors)
+        draw_photo(ax, job.path("raw_dir"), photo, [box for box in joined if box["photo"] == photo], colors)
     handles = [Patch(color=colors[c], label=f"predicted {c}") for c in classes]
     figure.legend(handles=handles, loc="lower center", ncol=len(classes), fontsize=9)
     figure.suptitle(title)

@@ -34,7 +34,18 @@ from maskflow.io.files import read_json
 from maskflow.options import json_option
 from maskflow.report import provenance
 from maskflow.report.history import history_section
-from maskflow.report.html import IMAGE_CHECK, STYLE, anchor, esc, fmt, fmt_p, image, settings_list, table
+from maskflow.report.html import (
+    IMAGE_CHECK,
+    STYLE,
+    anchor,
+    embed_figures,
+    esc,
+    fmt,
+    fmt_p,
+    image,
+    settings_list,
+    table,
+)
 from maskflow.report.models import model_section
 
 log = logging.getLogger(__name__)
@@ -58,6 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("MASKFLOW_CORES"),
         help="the --cores the run was given, for the Reproduce command (default: $MASKFLOW_CORES, set by report.smk)",
     )
+    parser.add_argument("--threads", type=int, default=1, help="processes shrinking the figures to embed")
 
 
 # --------------------------------------------------------------------------- data sets
@@ -410,6 +422,6 @@ def run(args: argparse.Namespace) -> None:
     plan = json_option(text, "--plan")
     # Not in the plan file: a new core count must not rerun the plan (its params), only be shown.
     plan["cores"] = args.cores
-    text = build_html(plan)
+    text = embed_figures(lambda: build_html(plan), workers=max(1, args.threads))
     atomic.write_text(args.out, text)
     log.info("report: %s (%.1f MB)", args.out, len(text) / 1e6)

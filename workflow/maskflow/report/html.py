@@ -13,7 +13,10 @@ import base64
 import html
 import io
 import json
-from collections.abc import Iterable
+import re
+import secrets
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -119,18 +122,51 @@ def display_png(path: Path, max_width: int = DISPLAY_WIDTH) -> tuple[bytes, int,
     return buffer.getvalue(), canvas.width, canvas.height
 
 
-def image(path: str | Path, alt: str, caption: str = "") -> str:
-    """A PNG embedded as a data URI (the report must open offline, as one file), at its display size."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: figure for the report not found")
-    data, width, height = display_png(path)
+# While `embed_figures` builds a page, `image` leaves a token per figure here and the figures
+# are shrunk together afterwards, several at a time (they are most of the report's CPU time).
+_pending: list[tuple[Path, str, str]] | None = None
+_TOKEN = f"<!--figure {secrets.token_hex(8)} " + "{}-->"  # a nonce no text of the page can hold
+
+
+def _figure(data: bytes, width: int, height: int, alt: str, caption: str) -> str:
     encoded = base64.b64encode(data).decode("ascii")
     text = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
     return (
         f'<figure><img src="data:image/png;base64,{encoded}" width="{width}" height="{height}" alt="{esc(alt)}"'
         f' loading="eager">{text}</figure>'
     )
+
+
+def image(path: str | Path, alt: str, caption: str = "") -> str:
+    """A PNG embedded as a data URI (the report must open offline, as one file), at its display size."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: figure for the report not found")
+    if _pending is not None:
+        _pending.append((path, alt, caption))
+        return _TOKEN.format(len(_pending) - 1)
+    return _figure(*display_png(path), alt, caption)
+
+
+def embed_figures(build: Callable[[], str], workers: int = 1) -> str:
+    """The page `build()` returns, with every figure it embeds through `image` shrunk by `workers`
+    processes at once (the same bytes as one at a time)."""
+    global _pending
+    _pending = []
+    try:
+        page = build()
+        figures = _pending
+    finally:
+        _pending = None
+    paths = [path for path, _, _ in figures]
+    if workers > 1 and len(paths) > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, len(paths))) as pool:
+            shrunk = list(pool.map(display_png, paths, chunksize=max(1, len(paths) // (workers * 4))))
+    else:
+        shrunk = [display_png(path) for path in paths]
+    html_of = [_figure(*displayed, alt, caption) for displayed, (_, alt, caption) in zip(shrunk, figures)]
+    token = re.compile(re.escape(_TOKEN.format("@")).replace("@", "([0-9]+)"))
+    return token.sub(lambda match: html_of[int(match.group(1))], page)
 
 
 def settings_list(items: dict[str, Any]) -> str:

@@ -70,9 +70,20 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# Where a GPU driver shows itself: NVIDIA's lists its GPUs, ROCm's (torch.cuda on AMD) its device
+# file. Without either, torch cannot see a GPU.
+GPU_DRIVER_PATHS = (Path("/proc/driver/nvidia/gpus"), Path("/dev/kfd"))
+
+
 def device_info() -> dict:
-    """The machine: OS, CPU, cores and the GPU torch sees (if any)."""
+    """The machine: OS, CPU, cores and the GPU torch sees (if any).
+
+    torch is imported only where a GPU driver is loaded: elsewhere it could not see a GPU, and
+    its import (1.5 CPU s) would sit on the run's last job.
+    """
     info = {"platform": platform.platform(), "cpu": _cpu_model(), "cores": os.cpu_count(), "gpu": None}
+    if not any(path.exists() for path in GPU_DRIVER_PATHS):
+        return info
     try:
         import torch
 

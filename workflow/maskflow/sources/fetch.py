@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
 
-def _synthetic(source: dict, raw_dir: Path, work: Path) -> None:
+def _synthetic(source: dict, raw_dir: Path, work: Path, workers: int) -> None:
     from maskflow.sources import synthetic
 
     kwargs = {key: value for key, value in source.items() if key != "kind"}
@@ -52,10 +52,10 @@ def _synthetic(source: dict, raw_dir: Path, work: Path) -> None:
         inspect.signature(synthetic.generate).bind(raw_dir, **kwargs)
     except TypeError as error:
         raise ConfigError(f"source (kind synthetic): {error}") from None
-    synthetic.generate(raw_dir, **kwargs)
+    synthetic.generate(raw_dir, **kwargs, workers=workers)
 
 
-def _url(source: dict, raw_dir: Path, work: Path) -> None:
+def _url(source: dict, raw_dir: Path, work: Path, workers: int) -> None:
     url = source["url"]
     name = source.get("filename") or download.url_basename(url)
     if name in (".", "..") or "/" in name or "\\" in name:
@@ -96,16 +96,17 @@ def _local_copy(source: dict) -> Path | None:
     return copy
 
 
-def _path(source: dict, raw_dir: Path, work: Path) -> None:
+def _path(source: dict, raw_dir: Path, work: Path, workers: int) -> None:
     local.place_path(source["path"], raw_dir, source.get("hint"))
 
 
-def _sklearn(source: dict, raw_dir: Path, work: Path) -> None:
+def _sklearn(source: dict, raw_dir: Path, work: Path, workers: int) -> None:
     sklearn_data.write_dataset(source["name"], raw_dir)
 
 
-# source kind -> function(source spec, raw folder being built, scratch folder beside it).
-SOURCES: dict[str, Callable[[dict, Path, Path], None]] = {
+# source kind -> function(source spec, raw folder being built, scratch folder beside it, processes
+# it may use).
+SOURCES: dict[str, Callable[[dict, Path, Path, int], None]] = {
     "synthetic": _synthetic,
     "url": _url,
     "path": _path,
@@ -144,8 +145,9 @@ def manifest_entries(raw_dir: Path) -> list[dict]:
     return sorted(entries, key=lambda entry: entry["path"])
 
 
-def fetch(dataset: str, source: dict, raw_dir: Path, manifest: Path) -> dict:
-    """Build `raw_dir` from `source` (all or nothing), then write and return the manifest."""
+def fetch(dataset: str, source: dict, raw_dir: Path, manifest: Path, workers: int = 1) -> dict:
+    """Build `raw_dir` from `source` (all or nothing) with up to `workers` processes, then write and
+    return the manifest."""
     raw_dir = Path(raw_dir)
     raw_dir.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -155,7 +157,7 @@ def fetch(dataset: str, source: dict, raw_dir: Path, manifest: Path) -> dict:
         building, work = Path(scratch) / "raw", Path(scratch) / "work"
         building.mkdir()
         work.mkdir()
-        SOURCES[source["kind"]](source, building, work)
+        SOURCES[source["kind"]](source, building, work, workers)
         if raw_dir.exists():
             shutil.rmtree(raw_dir)
         os.replace(building, raw_dir)
@@ -173,13 +175,26 @@ def fetch(dataset: str, source: dict, raw_dir: Path, manifest: Path) -> dict:
     return content
 
 
+def _threads_from_environment() -> int:
+    """OMP_NUM_THREADS when it is one whole number (it may also be a list like "4,2"), else 1."""
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else 1
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help="dataset name (recorded in the manifest)")
     parser.add_argument("--spec", required=True, help='JSON: {"source": {"kind": ..., ...}}')
     parser.add_argument("--raw-dir", required=True, type=Path, help="folder to create with the raw files")
     parser.add_argument("--manifest", required=True, type=Path, help="manifest.json to write")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=_threads_from_environment(),
+        help="processes that may build the files (a synthetic source's photos; same files for any number); "
+        "default: $OMP_NUM_THREADS, which Snakemake sets to the job's threads, else 1",
+    )
 
 
 def run(args: argparse.Namespace) -> None:
     spec = json_option(args.spec, "--spec")
-    fetch(args.dataset, check_source(spec), args.raw_dir, args.manifest)
+    fetch(args.dataset, check_source(spec), args.raw_dir, args.manifest, workers=max(1, args.threads))

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -113,6 +114,25 @@ def _check_arguments(photos, test_fraction, min_width, max_width, faces, class_m
     return faces, {label: mix.get(label, 0.0) / total for label in LABELS}
 
 
+def _write_photo(task: tuple) -> list:
+    """Render, encode and write one photo; its boxes (a task is self-contained, so workers can run it)."""
+    path, width, height, placed, face_labels, render_seed = task
+    rng = np.random.default_rng(render_seed)
+    pixels, boxes = render_photo(rng, width, height, placed, face_labels)
+    atomic.write_bytes(path, encode_jpeg(pixels, int(rng.integers(60, 96))))
+    return boxes
+
+
+def _write_photos(tasks: list[tuple], workers: int) -> list[list]:
+    """Each task's boxes, in task order; photos written by `workers` processes (same bytes for any count)."""
+    if workers <= 1 or len(tasks) < 2:
+        return [_write_photo(task) for task in tasks]
+    # A photo takes ~40 ms; chunks of several keep the pool's pickling cost small beside that.
+    chunk = max(1, len(tasks) // (workers * 8))
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
+        return list(pool.map(_write_photo, tasks, chunksize=chunk))
+
+
 def generate(
     raw_dir: Path,
     *,
@@ -123,15 +143,19 @@ def generate(
     max_width: int = 1600,
     faces: tuple[int, int] = (1, 6),
     class_mix: dict[str, float] | None = None,
+    workers: int = 1,
 ) -> None:
-    """Write `photos` synthetic photos to raw_dir/images/ and their boxes to train.csv / test.csv."""
+    """Write `photos` synthetic photos to raw_dir/images/ and their boxes to train.csv / test.csv.
+
+    `workers` processes render the photos; the files are byte-identical whatever their number.
+    """
     faces, mix = _check_arguments(photos, test_fraction, min_width, max_width, faces, class_mix)
     raw_dir = Path(raw_dir)
     # Independent streams: layouts, rendering and bookkeeping never shift one another, and
-    # photo i's size and face places do not depend on the number of photos.
+    # photo i's size and face places do not depend on the number of photos. Each photo renders
+    # from its own stream, which is also what lets workers render photos in any order.
     layout_seeds, render_seeds, book_seed = np.random.SeedSequence(seed).spawn(3)
     layout_rngs = [np.random.default_rng(s) for s in layout_seeds.spawn(photos)]
-    render_rngs = [np.random.default_rng(s) for s in render_seeds.spawn(photos)]
     book = np.random.default_rng(book_seed)
 
     plans = [plan_photo(rng, min_width, max_width, faces) for rng in layout_rngs]
@@ -140,11 +164,13 @@ def generate(
     n_test = min(max(1, round(photos * test_fraction)), photos - 1) if photos > 1 else 0
     test = set(book.choice(photos, size=n_test, replace=False).tolist())
 
+    tasks = [
+        (raw_dir / "images" / name, width, height, placed, [next(labels) for _ in placed], render_seed)
+        for (width, height, placed), render_seed, name in zip(plans, render_seeds.spawn(photos), names)
+    ]
     rows: dict[str, list] = {"train": [], "test": []}
-    for index, ((width, height, placed), rng, name) in enumerate(zip(plans, render_rngs, names)):
-        face_labels = [next(labels) for _ in placed]
-        pixels, boxes = render_photo(rng, width, height, placed, face_labels)
-        atomic.write_bytes(raw_dir / "images" / name, encode_jpeg(pixels, int(rng.integers(60, 96))))
+    for index, ((_, width, height, _, face_labels, _), boxes) in enumerate(zip(tasks, _write_photos(tasks, workers))):
+        name = names[index]
         split = "test" if index in test else "train"
         # Rows left to right, as people annotate.
         for box, label in sorted(zip(boxes, face_labels)):
@@ -168,8 +194,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--min-width", type=int, default=480)
     parser.add_argument("--max-width", type=int, default=1600)
+    parser.add_argument("--workers", type=int, default=1, help="processes rendering photos (same files for any count)")
     args = parser.parse_args(argv)
-    generate(args.raw_dir, photos=args.photos, seed=args.seed, min_width=args.min_width, max_width=args.max_width)
+    generate(
+        args.raw_dir,
+        photos=args.photos,
+        seed=args.seed,
+        min_width=args.min_width,
+        max_width=args.max_width,
+        workers=args.workers,
+    )
 
 
 if __name__ == "__main__":
