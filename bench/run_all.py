@@ -268,14 +268,24 @@ def end_to_end_rows(f: dict) -> list[Row]:
 def sweep_overhead_rows(f: dict) -> list[Row]:
     rows = [
         Row(
-            f"Sweep of {f['members']} NumPy DNNs on digits (train, evaluate, 2 figures each; the sweep's table and "
-            f"plots), `--cores {f['cores']}`; goal: 100 in at most 4 min",
+            f"Sweep of {f['members']} NumPy DNNs on digits (train, evaluate and run record each; the sweep's table "
+            f"and plots), `--cores {f['cores']}`; goal: 100 in at most 60 s",
             f"{f['wall_s']:.0f} s, {f['members_per_min']:.0f} members/min",
         ),
         Row(
-            "CPU seconds per sweep member: everything / beyond its training loop (goal: at most 3)",
-            f"{f['cpu_per_member_s']:.2f} / {f['overhead_cpu_per_member_s']:.2f} CPU s",
+            "CPU seconds per NumPy member beyond its own train + evaluate jobs (goal: at most 1)",
+            f"{f['beyond_own_cpu_per_member_s']:.2f} CPU s",
         ),
+    ]
+    if "torch" in f:
+        t = f["torch"]
+        rows.append(
+            Row(
+                f"CPU seconds per torch member ({t['members']} MLPs) beyond its own train + evaluate jobs (goal: at most 1)",
+                f"{t['beyond_own_cpu_per_member_s']:.2f} CPU s",
+            )
+        )
+    rows += [
         Row(
             "CPU seconds per sweep member: the Snakemake process itself / its jobs",
             f"{f['snakemake_cpu_s'] / f['members']:.2f} / {f['jobs_cpu_s'] / f['members']:.2f} CPU s",
@@ -288,6 +298,32 @@ def sweep_overhead_rows(f: dict) -> list[Row]:
             Row(
                 f"`snakemake -n all`, a sweep of {size} members ({f[f'dag_{size}_jobs']} jobs)",
                 f"{f[f'dag_{size}_s']:.2f} s ({f[f'dag_{size}_cpu_s']:.2f} CPU s)",
+            )
+        )
+    return rows
+
+
+def planning_rows(f: dict) -> list[Row]:
+    goals = {1000: "; goal: at most 5 s", 10000: "; goal: at most 60 s"}
+    rows = [
+        Row(
+            f"`snakemake -n all` from nothing, a sweep of {size} members ({row['jobs']} jobs){goals.get(size, '')}",
+            f"{row['wall_s']:.2f} s ({row['cpu_s']:.2f} CPU s)",
+        )
+        for size, row in sorted(f["sizes"].items())
+    ]
+    rows += [
+        Row(
+            f"Planning cost per added member, {step['from']} to {step['to']} members",
+            f"{step['wall_ms_per_member']:.2f} ms ({step['cpu_ms_per_member']:.2f} CPU ms)",
+        )
+        for step in f["growth"]
+    ]
+    if "growth_ratio" in f:
+        rows.append(
+            Row(
+                "Linear planning: the last step's cost per member over the first's (goal: at most 1.5x)",
+                f"{f['growth_ratio']:.2f}x",
             )
         )
     return rows
@@ -308,7 +344,12 @@ BENCHMARKS: dict[str, Benchmark] = {
     ),
     "data_scaling": Benchmark(["--generate-jobs", "2"], ["--photos", "100", "300"], data_scaling_rows),
     "incremental": Benchmark([], [], incremental_rows),
-    "sweep_overhead": Benchmark([], ["--members", "20", "--dag-sizes", "100", "--repeats", "1"], sweep_overhead_rows),
+    "sweep_overhead": Benchmark(
+        [],
+        ["--members", "20", "--torch-members", "2", "--dag-sizes", "100", "--repeats", "1"],
+        sweep_overhead_rows,
+    ),
+    "planning": Benchmark([], ["--sizes", "100", "1000", "--repeats", "1"], planning_rows),
     "end_to_end": Benchmark([], None, end_to_end_rows),
     "workflow_overhead": Benchmark([], ["--models", "10", "100", "--repeats", "3"], workflow_overhead_rows),
 }

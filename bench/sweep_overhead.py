@@ -2,11 +2,14 @@
 
 The studies maskflow serves sweep many small models, where a job's fixed cost (starting Python,
 imports, Snakemake's bookkeeping) is most of the work. This builds scikit-learn's digits data once
-(not timed), then times `snakemake --cores 2` on an N-member sweep of config.yaml's NumPy DNN
-(`dnn`, its learning rate varied): every member's train and evaluate jobs, then the sweep's table
-and plots (a member draws no figures of its own unless its sweep lists it: issue 26). Then the same
-for a smaller sweep of config.yaml's torch MLP (`digits_mlp`, `--torch-epochs` epochs, one thread
-a train job). It reports
+(not timed), then times `snakemake --cores 2 all` on an N-member sweep of config.yaml's NumPy DNN
+(`dnn`, its learning rate varied): every member's train, evaluate and run-record jobs, the sweep's
+table and plots (a member draws no figures of its own unless its sweep lists it: issue 26), and
+what `all` makes once (the base model's figures, the run history's logging, the report;
+`--target sweep` leaves these out). Then a smaller sweep of config.yaml's torch MLP
+(`digits_mlp`, `--torch-epochs` epochs, one thread a train job), its own targets only (members'
+jobs and the sweep's table and plots: with ten members, the once-per-dataset jobs would be most
+of a member's share). It reports
 
 - wall time and members per minute;
 - CPU seconds per member (the Snakemake process and all its jobs, from getrusage); beyond the
@@ -99,10 +102,13 @@ def sweep_config(
 
 def sweep_targets(config: dict) -> tuple[list[str], list[str]]:
     """(the sweep's members, the files that make them: the figures of each member its sweep lists
-    (none by default), the sweep's table and plots)."""
-    experiment = layout.Experiment(load_and_check(yaml.safe_load(yaml.safe_dump(config)), SCHEMA))
+    (none by default), each member's run record for the run history, the sweep's table and plots)."""
+    resolved = load_and_check(yaml.safe_load(yaml.safe_dump(config)), SCHEMA)
+    experiment = layout.Experiment(resolved)
     members = experiment.sweep_models(DATASET, SWEEP)
     targets = [path for member in members for path in experiment.figure_paths(member).values()]
+    if resolved["tracking"]["enabled"]:
+        targets += [layout.TRACKING["run"].format(dataset=DATASET, model=member) for member in members]
     return members, targets + list(experiment.sweep_paths(DATASET, SWEEP).values())
 
 
@@ -200,9 +206,13 @@ def verdict(value: float, goal: float) -> str:
     return "met" if value <= goal else "missed"
 
 
-def measure_sweep(workdir: Path, config: dict, cores: int, repeats: int, extra: list[str]) -> dict:
-    """Build the data stage (not timed), then time the sweep's own targets in `workdir`: the
-    figures of one sweep run (wall, CPU, jobs, per-member costs, one member's jobs rerun alone)."""
+def measure_sweep(
+    workdir: Path, config: dict, cores: int, repeats: int, extra: list[str], target: str = "all"
+) -> dict:
+    """Build the data stage (not timed), then time `snakemake all` (`target` "all": what a user
+    runs, the run history's records and logging and the report included) or the sweep's own
+    targets ("sweep") in `workdir`: the figures of one sweep run (wall, CPU, jobs, per-member
+    costs, one member's jobs rerun alone)."""
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
@@ -212,7 +222,7 @@ def measure_sweep(workdir: Path, config: dict, cores: int, repeats: int, extra: 
     snakemake(workdir, config_path, *data, cores=cores)
     figures: dict = {"members": len(members), "data_s": time.perf_counter() - started}
 
-    wall, cpu, log = timed(workdir, config_path, *extra, *targets, cores=cores)
+    wall, cpu, log = timed(workdir, config_path, *extra, *(["all"] if target == "all" else targets), cores=cores)
     counts = job_counts(log)
     loops = training_seconds(workdir, members)
     trains = train_benchmarks(workdir, members)
@@ -276,22 +286,39 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--snakemake-args", default="", help="more options for the timed run, e.g. '--scheduler greedy' (quoted)"
     )
+    parser.add_argument(
+        "--target",
+        choices=("all", "sweep"),
+        default="all",
+        help="time the NumPy sweep's `snakemake all` (default: what a user runs, run history and report "
+        "included) or only the sweep's own targets (members' train, evaluate and run records, the sweep's table "
+        "and plots; the torch sweep always runs these)",
+    )
     args = parser.parse_args(argv)
-    figures: dict = {"cores": args.cores, "snakemake_args": args.snakemake_args, "load_at_start": os.getloadavg()[0]}
+    figures: dict = {
+        "cores": args.cores,
+        "target": args.target,
+        "snakemake_args": args.snakemake_args,
+        "load_at_start": os.getloadavg()[0],
+    }
     print(f"load average at start: {figures['load_at_start']:.2f} (wall times need a quiet machine)", flush=True)
     extra = shlex.split(args.snakemake_args)
     with tempfile.TemporaryDirectory(prefix="maskflow-sweep-") as tmp:
         folder = args.keep or Path(tmp)
         # The NumPy sweep's figures are the top-level ones (as before issue 26); the torch sweep's go under "torch".
         figures.update(
-            measure_sweep(folder / "numpy", sweep_config(args.members, args.cores), args.cores, args.repeats, extra)
+            measure_sweep(
+                folder / "numpy", sweep_config(args.members, args.cores), args.cores, args.repeats, extra, args.target
+            )
         )
         print_sweep("NumPy", figures, args.cores)
         if args.torch_members:
             # one thread a member: small models side by side, as a sweep runs them (two 2-thread
             # torch jobs on 2 cores would add the oversubscription's spinning to every member)
             config = sweep_config(args.torch_members, args.cores, BASES["torch"], args.torch_epochs, train_threads=1)
-            figures["torch"] = measure_sweep(folder / "torch", config, args.cores, args.repeats, extra)
+            # Its own targets: with ten members, `all`'s once-per-dataset jobs (report, data
+            # figures, the base model's figures) would be most of what a member is charged.
+            figures["torch"] = measure_sweep(folder / "torch", config, args.cores, args.repeats, extra, "sweep")
             print_sweep("torch", figures["torch"], args.cores)
 
     figures["imports"] = import_costs(args.repeats)

@@ -466,10 +466,17 @@ def test_sweep_overhead_times_a_tiny_sweep_and_finds_each_rules_cost(tmp_path):
         ["--members", "2", "--torch-members", "1", "--torch-epochs", "1"]
         + ["--dag-sizes", "2", "--repeats", "1", "--keep", str(tmp_path / "sweep")]
     )
-    # a member draws no figures of its own (issue 26): train, evaluate, then the sweep's table and plots
-    rules = {"train": 2, "evaluate_model": 2, "sweep": 1}
-    assert f["jobs_per_rule"] == rules and f["jobs"] == 5
-    assert f["torch"]["jobs_per_rule"] == {"train": 1, "evaluate_model": 1, "sweep": 1}
+    # the NumPy sweep runs `all`, as a user does: each member's train, evaluate and run record, the
+    # base model (and its figures), the sweep's table and plots, the run history and the report;
+    # a member draws no figures of its own (issue 26): no figure rule runs more than the base's two splits
+    counts = f["jobs_per_rule"]
+    assert {rule: counts[rule] for rule in ("train", "evaluate_model", "track", "sweep", "report", "all")} == {
+        "train": 3, "evaluate_model": 3, "track": 3, "sweep": 1, "report": 1, "all": 1,
+    }  # fmt: skip
+    assert all(n <= 2 for rule, n in counts.items() if rule.startswith("figure_")) and f["target"] == "all"
+    # the torch sweep its members' own jobs only (a member's record needs the store made once)
+    assert f["torch"]["jobs_per_rule"] == {"track_store": 1, "train": 1, "evaluate_model": 1, "track": 1, "sweep": 1}
+    rules = {"train", "evaluate_model", "sweep"}  # the jobs rerun alone: one member's own, and the sweep
     for kind in (f, f["torch"]):  # beyond its own train + evaluate jobs: what the rest costs a member
         own = kind["per_rule"]["train"]["cpu_s"] + kind["per_rule"]["evaluate_model"]["cpu_s"]
         assert kind["beyond_own_cpu_per_member_s"] == pytest.approx(kind["cpu_per_member_s"] - own)
@@ -481,7 +488,7 @@ def test_sweep_overhead_times_a_tiny_sweep_and_finds_each_rules_cost(tmp_path):
     torch_beyond = f["torch"]["beyond_own_cpu_per_member_s"]
     assert f["goal_torch_beyond_own_cpu_s"] == ("met" if torch_beyond <= goals["torch_beyond_own_cpu_s"] else "missed")
     # each of one member's jobs (and the sweep's) found in the log and rerun alone
-    assert set(f["per_rule"]) == set(rules)
+    assert set(f["per_rule"]) == rules
     assert all(cost["cpu_s"] > 0 and cost["peak_mb"] > 10 for cost in f["per_rule"].values())
     assert 0 < f["train_loops_s"] < f["cpu_s"] and 0 < f["overhead_cpu_per_member_s"] < f["cpu_per_member_s"]
     # Snakemake's own CPU (its jobs are children) is measured, not estimated: part of the whole
@@ -586,17 +593,40 @@ def test_preprocess_decodes_at_maskflows_scale_too():
 
 def test_sweep_overhead_rows_give_the_goals_figures_and_each_dag_size_in_order():
     figures = {
-        "members": 100, "cores": 2, "wall_s": 201.4, "members_per_min": 29.8, "cpu_per_member_s": 3.456,
-        "overhead_cpu_per_member_s": 3.01, "peak_mb": 120.4, "snakemake_cpu_s": 7.3, "jobs_cpu_s": 338.3,
+        "members": 100, "cores": 2, "wall_s": 51.4, "members_per_min": 116.7, "beyond_own_cpu_per_member_s": 0.456,
+        "torch": {"members": 10, "beyond_own_cpu_per_member_s": 0.912},
+        "peak_mb": 120.4, "snakemake_cpu_s": 7.3, "jobs_cpu_s": 138.3,
         **{f"dag_{n}_{k}": v for n in (1000, 100) for k, v in (("s", n / 100), ("cpu_s", n / 200), ("jobs", 4 * n))},
     }  # fmt: skip
     rows = run_all.sweep_overhead_rows(figures)
     assert [row.maskflow for row in rows] == [
-        "201 s, 30 members/min",
-        "3.46 / 3.01 CPU s",
-        "0.07 / 3.38 CPU s",
+        "51 s, 117 members/min",
+        "0.46 CPU s",
+        "0.91 CPU s",
+        "0.07 / 1.38 CPU s",
         "120 MB",
         "1.00 s (0.50 CPU s)",
         "10.00 s (5.00 CPU s)",
     ]
-    assert "a sweep of 100 members (400 jobs)" in rows[4].measured and "`--cores 2`" in rows[0].measured
+    assert "a sweep of 100 members (400 jobs)" in rows[5].measured and "`--cores 2`" in rows[0].measured
+    assert "at most 60 s" in rows[0].measured and "torch member (10 MLPs)" in rows[2].measured
+    del figures["torch"]
+    assert len(run_all.sweep_overhead_rows(figures)) == len(rows) - 1
+
+
+def test_planning_rows_give_each_size_its_goal_and_the_growth():
+    figures = {
+        "sizes": {n: {"members": n, "jobs": 4 * n + 20, "wall_s": n / 250, "cpu_s": n / 300} for n in (10000, 100, 1000)},
+        "growth": [
+            {"from": 100, "to": 1000, "wall_ms_per_member": 4.0, "cpu_ms_per_member": 3.3},
+            {"from": 1000, "to": 10000, "wall_ms_per_member": 4.4, "cpu_ms_per_member": 3.5},
+        ],
+        "growth_ratio": 1.1,
+    }  # fmt: skip
+    rows = run_all.planning_rows(figures)
+    assert [row.maskflow for row in rows] == [
+        "0.40 s (0.33 CPU s)", "4.00 s (3.33 CPU s)", "40.00 s (33.33 CPU s)", "4.00 ms (3.30 CPU ms)",
+        "4.40 ms (3.50 CPU ms)", "1.10x",
+    ]  # fmt: skip
+    assert "1000 members (4020 jobs); goal: at most 5 s" in rows[1].measured and "goal" not in rows[0].measured
+    assert "at most 60 s" in rows[2].measured
