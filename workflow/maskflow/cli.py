@@ -53,7 +53,9 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="maskflow", description=__doc__.splitlines()[0])
+    # `@file` stands for the file's lines, one argument each: the workflow passes the lists of a
+    # dataset's files this way (workflow/rules/arguments.smk), past what a command line holds.
+    parser = argparse.ArgumentParser(prog="maskflow", description=__doc__.splitlines()[0], fromfile_prefix_chars="@")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():

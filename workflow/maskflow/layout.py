@@ -98,6 +98,10 @@ TRACKING = {
 # ---------------------------------------------------------------- report
 REPORT = {"plan": "results/report_plan.json", "html": "results/report.html"}
 
+# A job's long list of input files (one per model of a dataset or a sweep), one per line, which
+# its command reads as `@file` (workflow/rules/arguments.smk).
+ARGUMENTS = "results/{dataset}/arguments/{name}.txt"
+
 
 def model_figures(model: dict, dataset: dict) -> list[str]:
     """Figure names drawn for one resolved model or ensemble (each `figures/{model}/{name}.png`)."""

@@ -8,6 +8,10 @@ rule compare:
         predictions=lambda wc: EXPERIMENT.model_files(
             wc.dataset, EXPERIMENT.models_of(wc.dataset), "predictions", split="test"
         ),
+        # the same lists (and the descriptions) as files the command reads (arguments.smk)
+        metrics_list=argument_file("compare_metrics"),
+        predictions_list=argument_file("compare_predictions"),
+        descriptions=argument_file("compare_descriptions"),
     output:
         table=report(
             layout.COMPARISON["table"],
@@ -30,18 +34,11 @@ rule compare:
         CONDA_ENV
     params:
         baseline=lambda wc: DATASETS[wc.dataset].get("baseline") or "",
-        # descriptions stay out of checkpoints and metrics (editing one retrains nothing)
-        descriptions=lambda wc: as_json(
-            {
-                name: EVALUATED[name].get("description") or ""
-                for name in EXPERIMENT.models_of(wc.dataset)
-            }
-        ),
     # `--baseline=`: a dataset without a baseline passes an empty value, not a missing one
     shell:
         "python -m maskflow compare --dataset {wildcards.dataset} --baseline={params.baseline:q}"
-        " --descriptions {params.descriptions:q}"
-        " --metrics {input.metrics:q} --predictions {input.predictions:q}"
+        " --descriptions @{input.descriptions:q}"
+        " --metrics @{input.metrics_list:q} --predictions @{input.predictions_list:q}"
         " --table {output.table:q} --groups {output.groups:q} --plot {output.plot:q} 2> {log:q}"
 
 
@@ -53,6 +50,8 @@ rule sweep:
         histories=lambda wc: EXPERIMENT.model_files(
             wc.dataset, EXPERIMENT.sweep_models(wc.dataset, wc.sweep), "history"
         ),
+        metrics_list=argument_file("sweep_{sweep}_metrics"),
+        histories_list=argument_file("sweep_{sweep}_history"),
     output:
         table=report(
             layout.SWEEP["table"], category="Sweeps", caption="../report/sweep.rst"
@@ -72,6 +71,6 @@ rule sweep:
     conda:
         CONDA_ENV
     shell:
-        "python -m maskflow sweep --sweep {wildcards.sweep} --metrics {input.metrics:q}"
-        " --histories {input.histories:q} --table {output.table:q} --plot {output.plot:q}"
+        "python -m maskflow sweep --sweep {wildcards.sweep} --metrics @{input.metrics_list:q}"
+        " --histories @{input.histories_list:q} --table {output.table:q} --plot {output.plot:q}"
         " --curves {output.curves:q} 2> {log:q}"

@@ -57,6 +57,7 @@ rule track_history:
     input:
         store=ancient(layout.TRACKING["store"]),
         runs=lambda wc: TRACKING_PLAN.runs(wc.dataset),
+        runs_list=argument_file("track_runs"),
     output:
         table=layout.TRACKING["history"],
         plot=layout.TRACKING["plot"],
@@ -68,4 +69,4 @@ rule track_history:
         settings=lambda wc: as_json(TRACKING_PLAN.settings(wc.dataset)),
     shell:
         "python -m maskflow track summary --dataset {wildcards.dataset} --settings {params.settings:q}"
-        " --runs {input.runs:q} --out {output.table:q} --plot {output.plot:q} 2> {log:q}"
+        " --runs @{input.runs_list:q} --out {output.table:q} --plot {output.plot:q} 2> {log:q}"

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,6 +29,7 @@ from maskflow.compare.table import model_row
 from maskflow.errors import DataError
 from maskflow.figures.scales import diverged, dodged, label_points, label_right, zoom_limits
 from maskflow.io import atomic
+from maskflow.io.files import read_json
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ def run(args: argparse.Namespace) -> None:
 
     if len(args.metrics) != len(args.histories):
         raise DataError(f"{len(args.metrics)} metrics files but {len(args.histories)} histories")
-    documents = [json.loads(Path(p).read_text()) for p in args.metrics]
+    documents = [read_json(p, "metrics of a sweep member (run `maskflow evaluate` first)") for p in args.metrics]
     table, keys = sweep_table(documents, args.sweep)
     atomic.write_csv(args.table, table)
     atomic.save_figure(args.plot, plot_sweep(table, keys, args.sweep))
