@@ -41,7 +41,7 @@ NOT_TRAINING = ("description", "figures")
 # that the whole config feeds (the report's plan carries the config's hash).
 # Jobs without a {model} that any model's change may rerun: the comparisons, the report, and the
 # run history's per-dataset logging (track_history; track_store once per working folder).
-AGGREGATES = {"compare", "sweep", "report_plan", "report", "all", "track_history", "track_store"}
+AGGREGATES = {"compare", "sweep", "report_plan", "report", "all", "track_history", "track_store", "argument_file"}
 WHOLE_CONFIG = {"report_plan", "report", "all"}
 
 
