@@ -206,9 +206,7 @@ def verdict(value: float, goal: float) -> str:
     return "met" if value <= goal else "missed"
 
 
-def measure_sweep(
-    workdir: Path, config: dict, cores: int, repeats: int, extra: list[str], target: str = "all"
-) -> dict:
+def measure_sweep(workdir: Path, config: dict, cores: int, repeats: int, extra: list[str], target: str = "all") -> dict:
     """Build the data stage (not timed), then time `snakemake all` (`target` "all": what a user
     runs, the run history's records and logging and the report included) or the sweep's own
     targets ("sweep") in `workdir`: the figures of one sweep run (wall, CPU, jobs, per-member

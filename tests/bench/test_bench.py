@@ -476,7 +476,12 @@ def test_sweep_overhead_times_a_tiny_sweep_and_finds_each_rules_cost(tmp_path):
     assert all(n <= 2 for rule, n in counts.items() if rule.startswith("figure_")) and f["target"] == "all"
     # the torch sweep its members' own jobs only (a member's record needs the store made once)
     assert f["torch"]["jobs_per_rule"] == {
-        "argument_file": 2, "track_store": 1, "train": 1, "evaluate_model": 1, "track": 1, "sweep": 1,
+        "argument_file": 2,
+        "track_store": 1,
+        "train": 1,
+        "evaluate_model": 1,
+        "track": 1,
+        "sweep": 1,
     }  # fmt: skip (the sweep's two lists: metrics, histories)
     rules = {"train", "evaluate_model", "sweep"}  # the jobs rerun alone: one member's own, and the sweep
     for kind in (f, f["torch"]):  # beyond its own train + evaluate jobs: what the rest costs a member

@@ -9,9 +9,9 @@ rule compare:
             wc.dataset, EXPERIMENT.models_of(wc.dataset), "predictions", split="test"
         ),
         # the same lists (and the descriptions) as files the command reads (arguments.smk)
-        metrics_list=argument_file("compare_metrics"),
-        predictions_list=argument_file("compare_predictions"),
-        descriptions=argument_file("compare_descriptions"),
+        metrics_list=arguments.path_of("compare_metrics"),
+        predictions_list=arguments.path_of("compare_predictions"),
+        descriptions=arguments.path_of("compare_descriptions"),
     output:
         table=report(
             layout.COMPARISON["table"],
@@ -50,8 +50,8 @@ rule sweep:
         histories=lambda wc: EXPERIMENT.model_files(
             wc.dataset, EXPERIMENT.sweep_models(wc.dataset, wc.sweep), "history"
         ),
-        metrics_list=argument_file("sweep_{sweep}_metrics"),
-        histories_list=argument_file("sweep_{sweep}_history"),
+        metrics_list=arguments.path_of("sweep_{sweep}_metrics"),
+        histories_list=arguments.path_of("sweep_{sweep}_history"),
     output:
         table=report(
             layout.SWEEP["table"], category="Sweeps", caption="../report/sweep.rst"

@@ -9,12 +9,12 @@ rule fetch:
         "results/{dataset}/logs/fetch.log",
     conda:
         CONDA_ENV
-    params:
-        source=dataset_slice("source"),
     # The command takes its threads from OMP_NUM_THREADS, which Snakemake sets to `threads:` for
     # every job: a --threads in the command would be a code change that refetches (and so
     # retrains) every built tree, for a setting that changes no byte.
     threads: THREADS["fetch"]
+    params:
+        source=dataset_slice("source"),
     shell:
         "python -m maskflow fetch --dataset {wildcards.dataset} --spec {params.source:q}"
         " --raw-dir {output.raw:q} --manifest {output.manifest:q} 2> {log:q}"

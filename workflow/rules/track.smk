@@ -57,7 +57,7 @@ rule track_history:
     input:
         store=ancient(layout.TRACKING["store"]),
         runs=lambda wc: TRACKING_PLAN.runs(wc.dataset),
-        runs_list=argument_file("track_runs"),
+        runs_list=arguments.path_of("track_runs"),
     output:
         table=layout.TRACKING["history"],
         plot=layout.TRACKING["plot"],
