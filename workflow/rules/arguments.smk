@@ -1,6 +1,6 @@
 # Argument files (maskflow.arguments): the lists of files a compare, sweep or run-history job
 # reads for every model of a dataset or a sweep, one per line, which its command takes as `@file`:
-# on the command line, a thousand models' paths outgrow the 128 KiB one argument may hold.
+# on the command line, about 1,100 models' paths outgrow the 128 KiB one argument may hold.
 # Written by the Snakemake process itself (run:), so a list is rewritten exactly when it changes
 # (params), and the jobs reading it rerun then, as they would for the files it names.
 from maskflow import arguments
