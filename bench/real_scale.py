@@ -3,6 +3,7 @@
     .venv/bin/python bench/real_scale.py                        # every preset
     .venv/bin/python bench/real_scale.py --presets fer2013 mnist --no-train
     .venv/bin/python bench/real_scale.py --models fer_leaky48   # also time these models' epoch
+    .venv/bin/python bench/real_scale.py --no-networks --evaluate --models fer_vgg64 fer_leaky48 mnist_cnn
 
 Stand-ins (tests/helpers/standins.py, kept under bench/out/real_scale/ and reused): FER2013's
 35,887 rows at the real class counts (Training 3,995 / 436 / 4,097 / 7,215 / 4,830 / 3,171 /
@@ -19,6 +20,9 @@ also crops per second and its own max RSS from the rule's benchmark file. Then o
 epoch of each preset's main model (its dataset's `baseline`), with the model's epochs set to
 1 by a second layered file: the epoch's seconds from history.csv, images per second, and the
 validation accuracy after that epoch (on the stand-in: it says the model learns, nothing more).
+With `--evaluate`, each of those models' evaluate job follows, as a cluster runs it (every split
+and the explanations, `threads: evaluate`): seconds, CPU seconds and max RSS from the rule's
+benchmark file, what a model's `cluster: evaluate` needs are sized from (issue 28).
 
 Then, for each preset network (bench/network_epochs.py), one CPU epoch eager and one through
 `torch.compile` (`train.compile: true`): seconds, images per second, the compile time, and the
@@ -169,8 +173,9 @@ def data_stage(workdir: Path, configs: list[Path], datasets: list[str]) -> dict:
     return steps
 
 
-def one_epoch(workdir: Path, configs: list[Path], preset: dict, model: str) -> dict:
-    """One training epoch of `model` (its epochs set to 1, one replicate) through Snakemake."""
+def one_epoch(workdir: Path, configs: list[Path], preset: dict, model: str, evaluate: bool = False) -> dict:
+    """One training epoch of `model` (its epochs set to 1, one replicate) through Snakemake;
+    with `evaluate`, then its evaluate job (evaluate_job)."""
     entry = preset["models"][model]
     override = {
         "models": {model: {"train": {"epochs": 1}, **({"seeds": entry["seeds"][:1]} if "seeds" in entry else {})}}
@@ -186,8 +191,26 @@ def one_epoch(workdir: Path, configs: list[Path], preset: dict, model: str) -> d
     seconds, val_acc = float(history["seconds"].iloc[0]), float(history["val_acc"].iloc[0])
     print(f"  epoch of {name}: {seconds:.1f} s ({train / seconds:,.0f} images/s; train job {wall:.0f} s, "
           f"peak {rss / 2**20:.0f} MB; val accuracy on the stand-in {val_acc:.3f})", flush=True)  # fmt: skip
-    return {"model": name, "epoch_seconds": round(seconds, 2), "images_per_s": round(train / seconds),
-            "job_seconds": round(wall, 1), "peak_rss_mb": round(rss / 2**20), "val_acc": round(val_acc, 3)}  # fmt: skip
+    figures = {"model": name, "epoch_seconds": round(seconds, 2), "images_per_s": round(train / seconds),
+               "job_seconds": round(wall, 1), "peak_rss_mb": round(rss / 2**20), "val_acc": round(val_acc, 3)}  # fmt: skip
+    if evaluate:
+        figures["evaluate"] = evaluate_job(workdir, configs + [layer], dataset, name)
+    return figures
+
+
+def evaluate_job(workdir: Path, configs: list[Path], dataset: str, name: str) -> dict:
+    """The model's evaluate job as a cluster runs it (`threads: evaluate`, every split, its
+    explanations), from the rule's benchmark file: what a model's `cluster: evaluate` must hold."""
+    measured_snakemake(workdir, configs, f"results/{dataset}/models/{name}/metrics.json")
+    bench = pd.read_csv(workdir / "results" / dataset / "benchmarks" / "evaluate" / f"{name}.tsv", sep="\t").iloc[-1]
+    crops = sum(
+        len(pd.read_csv(workdir / "results" / dataset / "cache" / f"{s}_index.csv")) for s in ("train", "val", "test")
+    )
+    figures = {"crops": crops, "seconds": round(float(bench["s"]), 1), "cpu_seconds": round(float(bench["cpu_time"]), 1),
+               "max_rss_mb": round(float(bench["max_rss"]))}  # fmt: skip
+    print(f"  evaluate {name}: {crops:,} crops in {figures['seconds']:.1f} s ({figures['cpu_seconds']:.1f} CPU s), "
+          f"max RSS {figures['max_rss_mb']} MB", flush=True)  # fmt: skip
+    return figures
 
 
 def run_preset(name: str, args) -> dict:
@@ -211,7 +234,7 @@ def run_preset(name: str, args) -> dict:
     if not args.no_train:
         models = [ds["baseline"] for ds in preset["datasets"].values() if ds.get("baseline")]
         models += [m for m in args.models if m in preset["models"]]
-        figures["epochs"] = [one_epoch(workdir, configs, preset, model) for model in models]
+        figures["epochs"] = [one_epoch(workdir, configs, preset, model, args.evaluate) for model in models]
     return figures
 
 
@@ -222,6 +245,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no-train", action="store_true", help="data stages only")
     parser.add_argument("--quick", action="store_true", help="small stand-ins: checks the script, measures nothing")
     parser.add_argument("--models", nargs="*", default=[], help="more models to time one epoch of")
+    parser.add_argument(
+        "--evaluate", action="store_true", help="also each timed model's evaluate job (seconds, memory)"
+    )
     parser.add_argument("--no-networks", action="store_true", help="no eager / compiled epochs of the preset networks")
     parser.add_argument("--networks", nargs="*", help="preset networks to time eager and compiled (default: all)")
     parser.add_argument("--network-seconds", type=float, default=20.0, help="work in each network's epoch")
