@@ -49,6 +49,17 @@ def test_sweep_expands_grid(tiny):
     assert swept == {"lr-lr0.01": 0.01, "lr-lr0.1": 0.1}
 
 
+def test_cluster_needs_of_evaluate_default_merge_and_inherit(tiny):
+    """A model's `cluster: evaluate` needs: the defaults where unset, one key overridden keeps
+    the other, and a variant inherits its base's (as FER's networks do)."""
+    tiny["models"]["cnn"]["cluster"] = {"evaluate": {"mem_mb": 3000}}
+    tiny["models"]["mlp"]["cluster"] = {"runtime": 10}
+    models = load_and_check(tiny, SCHEMA)["models"]
+    assert models["mlp"]["cluster"] == {"runtime": 10, "mem_mb": 4000, "evaluate": {"runtime": 30, "mem_mb": 2000}}
+    assert models["cnn-s1"]["cluster"]["evaluate"] == {"runtime": 30, "mem_mb": 3000}
+    assert models["cnn_aug"]["cluster"]["evaluate"] == {"runtime": 30, "mem_mb": 3000}  # base: cnn
+
+
 def test_ensemble_members_resolve(tiny):
     ensembles = load_and_check(tiny, SCHEMA)["ensembles"]
     assert ensembles["ens"]["members"] == ["cnn_aug", "mlp"]
@@ -65,6 +76,14 @@ def test_ensemble_members_resolve(tiny):
         (lambda c: c["models"]["mlp"].update(dataset="faces"), ["models.mlp.dataset", "faces"]),
         (lambda c: c["models"]["mlp"]["arch"].update(type="transformer"), ["models.mlp.arch.type", "'cnn'"]),
         (lambda c: c["ensembles"]["ens"].update(members=["mlp", "ghost"]), ["ensembles.ens.members", "ghost"]),
+        (
+            lambda c: c["models"]["cnn"].update(cluster={"evaluate": {"mem": 3000}}),
+            ["models.cnn.cluster.evaluate", "'mem' was unexpected"],
+        ),
+        (
+            lambda c: c["models"]["cnn"].update(cluster={"evaluate": {"runtime": 0}}),
+            ["models.cnn.cluster.evaluate.runtime", "minimum"],
+        ),
         # evaluate keeps the saliency of 10 test crops a class (maskflow.evaluation.explain.SALIENCY_KEPT)
         (
             lambda c: c["models"]["cnn"].update(figures={"saliency_per_class": 11}),

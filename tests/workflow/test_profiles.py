@@ -123,10 +123,15 @@ def test_resources_grow_with_each_attempt(tmp_path):
 
 
 # The tiny config plus what a cluster user's experiment has: a network that can use a GPU, with
-# its own cluster needs, one whose runtime is past the profile's cap, and a NumPy model.
+# its own cluster needs (its evaluation's too), one whose runtimes are past the profile's cap,
+# and a NumPy model.
 CLUSTER_MODELS = {
-    "gpu_net": {"base": "cnn", "device": "auto", "cluster": {"runtime": 300, "mem_mb": 12000, "gpu_model": "a100"}},
-    "long_net": {"base": "cnn", "device": "auto", "cluster": {"runtime": 2000}},
+    "gpu_net": {
+        "base": "cnn",
+        "device": "auto",
+        "cluster": {"runtime": 300, "mem_mb": 12000, "gpu_model": "a100", "evaluate": {"runtime": 45, "mem_mb": 3500}},
+    },
+    "long_net": {"base": "cnn", "device": "auto", "cluster": {"runtime": 2000, "evaluate": {"runtime": 1500}}},
     "numpy": {"arch": {"type": "numpy_mlp", "hidden": [8]}, "train": {"epochs": 2}},
 }
 
@@ -205,8 +210,13 @@ def test_tiny_workflow_plan_under_the_slurm_profile(tmp_path):
     assert (train["gpu_net"]["resources"]["runtime"], train["gpu_net"]["resources"]["mem_mb"]) == ("300", "12000")
     assert train["long_net"]["resources"]["runtime"] == "1440"  # 2000 minutes, capped
     assert train["mlp"]["resources"]["runtime"] == "120" and train["mlp"]["resources"]["mem_mb"] == "4000"
-    # A GPU model's evaluation asks for no GPU and travels alone.
+    # A GPU model's evaluation asks for no GPU, travels alone and asks for the model's
+    # `cluster: evaluate` needs (capped like a training's); the others' are the defaults.
     assert "gpu" not in evaluate["gpu_net"]["resources"] and not evaluate["gpu_net"]["grouped"]
+    assert (evaluate["gpu_net"]["resources"]["runtime"], evaluate["gpu_net"]["resources"]["mem_mb"]) == ("45", "3500")
+    assert evaluate["long_net"]["resources"]["runtime"] == "1440"  # 1500 minutes, capped
+    for model in ("mlp", "numpy", "cnn-s1"):
+        assert (evaluate[model]["resources"]["runtime"], evaluate[model]["resources"]["mem_mb"]) == ("30", "2000")
     figures = [job for job in jobs if job["rule"].startswith("figure_")]
     # (They run on the login node, `localrules`: tests/workflow/test_slurm.py sees that no sbatch call is theirs.)
     assert figures and all(job["resources"]["login_node_jobs"] == "1" for job in figures)

@@ -68,8 +68,10 @@ FIGURE_DEFAULTS: dict[str, Any] = {
 }
 
 # A model's cluster needs (`cluster:`), for its first attempt: a small network's defaults; FER's
-# VGG-style networks set their own (configs/). No `gpu_model`: any GPU.
-CLUSTER_DEFAULTS: dict[str, Any] = {"runtime": 120, "mem_mb": 4000}
+# VGG-style networks set their own (configs/). No `gpu_model`: any GPU. `evaluate`: its evaluate
+# job's (on the CPU, `threads: evaluate`); the defaults hold every preset network's but
+# fer_vgg64's (bench/real_scale.py --evaluate, docs/cluster.md).
+CLUSTER_DEFAULTS: dict[str, Any] = {"runtime": 120, "mem_mb": 4000, "evaluate": {"runtime": 30, "mem_mb": 2000}}
 
 THREAD_DEFAULTS: dict[str, int] = {"fetch": 2, "cache": 2, "train": 2, "evaluate": 1, "report": 2}
 

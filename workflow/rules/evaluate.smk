@@ -26,6 +26,10 @@ rule evaluate_model:
     conda:
         CONDA_ENV
     threads: THREADS["evaluate"]
+    # The model's `cluster: evaluate` needs (resources.smk); no GPU anywhere.
+    resources:
+        runtime=evaluate_runtime,
+        mem_mb=evaluate_mem_mb,
     params:
         cache_dir=folder_of("cache"),
         out_dir=lambda wildcards, output: os.path.dirname(output.metrics),

@@ -1,7 +1,8 @@
 # What each job asks of the machine it runs on: threads, GPUs, runtime, memory and the job group
 # its jobs travel in on a cluster. Read by the train and evaluate rules' `threads:`, `resources:`
 # and `group:`; the model registry (maskflow.models.train_needs) says what a model type can use,
-# the model's `cluster:` block what it needs, profiles/slurm how a cluster is asked.
+# the model's `cluster:` block what its train and evaluate jobs need, profiles/slurm how a
+# cluster is asked.
 
 
 def train_needs(wildcards):
@@ -32,17 +33,33 @@ def cluster_gpu_model(wildcards):
     return named(MODELS, wildcards)["cluster"].get("gpu_model")
 
 
-def cluster_runtime(wildcards, attempt):
-    """Minutes: the model's `cluster: runtime` times the attempt, never past the profile's
-    cap (`cluster_max_runtime`): a retry past a partition's MaxTime is rejected or pends.
-    """
-    runtime = named(MODELS, wildcards)["cluster"]["runtime"] * attempt
+def capped_runtime(minutes):
+    """Never past the profile's cap (`cluster_max_runtime`): a retry past a partition's MaxTime
+    is rejected or pends forever."""
     cap = MF["cluster_max_runtime"]
-    return runtime if cap is None else min(runtime, cap)
+    return minutes if cap is None else min(minutes, cap)
+
+
+def cluster_runtime(wildcards, attempt):
+    """Minutes: the model's `cluster: runtime` times the attempt, capped (capped_runtime)."""
+    return capped_runtime(named(MODELS, wildcards)["cluster"]["runtime"] * attempt)
 
 
 def cluster_mem_mb(wildcards, attempt):
     return named(MODELS, wildcards)["cluster"]["mem_mb"] * attempt
+
+
+# A model's evaluate job: its `cluster: evaluate` needs (a large network's forward passes over
+# every split, on the CPU, outgrow the default-resources of the other jobs: fer_vgg64's peaks
+# near 2.6 GB), x attempt, the runtime capped like a training's.
+def evaluate_runtime(wildcards, attempt):
+    return capped_runtime(
+        named(MODELS, wildcards)["cluster"]["evaluate"]["runtime"] * attempt
+    )
+
+
+def evaluate_mem_mb(wildcards, attempt):
+    return named(MODELS, wildcards)["cluster"]["evaluate"]["mem_mb"] * attempt
 
 
 # The job group of the small jobs of a model that trains on the CPU: on a cluster, Snakemake
