@@ -60,6 +60,15 @@ def test_cluster_needs_of_evaluate_default_merge_and_inherit(tiny):
     assert models["cnn_aug"]["cluster"]["evaluate"] == {"runtime": 30, "mem_mb": 3000}  # base: cnn
 
 
+def test_a_numpy_model_has_its_own_cluster_defaults(tiny):
+    """The NumPy trainer's models ask for little by default (a sweep's group sums its members'
+    needs); what a config sets still wins, and a torch model keeps the torch defaults."""
+    tiny["models"]["np"] = {"arch": {"type": "numpy_mlp", "hidden": [8]}, "cluster": {"evaluate": {"runtime": 5}}}
+    models = load_and_check(tiny, SCHEMA)["models"]
+    assert models["np"]["cluster"] == {"runtime": 30, "mem_mb": 1000, "evaluate": {"runtime": 5, "mem_mb": 1000}}
+    assert models["mlp"]["cluster"]["mem_mb"] == 4000
+
+
 def test_ensemble_members_resolve(tiny):
     ensembles = load_and_check(tiny, SCHEMA)["ensembles"]
     assert ensembles["ens"]["members"] == ["cnn_aug", "mlp"]

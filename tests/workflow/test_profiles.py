@@ -215,8 +215,11 @@ def test_tiny_workflow_plan_under_the_slurm_profile(tmp_path):
     assert "gpu" not in evaluate["gpu_net"]["resources"] and not evaluate["gpu_net"]["grouped"]
     assert (evaluate["gpu_net"]["resources"]["runtime"], evaluate["gpu_net"]["resources"]["mem_mb"]) == ("45", "3500")
     assert evaluate["long_net"]["resources"]["runtime"] == "1440"  # 1500 minutes, capped
-    for model in ("mlp", "numpy", "cnn-s1"):
+    for model in ("mlp", "cnn-s1"):
         assert (evaluate[model]["resources"]["runtime"], evaluate[model]["resources"]["mem_mb"]) == ("30", "2000")
+    # A NumPy model's defaults are its own (what its jobs use: seconds, well under 1 GB).
+    assert (train["numpy"]["resources"]["runtime"], train["numpy"]["resources"]["mem_mb"]) == ("30", "1000")
+    assert (evaluate["numpy"]["resources"]["runtime"], evaluate["numpy"]["resources"]["mem_mb"]) == ("10", "1000")
     figures = [job for job in jobs if job["rule"].startswith("figure_")]
     # (They run on the login node, `localrules`: tests/workflow/test_slurm.py sees that no sbatch call is theirs.)
     assert figures and all(job["resources"]["login_node_jobs"] == "1" for job in figures)

@@ -72,6 +72,12 @@ FIGURE_DEFAULTS: dict[str, Any] = {
 # job's (on the CPU, `threads: evaluate`); the defaults hold every preset network's but
 # fer_vgg64's (bench/real_scale.py --evaluate, docs/cluster.md).
 CLUSTER_DEFAULTS: dict[str, Any] = {"runtime": 120, "mem_mb": 4000, "evaluate": {"runtime": 30, "mem_mb": 2000}}
+# A model the NumPy trainer trains (no torch in its jobs) needs far less: on the full MNIST (70,000
+# digits) the `dnn` preset's train job peaked at 557 MB and its evaluate job at 124 MB, in seconds
+# (bench/real_scale.py). Its sweep's members travel in groups whose request sums their needs
+# (docs/cluster.md), so the torch defaults would ask a 10-member group for 4x the memory and
+# hours per round of one-second trainings.
+NUMPY_CLUSTER_DEFAULTS: dict[str, Any] = {"runtime": 30, "mem_mb": 1000, "evaluate": {"runtime": 10, "mem_mb": 1000}}
 
 THREAD_DEFAULTS: dict[str, int] = {"fetch": 2, "cache": 2, "train": 2, "evaluate": 1, "report": 2}
 
@@ -222,10 +228,18 @@ def _fill_model_defaults(name: str, entry: dict, config: dict) -> dict:
         "arch": copy.deepcopy(entry["arch"]),
         "train": train,
         "figures": deep_merge(FIGURE_DEFAULTS, entry.get("figures", {})),
-        "cluster": deep_merge(CLUSTER_DEFAULTS, entry.get("cluster", {})),
+        "cluster": deep_merge(cluster_defaults(entry["arch"]["type"]), entry.get("cluster", {})),
         "group": entry.get("group", name),
         "sweep": entry.get("sweep"),
     }
+
+
+def cluster_defaults(arch_type: str) -> dict:
+    """The cluster needs of a model of this type that sets none: the NumPy trainer's are small."""
+    from maskflow.models import REGISTRY
+
+    kind = REGISTRY.get(arch_type)
+    return NUMPY_CLUSTER_DEFAULTS if kind is not None and kind.trainer == "numpy" else CLUSTER_DEFAULTS
 
 
 def _format_value(value: Any) -> str:
