@@ -3,10 +3,10 @@
 The studies maskflow serves sweep many small models, where a job's fixed cost (starting Python,
 imports, Snakemake's bookkeeping) is most of the work. This builds scikit-learn's digits data once
 (not timed), then times `snakemake --cores 2 all` on an N-member sweep of config.yaml's NumPy DNN
-(`dnn`, its learning rate varied): every member's train, evaluate and run-record jobs, the sweep's
-table and plots (a member draws no figures of its own unless its sweep lists it: issue 26), and
-what `all` makes once (the base model's figures, the run history's logging, the report;
-`--target sweep` leaves these out). Then a smaller sweep of config.yaml's torch MLP
+(`dnn`, its learning rate varied): every member's train and evaluate jobs, the sweep's table and
+plots (a member draws no figures of its own unless its sweep lists it: issue 26), and what `all`
+makes once (the base model's figures, the run history, whose one job per dataset also builds
+every member's run record, the report; `--target sweep` leaves these out). Then a smaller sweep of config.yaml's torch MLP
 (`digits_mlp`, `--torch-epochs` epochs, one thread a train job), its own targets only (members'
 jobs and the sweep's table and plots: with ten members, the once-per-dataset jobs would be most
 of a member's share). It reports
@@ -102,13 +102,12 @@ def sweep_config(
 
 def sweep_targets(config: dict) -> tuple[list[str], list[str]]:
     """(the sweep's members, the files that make them: the figures of each member its sweep lists
-    (none by default), each member's run record for the run history, the sweep's table and plots)."""
+    (none by default), the sweep's table and plots). Not the run history: the members' records
+    are built by the dataset's one history job (no job per member), which `all` measures."""
     resolved = load_and_check(yaml.safe_load(yaml.safe_dump(config)), SCHEMA)
     experiment = layout.Experiment(resolved)
     members = experiment.sweep_models(DATASET, SWEEP)
     targets = [path for member in members for path in experiment.figure_paths(member).values()]
-    if resolved["tracking"]["enabled"]:
-        targets += [layout.TRACKING["run"].format(dataset=DATASET, model=member) for member in members]
     return members, targets + list(experiment.sweep_paths(DATASET, SWEEP).values())
 
 
@@ -289,7 +288,7 @@ def main(argv: list[str] | None = None) -> dict:
         choices=("all", "sweep"),
         default="all",
         help="time the NumPy sweep's `snakemake all` (default: what a user runs, run history and report "
-        "included) or only the sweep's own targets (members' train, evaluate and run records, the sweep's table "
+        "included) or only the sweep's own targets (members' train and evaluate, the sweep's table "
         "and plots; the torch sweep always runs these)",
     )
     args = parser.parse_args(argv)

@@ -7,8 +7,8 @@
 Prints, for one config built from nothing in two temp folders (one with `tracking.enabled:
 false`): the wall and CPU seconds of `snakemake all` with and without tracking and their
 difference (goal: at most 15 s more on the 2-core machine for config.yaml), the seconds of each
-tracking job (rule `track`, from its benchmark file) and their mean over sweep members (the cost
-of one more member), `import mlflow` (each dataset's logging job, track_history, pays it once), the no-op dry run of the built
+tracking job (rule `track`, from its benchmark file; sweep members have none: each dataset's
+history job builds their records) and each dataset's history job, `import mlflow` (each dataset's logging job, track_history, pays it once), the no-op dry run of the built
 tree with tracking (goal: under 1.5 s), and what installing tracking adds to `make run`: the
 size on disk of the distributions only the tracking dependencies pull in, and (not with
 --quick) the seconds of `pip install mlflow-skinny==... sqlalchemy alembic` into a fresh venv.
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,13 +44,19 @@ def config_without_tracking(config: Path, folder: Path) -> Path:
     return path
 
 
+def benchmark_seconds(path: Path) -> float:
+    with open(path, newline="") as handle:
+        return float(next(csv.DictReader(handle, delimiter="\t"))["s"])
+
+
 def track_seconds(workdir: Path) -> dict[str, float]:
-    """model -> seconds of its tracking job (Snakemake's benchmark file)."""
-    seconds = {}
-    for path in workdir.glob("results/*/benchmarks/track/*.tsv"):
-        with open(path, newline="") as handle:
-            seconds[path.stem] = float(next(csv.DictReader(handle, delimiter="\t"))["s"])
-    return seconds
+    """model -> seconds of its tracking job (Snakemake's benchmark file); sweep members have none."""
+    return {path.stem: benchmark_seconds(path) for path in workdir.glob("results/*/benchmarks/track/*.tsv")}
+
+
+def history_seconds(workdir: Path) -> dict[str, float]:
+    """dataset -> seconds of its run-history job (logging every record, building the sweep members')."""
+    return {path.parts[-3]: benchmark_seconds(path) for path in workdir.glob("results/*/benchmarks/track_history.tsv")}
 
 
 def sweep_members(config: Path) -> set[str]:
@@ -147,14 +152,14 @@ def main(argv: list[str] | None = None) -> dict:
         )
         seconds = track_seconds(tmp / "on")
         figures["track_job_s"] = seconds
-        members = sweep_members(config)
-        per_member = [s for model, s in seconds.items() if model in members]
-        figures["track_s_per_sweep_member"] = statistics.mean(per_member) if per_member else None
         print("tracking job seconds: " + ", ".join(f"{m} {s:.1f}" for m, s in sorted(seconds.items())))
-        if per_member:
-            print(
-                f"tracking job per sweep member: {figures['track_s_per_sweep_member']:.2f} s (mean of {len(per_member)})"
-            )
+        figures["history_job_s"] = history_seconds(tmp / "on")
+        members = len(sweep_members(config))
+        print(
+            "run-history job seconds (MLflow import, logging, the sweep members' records): "
+            + ", ".join(f"{d} {s:.1f}" for d, s in sorted(figures["history_job_s"].items()))
+            + f" ({members} sweep members, no job of their own)"
+        )
         dry = [timed(tmp / "on", config, "all", "-n", cores=args.cores)[0] for _ in range(3)]
         figures["noop_dry_run_s"] = min(dry)
         print(f"no-op dry run with tracking: {min(dry):.2f} s (best of 3; goal under 1.5 s)")

@@ -466,21 +466,21 @@ def test_sweep_overhead_times_a_tiny_sweep_and_finds_each_rules_cost(tmp_path):
         ["--members", "2", "--torch-members", "1", "--torch-epochs", "1"]
         + ["--dag-sizes", "2", "--repeats", "1", "--keep", str(tmp_path / "sweep")]
     )
-    # the NumPy sweep runs `all`, as a user does: each member's train, evaluate and run record, the
-    # base model (and its figures), the sweep's table and plots, the run history and the report;
-    # a member draws no figures of its own (issue 26): no figure rule runs more than the base's two splits
+    # the NumPy sweep runs `all`, as a user does: each member's train and evaluate, the base model
+    # (its figures and run record), the sweep's table and plots, the run history (which records the
+    # members: no job of theirs) and the report; a member draws no figures of its own (issue 26): no
+    # figure rule runs more than the base's two splits
     counts = f["jobs_per_rule"]
-    assert {rule: counts[rule] for rule in ("train", "evaluate_model", "track", "sweep", "report", "all")} == {
-        "train": 3, "evaluate_model": 3, "track": 3, "sweep": 1, "report": 1, "all": 1,
+    rules = ("train", "evaluate_model", "track", "track_history", "sweep", "report", "all")
+    assert {rule: counts[rule] for rule in rules} == {
+        "train": 3, "evaluate_model": 3, "track": 1, "track_history": 1, "sweep": 1, "report": 1, "all": 1,
     }  # fmt: skip
     assert all(n <= 2 for rule, n in counts.items() if rule.startswith("figure_")) and f["target"] == "all"
-    # the torch sweep its members' own jobs only (a member's record needs the store made once)
+    # the torch sweep its members' own jobs only
     assert f["torch"]["jobs_per_rule"] == {
         "argument_file": 2,
-        "track_store": 1,
         "train": 1,
         "evaluate_model": 1,
-        "track": 1,
         "sweep": 1,
     }  # fmt: skip (the sweep's two lists: metrics, histories)
     rules = {"train", "evaluate_model", "sweep"}  # the jobs rerun alone: one member's own, and the sweep

@@ -46,6 +46,8 @@ def argv_for(command: str, option: str, value: str, tmp_path) -> list[str]:
         ("predict", "--columns"): ["--checkpoint", out, "--annotations", out, "--images", out, "--out", out],
         ("track", "--settings"): ["store", "--out", out],
         ("track", "--files"): ["run", "--settings", '{"uri": "sqlite:///x.db", "artifacts": "a"}', "--out", out],
+        ("track", "--members"): ["summary", "--dataset", "d", "--out", out]
+        + ["--settings", '{"uri": "sqlite:///x.db", "artifacts": "a", "experiment": "d"}'],
     }
     if (command, option) == ("train", "--classes"):
         return [*argv_for("train", "--spec", json.dumps({**SPEC, "device": "cpu"}), tmp_path), option, value]
@@ -76,6 +78,7 @@ JSON_OPTIONS = [
     ("predict", "--preprocess"),
     ("track", "--settings"),
     ("track", "--files"),
+    ("track", "--members"),
 ]
 
 

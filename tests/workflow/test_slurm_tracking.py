@@ -26,7 +26,7 @@ from helpers.mlflow_server import api, mlflow_server
 pytestmark = pytest.mark.slurm
 
 CONFIG = ROOT / "tests" / "config" / "tracking.yaml"
-MODELS = {"a", "b", "c", "ab"}
+MODELS = {"a", "b", "c", "ab", "lr-lr0.02", "lr-lr0.03"}  # the last two: a sweep's members
 
 
 @pytest.mark.usefixtures("slurm_cluster")

@@ -1,9 +1,11 @@
 """Run history end to end (docs/history.md): real Snakemake runs of tests/config/tracking.yaml
-(three NumPy MLPs and an ensemble) recording into a real MLflow SQLite store in a temp folder.
+(three NumPy MLPs, a two-member sweep and an ensemble) recording into a real MLflow SQLite store
+in a temp folder.
 
 The tests run in order on one working folder, each a step of a user's week: a first run on a
 fresh store with --cores 8 (parallel logging), a no-op rerun, a rerun after lost markers, one
-edited learning rate, a store made by a newer MLflow, and deleting results/. The store is read
+edited learning rate, one sweep member retrained, a store made by a newer MLflow, and deleting
+results/. The store is read
 with plain sqlite3 (tests/helpers/mlflow_store.py), not through maskflow.tracking.
 """
 
@@ -26,7 +28,8 @@ from helpers.snakemake import job_stats, run_snakemake
 pytestmark = pytest.mark.workflow
 
 CONFIG = ROOT / "tests" / "config" / "tracking.yaml"
-MODELS = {"a": 1, "ab": 1, "b": 1, "c": 1}
+MEMBERS = ("lr-lr0.02", "lr-lr0.03")  # the sweep's: no track job of their own
+MODELS = {"a": 1, "ab": 1, "b": 1, "c": 1, **dict.fromkeys(MEMBERS, 1)}
 
 
 def config_with(tmp: Path, name: str, edit) -> Path:
@@ -88,6 +91,16 @@ def test_fresh_store_and_parallel_logging_give_one_run_per_model(project):
     artifacts = workdir / "mlartifacts" / "masks" / run_b / "artifacts"
     assert (artifacts / "checkpoint" / "checkpoint.pt").is_file() and (artifacts / "metrics.json").is_file()
     assert (artifacts / "figures" / "learning_curves.png").is_file()
+    # A sweep member's run, built and logged by the history job: no track job, no marker.
+    (run_member,) = run_ids(db(workdir), "lr-lr0.02")
+    tags = tags_of(db(workdir), run_member)
+    assert tags["maskflow.sweep"] == "lr" and tags["maskflow.base"] == "a" and len(tags["maskflow.training_id"]) == 32
+    assert tags["maskflow.git_commit"] == tags_of(db(workdir), run_b)["maskflow.git_commit"]
+    assert params_of(db(workdir), run_member)["train.lr"] == "0.02"
+    assert [step for step, _, _ in metric_steps(db(workdir), run_member, "val_acc")] == [1, 2, 3]
+    assert len(metric_steps(db(workdir), run_member, "test_accuracy")) == 1
+    markers = {path.stem for path in (workdir / "results" / "masks" / "tracking" / "runs").glob("*.json")}
+    assert markers == MODELS.keys() - set(MEMBERS)
 
 
 def test_no_mlflow_import_at_parse_or_in_train_evaluate_and_track_jobs(project):
@@ -144,6 +157,14 @@ def test_an_edit_adds_one_run_and_history_shows_the_change(project, tmp_path):
     assert "train.lr: 0.01 -&gt; 0.02" in section[: section.index("Latest run of each model")]
 
 
+def test_a_retrained_member_adds_one_run_for_it_alone(project, tmp_path):
+    workdir, _ = project
+    edited = config_with(tmp_path, "edited.yaml", set_lr(0.02))  # as the previous step left it
+    member = f"results/masks/models/{MEMBERS[0]}/checkpoint.pt"
+    run_snakemake(workdir, "all", "--forcerun", member, config=edited)
+    assert run_counts(db(workdir)) == {**MODELS, "c": 2, MEMBERS[0]: 2}
+
+
 def test_a_store_made_by_a_newer_mlflow_fails_with_one_line_and_loses_nothing(project, tmp_path):
     workdir, _ = project
     old = set_schema(db(workdir), "ffffffffffff")
@@ -161,7 +182,7 @@ def test_a_store_made_by_a_newer_mlflow_fails_with_one_line_and_loses_nothing(pr
     assert (workdir / "results" / "masks" / "models" / "c" / "checkpoint.pt").is_file()
     set_schema(db(workdir), old)
     run_snakemake(workdir, "all", config=edited)  # the next run records what was missed
-    assert run_counts(db(workdir)) == {**MODELS, "c": 3}
+    assert run_counts(db(workdir)) == {**MODELS, "c": 3, MEMBERS[0]: 2}
 
 
 def test_history_is_kept_after_results_are_deleted(project, tmp_path):
@@ -170,7 +191,7 @@ def test_history_is_kept_after_results_are_deleted(project, tmp_path):
     edited = config_with(tmp_path, "same.yaml", set_lr(0.03))
     run_snakemake(workdir, "all", config=edited)
     # every model trained once more: one new run each, the earlier ones kept
-    assert run_counts(db(workdir)) == {"a": 2, "ab": 2, "b": 2, "c": 4}
+    assert run_counts(db(workdir)) == {"a": 2, "ab": 2, "b": 2, "c": 4, MEMBERS[0]: 3, MEMBERS[1]: 2}
 
 
 def test_tracking_off_plans_no_tracking_job(tmp_path):

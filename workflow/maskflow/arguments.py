@@ -11,7 +11,8 @@ the command line, the compare job of a dataset of about 1,100 models or more cou
 ("Argument list too long"; measured on a 1,500-member sweep: 174,431 bytes for compare, 133,373
 for the sweep). The files are written by workflow/rules/arguments.smk. Names: compare_metrics,
 compare_predictions (test split), compare_descriptions (one line: a JSON object),
-sweep_{sweep}_metrics, sweep_{sweep}_history, track_runs.
+sweep_{sweep}_metrics, sweep_{sweep}_history, track_runs, track_members (one line a member: a
+JSON object).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def lines(name: str, dataset: str, experiment: layout.Experiment, tracking_plan)
         return experiment.model_files(dataset, experiment.sweep_models(dataset, sweep), key)
     if name == "track_runs":
         return tracking_plan.runs(dataset)
+    if name == "track_members":  # one line a sweep member: a JSON object (its files and base)
+        return tracking_plan.member_lines(dataset)
     if name == "compare_metrics":
         return experiment.model_files(dataset, models, "metrics")
     if name == "compare_predictions":

@@ -2,13 +2,19 @@
 Read by Snakemake at every start: no MLflow, torch or pandas here.
 
     plan = TrackingPlan(resolved, config)       # resolved: maskflow.config.load_and_check; config as given
-    plan.targets()                              # every model's run marker + each dataset's history files
+    plan.targets()                              # run markers of the models tracked alone + each dataset's history files
     plan.files("masks", "cnn_baseline")         # what its run is read from and copies as artifacts
     plan.settings("masks")                      # the tracking: block a job needs
+
+A model or ensemble has a `track` job of its own, which writes its run record (its marker). A
+sweep member has none: the dataset's `track_history` job builds the members' records itself
+(`member_lines`), since a job per member cost Snakemake about 2.35 ms of planning and the
+member 0.43 s of a Python start, which a sweep of thousands pays thousands of times.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 
@@ -29,14 +35,15 @@ class TrackingPlan:
         self.experiment = layout.Experiment(resolved)
 
     def targets(self) -> list[str]:
-        """What `rule all` asks of the run history: every model's marker (so that a missing one,
-        from a logging that failed, is made by the next run) and each dataset's history files."""
+        """What `rule all` asks of the run history: the marker of every model tracked alone (so
+        that a missing one, from a logging that failed, is made by the next run) and each
+        dataset's history files (whose job logs the sweep members)."""
         if not self.tracking["enabled"]:
             return []
         targets = []
         for dataset in self.experiment.datasets:
             models = self.experiment.models_of(dataset)
-            targets += [layout.TRACKING["run"].format(dataset=dataset, model=name) for name in models]
+            targets += self.runs(dataset)
             if models:
                 targets += [layout.TRACKING[key].format(dataset=dataset) for key in ("history", "plot")]
         return targets
@@ -80,8 +87,26 @@ class TrackingPlan:
         listed = [files["metrics"], *files["members"], *(p for paths in files["artifacts"].values() for p in paths)]
         return sorted(set(listed + ([files["history"]] if files["history"] else [])))
 
+    def alone(self, dataset: str) -> list[str]:
+        """The dataset's models and ensembles that have a track job of their own: all but sweep members."""
+        return [name for name in self.experiment.models_of(dataset) if not self.experiment.evaluated[name].get("sweep")]
+
+    def members(self, dataset: str) -> list[str]:
+        """The dataset's sweep members, whose records its history job builds."""
+        return [name for name in self.experiment.models_of(dataset) if self.experiment.evaluated[name].get("sweep")]
+
     def runs(self, dataset: str) -> list[str]:
-        """The run markers of a dataset's models (what its history summary waits for)."""
+        """The run markers of the models tracked alone (what the dataset's history job waits for)."""
+        return [layout.TRACKING["run"].format(dataset=dataset, model=name) for name in self.alone(dataset)]
+
+    def member_inputs(self, dataset: str) -> list[str]:
+        """Every file the sweep members' records are read from: the history job waits for them."""
+        return sorted({path for name in self.members(dataset) for path in self.inputs(dataset, name)})
+
+    def member_lines(self, dataset: str) -> list[str]:
+        """One JSON object a member (its files and base), the lines of the argument file
+        `track_members` that the history job reads."""
         return [
-            layout.TRACKING["run"].format(dataset=dataset, model=name) for name in self.experiment.models_of(dataset)
+            json.dumps({"files": self.files(dataset, name), "base": self.base(name)}, sort_keys=True)
+            for name in self.members(dataset)
         ]

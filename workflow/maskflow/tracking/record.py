@@ -14,6 +14,7 @@ per-split scores of each decision rule.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import os
@@ -103,9 +104,16 @@ def fallback_id(metrics: dict) -> str:
     return "legacy-" + hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def build_record(files: dict, settings: dict) -> Record:
+@functools.cache
+def checkout_state(repo_dir: str) -> dict:
+    """The git commit and dirty flag of the code, read once a process: the history job builds a
+    record for each of a sweep's members, and each read is three `git` calls."""
     from maskflow.report.provenance import git_info
 
+    return git_info(repo_dir)
+
+
+def build_record(files: dict, settings: dict) -> Record:
     metrics = read_json(files["metrics"], "metrics.json")
     spec, training = metrics.get("spec") or {}, metrics.get("training") or {}
     name, kind = metrics.get("model") or spec.get("name"), metrics.get("kind") or "model"
@@ -128,7 +136,7 @@ def build_record(files: dict, settings: dict) -> Record:
     mtime = os.path.getmtime(files["metrics"])
     start_ms = int(1000 * (run.get("started") or mtime))
     end_ms = int(1000 * (run.get("finished") or mtime))
-    git = git_info(settings.get("repo_dir") or ".")
+    git = checkout_state(settings.get("repo_dir") or ".")
     versions = training.get("versions") or {}
     tags = {
         "maskflow.dataset": metrics.get("dataset") or spec.get("dataset", ""),
@@ -163,6 +171,7 @@ def build_record(files: dict, settings: dict) -> Record:
     )
 
 
+@functools.cache
 def _maskflow_version() -> str:
     from importlib import metadata
 
