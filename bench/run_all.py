@@ -268,7 +268,7 @@ def end_to_end_rows(f: dict) -> list[Row]:
 def sweep_overhead_rows(f: dict) -> list[Row]:
     rows = [
         Row(
-            f"Sweep of {f['members']} NumPy DNNs on digits (train, evaluate and run record each; the sweep's table "
+            f"Sweep of {f['members']} NumPy DNNs on digits (train and evaluate each, recorded by the run history; the sweep's table "
             f"and plots), `--cores {f['cores']}`; goal: 100 in at most 60 s",
             f"{f['wall_s']:.0f} s, {f['members_per_min']:.0f} members/min",
         ),
