@@ -12,9 +12,9 @@ CPU s). Sweep members have no such job: `summary` builds their records from thei
 (`--members`, one JSON object each: files and base), so a sweep of thousands adds no job per
 member. `summary`, one job per dataset, opens the store once, logs each record whose training
 id it does not hold yet (so a rerun or a lost marker adds nothing) and writes what the report's
-History section shows. A
-store that cannot be used fails that step with one line (maskflow.tracking.store.explain);
-results/ is left as it is and the next run records what was missed.
+History section shows. A store that cannot be used fails that step with one line
+(maskflow.tracking.store.explain); results/ is left as it is and the next run records what was
+missed.
 """
 
 from __future__ import annotations
