@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# First: maskflow sets MKL's reproducibility mode, which MKL reads at its first call (maskflow/__init__.py).
+import maskflow  # noqa: F401
+
 
 @pytest.fixture(scope="session")
 def no_slurm_bin(tmp_path_factory) -> Path:
