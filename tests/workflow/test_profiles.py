@@ -37,7 +37,7 @@ def test_default_profile_never_sets_what_would_replace_the_cluster_profile():
     assert profile["cores"] == "all" and profile["keep-going"] is True
     assert set(profile["rerun-triggers"]) == {"mtime", "params", "input", "code"}
     # `gpu` is the SLURM plugin's own request for a card: the local counter has another name.
-    assert set(profile["resources"]) == {"local_gpu_slots", "login_node_jobs"}
+    assert set(profile["resources"]) == {"local_gpu_slots", "login_node_jobs", "group_job_slots"}
 
 
 @pytest.mark.parametrize(("visible", "limit"), [("0,1,2", 3), ("5", 1), ("", 1)])
@@ -60,13 +60,19 @@ def test_slurm_profile_merged_with_the_workflow_profile(monkeypatch):
     # No placeholder partition: the cluster's default unless the user sets one.
     assert "slurm_partition" not in args.default_resources
     assert {"runtime", "mem_mb", "login_node_jobs"} <= set(args.default_resources)
-    # Only jobs on the login node count against profiles/default's login_node_jobs limit.
-    assert args.set_resource_scopes == {"login_node_jobs": "local"}
+    # Only jobs on the login node count against profiles/default's login_node_jobs limit, and
+    # each group job has its own group_job_slots (one member at a time, as the plugin runs them).
+    assert args.set_resource_scopes == {"login_node_jobs": "local", "group_job_slots": "local"}
     # Train jobs: no share of the local GPU counter, nor of the login node's; their GPU,
     # runtime and memory come from the rule (the model's needs), which set-resources would replace.
     assert {name: r.value for name, r in args.set_resources["train"].items()} == {
         "local_gpu_slots": 0,
         "login_node_jobs": 0,
+        "group_job_slots": 1,
+    }
+    assert {name: r.value for name, r in args.set_resources["evaluate_model"].items()} == {
+        "login_node_jobs": 0,
+        "group_job_slots": 1,
     }
     # No set-threads: it would give a NumPy model (one thread) a torch model's threads.
     assert args.set_threads == {}
@@ -74,7 +80,8 @@ def test_slurm_profile_merged_with_the_workflow_profile(monkeypatch):
     assert args.config == ["cluster_max_runtime=1440"]
     assert args.group_components == {"small_jobs": 10}
     # The workflow profile adds only the local limits.
-    assert set(args.resources) == {"local_gpu_slots", "login_node_jobs"}
+    assert set(args.resources) == {"local_gpu_slots", "login_node_jobs", "group_job_slots"}
+    assert args.resources["group_job_slots"] == 1
 
 
 def test_resources_grow_with_each_attempt(tmp_path):

@@ -550,7 +550,8 @@ def test_a_sweep_travels_in_few_jobs_and_only_a_gpu_model_asks_for_a_gpu(tmp_pat
     for no GPU, with the same results as a local run; the network asks for the node's GPU with
     its own memory and its runtime capped by the profile, and, PyTorch finding no card there,
     refuses in one line to train on the CPU, at each of the profile's retries; figures run on the
-    login node, one at a time."""
+    login node, one at a time. A group asks for one member's CPU and memory and the sum of the
+    members' runtimes: the plugin runs a group's jobs one after another."""
     if torch.cuda.is_available():
         pytest.skip("the GPU refusal needs a machine where PyTorch sees no GPU")
     from maskflow.config import load_and_check
@@ -594,9 +595,11 @@ def test_a_sweep_travels_in_few_jobs_and_only_a_gpu_model_asks_for_a_gpu(tmp_pat
             "--verbose",
             # The profile's retries, as users run it: a job that SLURM ends badly runs again
             # (the GPU refusal, certain, twice more).
-            # One figure at a time on the login node (profiles/default allows 4).
+            # One figure at a time on the login node (profiles/default allows 4); the command
+            # line replaces profiles/default's list, so its group limit is named again.
             "--resources",
             "login_node_jobs=1",
+            "group_job_slots=1",
         ),
         capture_output=True,
         text=True,
@@ -626,6 +629,15 @@ def test_a_sweep_travels_in_few_jobs_and_only_a_gpu_model_asks_for_a_gpu(tmp_pat
     group_ids = [job for job, call in calls.items() if "--comment rule_small_jobs_" in call]
     assert len(group_ids) == SWEEP_MEMBERS // groups, calls
     assert all("--gpus" not in call and "--gres" not in call for job, call in calls.items() if job in group_ids)
+    # Each asks for its members run one after another, as the plugin's job step runs them: one
+    # CPU, the largest member's memory (its evaluation's), the sum of their runtimes. Sized for
+    # members side by side it asked for the login node's CPUs and the sum of their memory.
+    needs = resolved["models"][members[0]]["cluster"]
+    memory = max(needs["mem_mb"], needs["evaluate"]["mem_mb"])
+    runtime = groups * (needs["runtime"] + needs["evaluate"]["runtime"])
+    for job in group_ids:
+        call = calls[job]
+        assert "--cpus-per-task=1 " in call and f"--mem {memory} " in call and f" -t {runtime} " in call, call
     assert all("--gpus" not in call for call in calls.values() if call not in gpu_calls)
     # Nothing else went to SLURM but the data stage (validate, split, cache): figures stayed local.
     others = [call for job, call in calls.items() if job not in group_ids and call not in gpu_calls]
