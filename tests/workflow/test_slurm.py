@@ -593,8 +593,8 @@ def test_a_sweep_travels_in_few_jobs_and_only_a_gpu_model_asks_for_a_gpu(tmp_pat
             "--configfile",
             str(config_path),
             "--verbose",
-            # The profile's retries, as users run it: a job that SLURM ends badly runs again
-            # (the GPU refusal, certain, twice more).
+            # The profile's retries, as users run it: the GPU refusal, certain, is submitted
+            # twice more, and each attempt's request is checked below.
             # One figure at a time on the login node (profiles/default allows 4); the command
             # line replaces profiles/default's list, so its group limit is named again.
             "--resources",
@@ -641,11 +641,11 @@ def test_a_sweep_travels_in_few_jobs_and_only_a_gpu_model_asks_for_a_gpu(tmp_pat
     assert all("--gpus" not in call for call in calls.values() if call not in gpu_calls)
     # Nothing else went to SLURM but the data stage (validate, split, cache): figures stayed local.
     others = [call for job, call in calls.items() if job not in group_ids and call not in gpu_calls]
-    assert {re.search(r"--comment rule_(\w+?)_wildcards", call).group(1) for call in others} == {
+    assert sorted(re.search(r"--comment rule_(\w+?)_wildcards", call).group(1) for call in others) == [
         "cache",
         "split",
         "validate",
-    }
+    ]
     # SLURM's own record: every submitted job ended, the groups completed (else: their logs).
     ended = {record["JobId"]: record["JobState"] for record in jobcomp_records(run, calls)}
     assert ended.keys() == calls.keys(), (ended, calls)

@@ -8,7 +8,8 @@ conditional numerical reproducibility (`MKL_CBWR=AUTO,STRICT`, unless the user s
 torch's CPU Linear layers run on MKL's sgemm, which on some processors (measured: an Intel Xeon
 with AMX) splits its sums by thread count: a model trained at 2 threads and evaluated at 1 then
 misses its logged validation loss in the 8th digit. In strict mode sgemm gives the same bits at
-any thread count (no training or evaluation slower beyond noise, cnn_baseline at 2 threads).
+any thread count (a micro-benchmark of cnn_baseline's training and evaluation steps at 2
+threads showed no slowdown beyond its noise).
 MKL reads the setting at its first call, so it is set here, when every maskflow process starts.
 """
 
